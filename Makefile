@@ -1,0 +1,37 @@
+# make run: a working service on http://127.0.0.1:5000 with nothing else to set up.
+# make test: everything CI checks (ruff, import contracts, hotline check, pytest).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint check install browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/hotline db upgrade
+	$(BIN)/hotline setup-dev
+	$(BIN)/hotline run --host 127.0.0.1 --port 5000
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+check: $(STAMP)
+	$(BIN)/hotline check
+
+test: lint check
+	$(BIN)/pytest -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,123 @@
+"""The ``hotline`` command: Flask's ``run`` and ``db`` plus the service's own commands."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from hotline.app import budgets, check_specs, create_app
+from hotline.config import load_settings
+from hotline.flows.check import report
+from hotline.textcodec import measure
+
+
+@click.group(cls=FlaskGroup, create_app=create_app)
+def cli() -> None:
+    """MRRC Hotline: USSD, SMS and missed-call information and callback service."""
+
+
+@cli.command(with_appcontext=False)
+@click.option("--report", "show_report", is_flag=True,
+              help="Also list every screen with characters used and encoding.")
+def check(show_report: bool) -> None:
+    """Validate every flow and every language at once; exit 1 on any problem."""
+    settings = load_settings()
+    checked = check_specs(settings)
+    if show_report and checked.graph is not None:
+        for line in report(checked, values=settings["CENTRE"], budget=budgets(settings)[""]):
+            click.echo(line)
+    for problem in checked.problems:
+        click.echo(problem, err=True)
+    if checked.problems:
+        click.echo(f"{len(checked.problems)} problem(s)", err=True)
+        sys.exit(1)
+    graph = checked.graph
+    click.echo(f"ok: {len(graph.nodes)} nodes, languages {', '.join(checked.catalog.languages)}")
+
+
+@cli.command()
+@click.option("--lang", default=None, help="Start as a returning caller who reads this language.")
+@click.option("--phone", default="+249912345678", show_default=True)
+@click.option("--network", default="63401", show_default=True)
+@click.option("--inputs", default=None, help="Inputs joined by '*' instead of typing them.")
+def simulate(lang: str | None, phone: str, network: str, inputs: str | None) -> None:
+    """Run a USSD session in the terminal through the webhook's own code path."""
+    from hotline.extensions import db
+    from hotline.phones import to_e164
+    from hotline.services import contacts
+
+    e164 = to_e164(phone, current_app.config["DEFAULT_REGION"])
+    if e164 is None:
+        raise click.BadParameter(f"{phone!r} is not a valid phone number", param_hint="--phone")
+    if lang:
+        if lang not in current_app.extensions["hotline.catalog"].languages:
+            raise click.BadParameter(f"no content for {lang!r}", param_hint="--lang")
+        contacts.get_or_create(e164).language = lang
+        db.session.commit()
+    client = current_app.test_client()
+    session_id = "SIM" + secrets.token_hex(8)
+    service_code = sorted(current_app.config["USSD_SERVICE_CODE"].split(","))[0].strip()
+    scripted = inputs.split("*") if inputs else None
+    path: list[str] = []
+    while True:
+        response = client.post(
+            "/webhooks/at/ussd", query_string={"token": current_app.config["WEBHOOK_TOKEN"]},
+            data={"sessionId": session_id, "serviceCode": service_code, "phoneNumber": e164,
+                  "networkCode": network, "text": "*".join(path)})
+        body = response.get_data(as_text=True)
+        screen = body[4:]
+        cost = measure(screen)
+        click.echo("-" * 32)
+        click.echo(screen)
+        click.echo(f"[{body[:3]} | {cost.units} characters, {cost.encoding}]")
+        if not body.startswith("CON") or (scripted is not None and not scripted):
+            return
+        answer = scripted.pop(0) if scripted is not None else click.prompt(">", default="",
+                                                                           show_default=False)
+        click.echo(f"> {answer}") if scripted is not None else None
+        path.append(answer)
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an rq worker on the replies, default and bulk queues (in that order)."""
+    from rq import SimpleWorker
+
+    from hotline.jobqueue import QUEUES, jobs
+
+    queue = jobs()
+    if queue.connection is None:
+        raise click.ClickException("HOTLINE_REDIS_URL is not set: jobs run inline, no worker "
+                                   "is needed in development")
+    SimpleWorker([queue.queues[name] for name in QUEUES],
+                 connection=queue.connection).work(burst=burst)
+
+
+@cli.command()
+def sweep() -> None:
+    """Re-enqueue work that a lost worker or a flushed Redis left behind."""
+    from hotline import sweeper
+
+    for line in sweeper.sweep():
+        click.echo(line)
+
+
+@cli.command("setup-dev", hidden=True)
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
+def setup_dev(base_url: str) -> None:
+    """Print what a newcomer needs after ``make run``: webhook URLs and a staff login."""
+    from hotline import sweeper
+
+    token = current_app.config["WEBHOOK_TOKEN"]
+    click.echo("Webhook URLs to register with Africa's Talking:")
+    for name in ("ussd", "ussd/events", "sms", "sms/delivery", "sms/optout", "voice"):
+        click.echo(f"  {base_url}/webhooks/at/{name}?token={token}")
+    for line in sweeper.development_logins():
+        click.echo(line)
+    click.echo(f"Try it in the terminal: {Path(sys.argv[0]).name} simulate --lang en")

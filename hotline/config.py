@@ -1,0 +1,96 @@
+"""Settings: ``config/defaults.toml``, then ``HOTLINE_*`` environment, then overrides.
+
+In production every problem stops start-up in one ``ConfigError``; in
+development missing secrets are generated once into ``instance/`` so that
+``make run`` needs no set-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS = ROOT / "config" / "defaults.toml"
+ENV_PREFIX = "HOTLINE_"
+ENVIRONMENTS = ("development", "production")
+INT_KEYS = {"ussd": ("gsm7_budget", "ucs2_budget", "session_ttl", "max_hops", "max_text_bytes")}
+
+
+def _read_defaults(path: Path = DEFAULTS) -> dict[str, Any]:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Flask-style config: flat upper-case keys for [hotline], a dict per other section."""
+    raw = _read_defaults()
+    settings: dict[str, Any] = {k.upper(): v for k, v in raw.pop("hotline", {}).items()}
+    for section, values in raw.items():
+        settings[section.upper()] = dict(values)
+    environ = os.environ if environ is None else environ
+    for name, value in environ.items():
+        key = name[len(ENV_PREFIX):]
+        if name.startswith(ENV_PREFIX) and key in settings and not isinstance(settings[key], dict):
+            settings[key] = value
+    for key, value in (overrides or {}).items():
+        if isinstance(value, Mapping) and isinstance(settings.get(key), dict):
+            settings[key] = {**settings[key], **value}
+        else:
+            settings[key] = value
+    settings.setdefault("ROOT", str(ROOT))
+    return settings
+
+
+def problems(settings: Mapping[str, Any]) -> list[str]:
+    """Every reason these settings cannot run; stricter in production."""
+    found: list[str] = []
+    env = settings.get("ENV")
+    if env not in ENVIRONMENTS:
+        found.append(f"HOTLINE_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    for section, keys in INT_KEYS.items():
+        for key in keys:
+            value = settings.get(section.upper(), {}).get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                found.append(f"[{section}] {key} must be a positive whole number, got {value!r}")
+    if env != "production":
+        return found
+    if len(settings.get("SECRET_KEY") or "") < 32:
+        found.append("HOTLINE_SECRET_KEY must be set to at least 32 random characters")
+    if len(settings.get("WEBHOOK_TOKEN") or "") < 16:
+        found.append("HOTLINE_WEBHOOK_TOKEN must be set to at least 16 random characters")
+    if not str(settings.get("DATABASE_URL") or "").startswith("postgresql"):
+        found.append("HOTLINE_DATABASE_URL must be a postgresql:// URL in production")
+    if not str(settings.get("REDIS_URL") or "").startswith(("redis://", "rediss://", "unix://")):
+        found.append("HOTLINE_REDIS_URL must be a redis:// URL in production")
+    if not str(settings.get("USSD_SERVICE_CODE") or "").strip():
+        found.append("HOTLINE_USSD_SERVICE_CODE must be set")
+    for key in ("AT_USERNAME", "AT_API_KEY"):
+        if not settings.get(key):
+            found.append(f"HOTLINE_{key} must be set in production (Africa's Talking)")
+    return found
+
+
+def fill_development_secrets(settings: dict[str, Any], instance: Path) -> None:
+    """Give a first run stable secrets without asking anything of the newcomer."""
+    missing = [k for k in ("SECRET_KEY", "WEBHOOK_TOKEN") if not settings.get(k)]
+    if not missing:
+        return
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "dev-secrets.json"
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    for key in missing:
+        stored.setdefault(key, secrets.token_hex(24))
+        settings[key] = stored[key]
+    path.write_text(json.dumps(stored, indent=2))
+    path.chmod(0o600)
+
+
+def service_codes(settings: Mapping[str, Any]) -> set[str]:
+    return {c.strip() for c in str(settings.get("USSD_SERVICE_CODE") or "").split(",") if c.strip()}

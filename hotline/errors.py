@@ -1,0 +1,26 @@
+"""Exceptions of the hotline, kept flat (rq style) so any layer can raise them."""
+
+
+class HotlineError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(HotlineError):
+    """Settings are missing or invalid; carries every problem, not just the first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid settings:\n  - " + "\n  - ".join(self.problems))
+
+
+class SpecError(HotlineError):
+    """Flows or content do not load; carries every problem found, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{len(self.problems)} problem(s) in flows/content:\n  " +
+                         "\n  ".join(self.problems))
+
+
+class ScreenTooLong(HotlineError):
+    """A single word or line cannot fit a USSD screen even on a page of its own."""

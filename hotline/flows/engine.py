@@ -1,0 +1,259 @@
+"""The pure flow engine: ``step(state, input) -> (state, screen)``.
+
+A session is a fold of ``step`` over the caller's inputs, so a lost session is
+rebuilt by replaying the gateway's ``text`` path. Actions are the only door to
+the outside world; they are injected, and must be idempotent because a replay
+runs them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hotline.content import Catalog
+from hotline.errors import HotlineError
+from hotline.flows.screens import Layout, layout, with_hint
+from hotline.flows.spec import Graph, Node, Option
+from hotline.normalize import menu_input
+from hotline.textcodec import Budget, measure
+
+BACK, HOME, MORE = "0", "00", "98"
+NAV_KEYS = ("nav.more", "nav.back", "nav.home", "nav.invalid")
+MAX_HISTORY = 40
+MAX_ACTION_CHAIN = 16
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    """What a named action gets: its flow arguments, the session's variables and who calls."""
+
+    name: str
+    args: Mapping[str, Any]
+    vars: Mapping[str, str]
+    lang: str | None
+    context: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    outcome: str = "ok"
+    vars: Mapping[str, str] = field(default_factory=dict)
+
+
+Action = Callable[[ActionCall], ActionResult]
+
+
+@dataclass(frozen=True)
+class State:
+    """Where a caller is; plain data, stored as JSON between hops."""
+
+    node: str
+    lang: str | None = None
+    page: int = 0
+    history: tuple[tuple[str, int], ...] = ()
+    vars: Mapping[str, str] = field(default_factory=dict)
+    hops: int = 0
+    ended: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "lang": self.lang, "page": self.page,
+                "history": [list(h) for h in self.history], "vars": dict(self.vars),
+                "hops": self.hops, "ended": self.ended}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> State:
+        return cls(node=data["node"], lang=data.get("lang"), page=int(data.get("page", 0)),
+                   history=tuple((str(n), int(p)) for n, p in data.get("history", [])),
+                   vars=dict(data.get("vars", {})), hops=int(data.get("hops", 0)),
+                   ended=bool(data.get("ended", False)))
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One reply: its text and what it costs on the air."""
+
+    text: str
+    end: bool
+    node: str
+    page: int
+    pages: int
+    encoding: str
+    units: int
+    limit: int
+
+
+class Engine:
+    """A graph, its texts and the injected actions; holds no per-caller state."""
+
+    def __init__(self, graph: Graph, catalog: Catalog, *, values: Mapping[str, str] | None = None,
+                 budget: Budget | None = None, actions: Mapping[str, Action] | None = None,
+                 default_lang: str | None = None) -> None:
+        self.graph = graph
+        self.catalog = catalog
+        self.values = dict(values or {})
+        self.budget = budget or Budget()
+        self.actions = dict(actions or {})
+        self.default_lang = default_lang or catalog.languages[0]
+        self._cache: dict[tuple[Any, ...], Layout] = {}
+
+    # --- rendering -------------------------------------------------------------------------
+
+    def _text(self, lang: str, key: str, vars: Mapping[str, str]) -> str:
+        return self.catalog.render(lang, key, {**self.values, **vars})
+
+    def _option_lines(self, node: Node, lang: str, vars: Mapping[str, str]) -> list[str]:
+        def label_lang(option: Option) -> str:
+            return option.set.get("lang", lang) if node.multilingual else lang
+
+        return [f"{i}. {self._text(label_lang(o), o.label, vars)}"
+                for i, o in enumerate(node.options, 1)]
+
+    def _chunks(self, node: Node, lang: str, vars: Mapping[str, str]) -> list[str]:
+        if node.multilingual:
+            langs = list(dict.fromkeys(o.set["lang"] for o in node.options if "lang" in o.set))
+            return ["\n".join(self._text(lg, k, vars) for lg in langs for k in node.text)] \
+                if node.text else []
+        return [self._text(lang, k, vars) for k in node.text]
+
+    def navs(self, lang: str) -> tuple[str, str]:
+        """The two longest navigation lines: before the last page, and on it."""
+        more, back, home = (self.catalog.render(lang, k) for k in NAV_KEYS[:3])
+        return f"{more} {back}", f"{back} {home}"
+
+    def pages(self, node_id: str, lang: str, vars: Mapping[str, str] | None = None,
+              budget: Budget | None = None) -> tuple[str, ...]:
+        return self.layout(node_id, lang, vars, budget).pages
+
+    def layout(self, node_id: str, lang: str, vars: Mapping[str, str] | None = None,
+               budget: Budget | None = None) -> Layout:
+        node, vars, budget = self.graph[node_id], vars or {}, budget or self.budget
+        key = (node_id, lang, budget, tuple(sorted(vars.items())))
+        if key not in self._cache:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            more = self.catalog.render(lang, NAV_KEYS[0])
+            first = (more, "") if node_id == self.graph.home else None
+            self._cache[key] = layout(self._chunks(node, lang, vars),
+                                      self._option_lines(node, lang, vars), self.navs(lang), budget,
+                                      first_navs=first)
+        return self._cache[key]
+
+    def _nav_lang(self, state: State) -> str:
+        return state.lang or self.default_lang
+
+    def render(self, state: State, hint: bool = False) -> Screen:
+        node = self.graph[state.node]
+        lang = self._nav_lang(state)
+        pages = self.pages(state.node, lang, state.vars)
+        page = min(state.page, len(pages) - 1)
+        body = pages[page]
+        end = node.kind == "end"
+        nav = "" if end else self._nav_line(state, lang, page, len(pages))
+        if hint:
+            langs = [lang] if state.lang else \
+                sorted(self.catalog.languages, key=lambda lg: lg != self.default_lang)
+            options = set(self._option_lines(node, lang, state.vars))
+            text = with_hint(" / ".join(self.catalog.render(lg, "nav.invalid") for lg in langs),
+                             body, [ln for ln in body.splitlines() if ln in options], nav,
+                             self.budget)
+        else:
+            text = f"{body}\n{nav}" if nav else body
+        cost = measure(text)
+        return Screen(text, end, state.node, page, len(pages), cost.encoding, cost.units,
+                      self.budget.limit(cost.encoding))
+
+    def _nav_line(self, state: State, lang: str, page: int, count: int) -> str:
+        more, back, home = (self.catalog.render(lang, k) for k in NAV_KEYS[:3])
+        back_to = (state.node, page - 1) if page else (state.history[-1] if state.history else None)
+        items = []
+        if page < count - 1:
+            items.append(more)
+        if back_to:
+            items.append(back)
+        if page == count - 1 and state.node != self.graph.home and back_to \
+                and back_to[0] != self.graph.home:
+            items.append(home)
+        return " ".join(items)
+
+    # --- moving ----------------------------------------------------------------------------
+
+    def begin(self, lang: str | None, context: Mapping[str, str] | None = None
+              ) -> tuple[State, Screen]:
+        node = self.graph.home if lang else self.graph.start
+        state = self._enter(State(node=node, lang=lang), node, dict(context or {}), push=False)
+        return state, self.render(state)
+
+    def replay(self, inputs: Sequence[str], lang: str | None,
+               context: Mapping[str, str] | None = None) -> tuple[State, Screen]:
+        state, screen = self.begin(lang, context)
+        for value in inputs:
+            state, screen = self.step(state, value, context)
+        return state, screen
+
+    def step(self, state: State, raw: str, context: Mapping[str, str] | None = None
+             ) -> tuple[State, Screen]:
+        context = dict(context or {})
+        state = replace(state, hops=state.hops + 1)
+        if state.ended:
+            return state, self.render(state)
+        value = menu_input(raw)
+        node = self.graph[state.node]
+        shown = self.layout(state.node, self._nav_lang(state), state.vars)
+        count = len(shown.pages)
+        if value == HOME:
+            state = replace(state, node=self.graph.home, page=0, history=())
+        elif value == BACK:
+            if state.page:
+                state = replace(state, page=state.page - 1)
+            elif state.history:
+                node_id, page = state.history[-1]
+                state = replace(state, node=node_id, page=page, history=state.history[:-1])
+        elif value == MORE:
+            if state.page >= count - 1:
+                return state, self.render(state, hint=True)
+            state = replace(state, page=state.page + 1)
+        elif node.kind in {"menu", "message"} and value.isdigit() and node.options \
+                and state.page >= shown.options_from and 1 <= int(value) <= len(node.options):
+            option = node.options[int(value) - 1]
+            sets = dict(option.set)
+            lang = sets.pop("lang", state.lang)
+            state = replace(state, lang=lang, vars={**state.vars, **sets})
+            state = self._enter(state, option.next, context)
+        elif node.kind == "input" and self._valid_input(node, value, raw):
+            saved = value if node.input_type == "digits" else " ".join(raw.split())
+            state = replace(state, vars={**state.vars, node.save: saved})
+            state = self._enter(state, node.next or "", context)
+        else:
+            return state, self.render(state, hint=True)
+        return state, self.render(state)
+
+    @staticmethod
+    def _valid_input(node: Node, value: str, raw: str) -> bool:
+        if node.input_type == "digits":
+            return value.isascii() and value.isdigit() and \
+                node.min_len <= len(value) <= node.max_len
+        text = " ".join(raw.split())
+        return node.min_len <= len(text) <= node.max_len and text.isprintable()
+
+    def _enter(self, state: State, target: str, context: dict[str, str], push: bool = True
+               ) -> State:
+        if push and state.node != target:
+            history = (*state.history, (state.node, state.page))[-MAX_HISTORY:]
+            state = replace(state, history=history)
+        for _ in range(MAX_ACTION_CHAIN):
+            node = self.graph[target]
+            if node.kind != "action":
+                return replace(state, node=target, page=0, ended=node.kind == "end")
+            action = self.actions.get(node.action or "")
+            if action is None:
+                raise HotlineError(f"no action registered as {node.action!r}")
+            result = action(ActionCall(node.action or "", node.args, state.vars, state.lang,
+                                       context))
+            state = replace(state, vars={**state.vars, **result.vars})
+            nxt = node.routes.get(result.outcome, node.next)
+            if nxt is None:
+                raise HotlineError(f"{node.id}: no route for outcome {result.outcome!r}")
+            target = nxt
+        raise HotlineError(f"more than {MAX_ACTION_CHAIN} actions in a row from {state.node}")

@@ -1,0 +1,1 @@
+"""Use cases: they take and return plain dataclasses, never Flask requests."""

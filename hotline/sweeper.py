@@ -1,0 +1,17 @@
+"""Periodic repair: what ``hotline sweep`` runs (cron or a systemd timer, every minute)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+SWEEPS: list[Callable[[], str]] = []
+DEV_LOGINS: list[Callable[[], str]] = []
+
+
+def sweep() -> list[str]:
+    """Run every registered sweep; each returns one line saying what it did."""
+    return [job() for job in SWEEPS] or ["nothing to sweep"]
+
+
+def development_logins() -> list[str]:
+    return [make() for make in DEV_LOGINS]

@@ -1,0 +1,56 @@
+"""Africa's Talking callbacks: token check, strict form parsing, wire formats.
+
+Every route here requires ``?token=`` equal to ``HOTLINE_WEBHOOK_TOKEN``; a wrong
+or missing token gets 403 before anything is parsed or stored.
+"""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Response, abort, current_app, request
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/at")
+
+MAX_FIELD = 4000
+
+
+class BadForm(Exception):
+    """The body is not the form-encoded UTF-8 the gateway sends."""
+
+
+@bp.before_request
+def require_token() -> None:
+    expected = current_app.config["WEBHOOK_TOKEN"]
+    given = request.args.get("token", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        abort(Response("forbidden\n", 403, mimetype="text/plain"))
+
+
+def form_fields() -> dict[str, str]:
+    """The posted fields, decoded strictly: a non-UTF-8 body is refused, not guessed at."""
+    body = request.get_data(cache=True)
+    try:
+        pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, encoding="utf-8",
+                          errors="strict", max_num_fields=50)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadForm(str(exc)) from None
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        if "\x00" in value or len(value) > MAX_FIELD:
+            raise BadForm(f"field {key[:40]!r} is too long or has a NUL")
+        fields.setdefault(key, value)
+    return fields
+
+
+def plain(text: str, status: int = 200) -> Response:
+    return Response(text, status, mimetype="text/plain")
+
+
+@bp.errorhandler(BadForm)
+def bad_form(exc: BadForm) -> Response:
+    return plain(f"bad request: {exc}\n", 400)
+
+
+from hotline.webhooks import ussd  # noqa: E402,F401  (routes register on bp)

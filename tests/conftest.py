@@ -1,0 +1,158 @@
+"""Fixtures: the real app on real PostgreSQL and Redis, and a USSD caller that posts
+what Africa's Talking posts.
+
+``HOTLINE_TEST_DATABASE_URL`` and ``HOTLINE_TEST_REDIS_URL`` choose the services;
+the database is created and migrated with the project's own migrations once per run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from hotline import create_app
+from hotline.config import load_settings
+from hotline.extensions import db
+from hotline.flows import Engine
+from hotline.flows.check import check_all
+from hotline.textcodec import Budget
+
+ROOT = Path(__file__).resolve().parents[1]
+DATABASE_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/hotline_test")
+REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TOKEN = "test-webhook-token-0123456789"
+PHONE = "+249912345678"
+
+
+def _ensure_database(url: str) -> None:
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                              {"n": target.database}).scalar()
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def overrides(**extra: Any) -> dict[str, Any]:
+    return {"TESTING": True, "ENV": "development", "DATABASE_URL": DATABASE_URL,
+            "REDIS_URL": REDIS_URL, "SECRET_KEY": "test-secret-" + "x" * 32,
+            "WEBHOOK_TOKEN": TOKEN, **extra}
+
+
+@pytest.fixture(scope="session")
+def migrated() -> None:
+    """Drop everything, then build the schema with the migrations, as production does."""
+    _ensure_database(DATABASE_URL)
+    engine = sa.create_engine(DATABASE_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    from flask_migrate import upgrade
+
+    app = create_app(overrides())
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def _clean(app: Flask) -> None:
+    with app.app_context():
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if tables:
+            db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+        db.session.remove()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+@pytest.fixture()
+def app(migrated: None) -> Iterator[Flask]:
+    app = create_app(overrides())
+    _clean(app)
+    with app.app_context():
+        yield app
+        db.session.remove()
+    _clean(app)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class UssdCaller:
+    """One phone dialling the service: posts the fields AT posts, text growing with '*'."""
+
+    def __init__(self, client: FlaskClient, phone: str = PHONE, network: str = "63401",
+                 service_code: str = "*384*1234#", token: str = TOKEN) -> None:
+        self.client, self.phone, self.network = client, phone, network
+        self.service_code, self.token = service_code, token
+        self.inputs: list[str] = []
+        self.session_id = ""
+        self.body = ""
+
+    @property
+    def text(self) -> str:
+        return self.body[4:]
+
+    @property
+    def ended(self) -> bool:
+        return self.body.startswith("END ")
+
+    def post(self, text: str) -> str:
+        response = self.client.post(
+            f"/webhooks/at/ussd?token={self.token}",
+            data={"sessionId": self.session_id, "serviceCode": self.service_code,
+                  "phoneNumber": self.phone, "networkCode": self.network, "text": text})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.mimetype == "text/plain"
+        self.body = response.get_data(as_text=True)
+        assert self.body.startswith(("CON ", "END ")), self.body
+        return self.text
+
+    def dial(self) -> str:
+        self.session_id = "ATUid_" + secrets.token_hex(16)
+        self.inputs = []
+        return self.post("")
+
+    def press(self, *values: str) -> str:
+        for value in values:
+            self.inputs.append(value)
+            self.post("*".join(self.inputs))
+        return self.text
+
+
+@pytest.fixture()
+def ussd(client: FlaskClient) -> UssdCaller:
+    return UssdCaller(client)
+
+
+@pytest.fixture(scope="session")
+def specs():
+    settings = load_settings()
+    checked = check_all(ROOT, values=settings["CENTRE"], budgets=[Budget()],
+                        action_names=None)
+    assert not checked.problems, "\n".join(checked.problems)
+    return checked, dict(settings["CENTRE"])
+
+
+@pytest.fixture()
+def engine(specs) -> Engine:
+    """The real flows and content in a pure engine: no app, no database."""
+    checked, centre = specs
+    return Engine(checked.graph, checked.catalog, values=centre, budget=Budget(),
+                  default_lang="ar")

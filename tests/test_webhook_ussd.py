@@ -1,0 +1,139 @@
+"""USSD through the Flask test client, posting what Africa's Talking posts."""
+
+import json
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from hotline.extensions import db
+from hotline.models import Contact, UssdSession, UssdSessionEnd
+from tests.conftest import PHONE, REDIS_URL, TOKEN, UssdCaller
+
+
+def render(app, lang, key):
+    return app.extensions["hotline.catalog"].render(lang, key, app.config["CENTRE"])
+
+
+def test_first_dial_shows_the_bilingual_language_screen(app, ussd):
+    screen = ussd.dial()
+    assert not ussd.ended
+    assert render(app, "ar", "language.prompt") in screen
+    assert render(app, "en", "language.prompt") in screen
+    assert "1. العربية" in screen and "2. English" in screen
+
+
+@pytest.mark.parametrize(("choice", "lang"), [("1", "ar"), ("2", "en")])
+def test_choice_is_remembered_and_the_next_dial_starts_at_home(app, ussd, choice, lang):
+    ussd.dial()
+    menu = ussd.press(choice)
+    assert render(app, lang, "menu.awareness") in menu
+    contact = db.session.scalars(select(Contact)).one()
+    assert contact.phone == PHONE and contact.language == lang
+    again = ussd.dial()
+    assert again.startswith("1. " + render(app, lang, "menu.awareness"))
+
+
+@pytest.mark.parametrize("lang_choice", ["1", "2"])
+def test_change_language_from_the_main_menu(app, ussd, lang_choice):
+    ussd.dial()
+    menu = ussd.press(lang_choice)
+    lines = menu.splitlines()
+    number = next(ln.split(".")[0] for ln in lines
+                  if render(app, "ar" if lang_choice == "1" else "en", "menu.language") in ln)
+    screen = ussd.press(number)
+    assert "1. العربية" in screen
+    other = "2" if lang_choice == "1" else "1"
+    ussd.press(other)
+    contact = db.session.scalars(select(Contact)).one()
+    db.session.refresh(contact)
+    assert contact.language == ("en" if lang_choice == "1" else "ar")
+
+
+def test_navigation_in_both_languages(app, ussd):
+    for lang, choice in (("ar", "1"), ("en", "2")):
+        ussd.dial()
+        ussd.press(choice)
+        home = ussd.press("00")  # the main menu, with no way back to the language screen
+        topics = ussd.press("1")
+        assert topics != home
+        page1 = ussd.press("1")
+        page2 = ussd.press("98")
+        assert page2 != page1
+        assert ussd.press("0") == page1
+        assert ussd.press("00") == home
+        assert ussd.press("٠٠") == home  # Eastern Arabic digits
+        hinted = ussd.press("x")
+        assert hinted.startswith(render(app, lang, "nav.invalid"))
+        db.session.execute(db.delete(UssdSession))
+        db.session.execute(db.delete(Contact))
+        db.session.commit()
+
+
+def test_every_screen_fits_its_budget(app, ussd):
+    from hotline.textcodec import measure
+
+    ussd.dial()
+    ussd.press("1")
+    for value in ["1", "1", "98", "98", "0", "00", "2", "1", "98", "00", "3"]:
+        screen = ussd.press(value)
+        cost = measure(screen)
+        assert cost.units <= (160 if cost.encoding == "GSM-7" else 70), screen
+
+
+def test_repeated_hop_returns_the_same_screen_and_changes_nothing(app, ussd):
+    ussd.dial()
+    first = ussd.press("2")
+    store = redis.Redis.from_url(REDIS_URL)
+    state_before = store.get(f"ussd:{ussd.session_id}:state")
+    again = ussd.post("2")  # the gateway sends the same hop twice
+    assert again == first
+    assert store.get(f"ussd:{ussd.session_id}:state") == state_before
+    assert json.loads(state_before)["hops"] == 1
+    assert db.session.scalar(select(func.count()).select_from(UssdSession)) == 1
+
+
+def test_lost_state_is_rebuilt_by_replaying_text(app, ussd):
+    ussd.dial()
+    ussd.press("2", "1", "1")
+    expected_next = UssdCaller(ussd.client, phone="+249912000111")
+    expected_next.dial()
+    expected_next.press("2", "1", "1", "98")
+    store = redis.Redis.from_url(REDIS_URL)
+    store.delete(*store.keys(f"ussd:{ussd.session_id}:*"))  # Redis restarted or expired
+    assert ussd.press("98") == expected_next.text
+
+
+def test_state_out_of_step_is_replayed_not_trusted(app, ussd):
+    ussd.dial()
+    ussd.press("2", "1")
+    store = redis.Redis.from_url(REDIS_URL)
+    key = f"ussd:{ussd.session_id}:state"
+    state = json.loads(store.get(key))
+    state["hops"] = 7
+    store.set(key, json.dumps(state))
+    screen = ussd.press("1")
+    fresh = UssdCaller(ussd.client, phone="+249912000222")
+    fresh.dial()
+    assert screen == fresh.press("2", "1", "1")
+
+
+def test_plus_sent_unencoded_still_identifies_the_caller(app, client):
+    body = "sessionId=s1&serviceCode=*384*1234%23&phoneNumber=+249912345678&networkCode=63401&text="
+    response = client.post(f"/webhooks/at/ussd?token={TOKEN}", data=body,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.get_data(as_text=True).startswith("CON ")
+    assert db.session.scalars(select(Contact.phone)).one() == PHONE
+
+
+def test_end_of_session_notification_is_stored_once(app, client):
+    fields = {"sessionId": "ATUid_1", "serviceCode": "*384*1234#", "networkCode": "63401",
+              "phoneNumber": PHONE, "status": "Incomplete", "durationInMillis": "24310",
+              "hopsCount": "3", "input": "1*2*98", "lastAppResponse": "CON ...",
+              "errorMessage": "", "cost": "SDG 0.10", "date": "2026-11-27 10:00:00"}
+    for _ in range(2):
+        response = client.post(f"/webhooks/at/ussd/events?token={TOKEN}", data=fields)
+        assert response.status_code == 200
+    row = db.session.scalars(select(UssdSessionEnd)).one()
+    assert (row.status, row.duration_ms, row.hops_count, row.input) == \
+        ("Incomplete", 24310, 3, "1*2*98")
