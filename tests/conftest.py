@@ -20,10 +20,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hotline import create_app
+from hotline.app import check_specs
 from hotline.config import load_settings
 from hotline.extensions import db
 from hotline.flows import Engine
-from hotline.flows.check import check_all
 from hotline.textcodec import Budget
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,8 +144,7 @@ def ussd(client: FlaskClient) -> UssdCaller:
 @pytest.fixture(scope="session")
 def specs():
     settings = load_settings()
-    checked = check_all(ROOT, values=settings["CENTRE"], budgets=[Budget()],
-                        action_names=None)
+    checked = check_specs(settings)
     assert not checked.problems, "\n".join(checked.problems)
     return checked, dict(settings["CENTRE"])
 
