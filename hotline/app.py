@@ -83,7 +83,7 @@ def register_database(app: Flask) -> None:
         log.info("development mode: SQLite database at %s", url)
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
-    app.config.setdefault("MAX_CONTENT_LENGTH", 256 * 1024)
+    app.config["MAX_CONTENT_LENGTH"] = app.config.get("MAX_CONTENT_LENGTH") or 256 * 1024
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
 

@@ -74,7 +74,19 @@ def _clean(app: Flask) -> None:
             db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             db.session.commit()
         db.session.remove()
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    client.close()
+
+
+def dispose(app: Flask) -> None:
+    """Close what an app opened, so no connection outlives its test."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    client = app.extensions.get("hotline.redis")
+    if client is not None:
+        client.close()
 
 
 @pytest.fixture()
@@ -85,8 +97,21 @@ def app(migrated: None) -> Iterator[Flask]:
         yield app
         db.session.remove()
     _clean(app)
-    with app.app_context():
-        db.engine.dispose()
+    dispose(app)
+
+
+@pytest.fixture()
+def make_app(migrated: None) -> Iterator:
+    """Build extra apps with other settings (a service down, another budget)."""
+    made: list[Flask] = []
+
+    def make(**extra: Any) -> Flask:
+        made.append(create_app(overrides(**extra)))
+        return made[-1]
+
+    yield make
+    for app in made:
+        dispose(app)
 
 
 @pytest.fixture()

@@ -30,6 +30,9 @@ def require_token() -> None:
 
 def form_fields() -> dict[str, str]:
     """The posted fields, decoded strictly: a non-UTF-8 body is refused, not guessed at."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if (request.content_length or 0) > limit:
+        abort(plain("request body too large\n", 413))
     body = request.get_data(cache=True)
     try:
         pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, encoding="utf-8",

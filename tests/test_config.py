@@ -1,0 +1,59 @@
+import pytest
+
+from hotline import create_app
+from hotline.config import load_settings, problems
+from hotline.errors import ConfigError
+
+
+def test_environment_overrides_defaults_and_overrides_win():
+    env = {"HOTLINE_USSD_SERVICE_CODE": "*123#", "HOTLINE_DATABASE_URL": "postgresql://x/y",
+           "HOTLINE_UNKNOWN": "ignored", "OTHER": "ignored"}
+    settings = load_settings({"DATABASE_URL": "postgresql://a/b"}, environ=env)
+    assert settings["USSD_SERVICE_CODE"] == "*123#"
+    assert settings["DATABASE_URL"] == "postgresql://a/b"
+    assert "UNKNOWN" not in settings
+    assert settings["USSD"]["gsm7_budget"] == 160
+
+
+def test_section_overrides_merge():
+    settings = load_settings({"USSD": {"ucs2_budget": 80}}, environ={})
+    assert settings["USSD"]["ucs2_budget"] == 80 and settings["USSD"]["gsm7_budget"] == 160
+
+
+def test_production_lists_every_problem_at_once():
+    with pytest.raises(ConfigError) as info:
+        create_app({"ENV": "production", "DATABASE_URL": "", "REDIS_URL": "",
+                    "SECRET_KEY": "short", "WEBHOOK_TOKEN": "", "USSD_SERVICE_CODE": "",
+                    "AT_USERNAME": "", "AT_API_KEY": ""})
+    text = str(info.value)
+    for name in ("HOTLINE_SECRET_KEY", "HOTLINE_WEBHOOK_TOKEN", "HOTLINE_DATABASE_URL",
+                 "HOTLINE_REDIS_URL", "HOTLINE_USSD_SERVICE_CODE", "HOTLINE_AT_USERNAME",
+                 "HOTLINE_AT_API_KEY"):
+        assert name in text
+    assert len(info.value.problems) == 7
+
+
+def test_production_with_everything_set_has_no_problem():
+    settings = load_settings({
+        "ENV": "production", "DATABASE_URL": "postgresql+psycopg://h/db",
+        "REDIS_URL": "redis://127.0.0.1:6379/0", "SECRET_KEY": "s" * 40,
+        "WEBHOOK_TOKEN": "t" * 32, "AT_USERNAME": "mrrc", "AT_API_KEY": "k"}, environ={})
+    assert problems(settings) == []
+
+
+def test_invalid_environment_and_budget_are_reported():
+    settings = load_settings({"ENV": "staging", "USSD": {"ucs2_budget": 0}}, environ={})
+    found = problems(settings)
+    assert any("HOTLINE_ENV" in p for p in found)
+    assert any("ucs2_budget" in p for p in found)
+
+
+def test_development_generates_and_keeps_secrets(tmp_path, monkeypatch):
+    from hotline.config import fill_development_secrets
+
+    first: dict = {"SECRET_KEY": "", "WEBHOOK_TOKEN": ""}
+    fill_development_secrets(first, tmp_path)
+    second: dict = {"SECRET_KEY": "", "WEBHOOK_TOKEN": ""}
+    fill_development_secrets(second, tmp_path)
+    assert first == second and len(first["WEBHOOK_TOKEN"]) >= 32
+    assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
