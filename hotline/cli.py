@@ -24,9 +24,11 @@ def cli() -> None:
 @cli.command(with_appcontext=False)
 @click.option("--report", "show_report", is_flag=True,
               help="Also list every screen with characters used and encoding.")
-def check(show_report: bool) -> None:
+@click.option("--root", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Check the flows/ and content/ of another folder (a working copy).")
+def check(show_report: bool, root: str | None) -> None:
     """Validate every flow and every language at once; exit 1 on any problem."""
-    settings = load_settings()
+    settings = load_settings({"ROOT": str(Path(root).resolve())} if root else None)
     checked = check_specs(settings)
     if show_report and checked.graph is not None:
         for line in report(checked, values=settings["CENTRE"], budget=budgets(settings)[""]):

@@ -43,7 +43,8 @@ def test_missing_field_is_a_400(client, missing):
 
 
 def test_non_utf8_body_is_a_400(client):
-    response = client.post(URL, data=b"sessionId=a&serviceCode=*384*1234%23&phoneNumber=%2B249912345678"
+    response = client.post(URL, data=b"sessionId=a&serviceCode=*384*1234%23"
+                           b"&phoneNumber=%2B249912345678"
                            b"&text=%FF%FE", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400 and stored() == 0
 
