@@ -7,16 +7,25 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
 from hotline.app import budgets, check_specs, create_app
 from hotline.config import load_settings
+from hotline.errors import ConfigError, SpecError
 from hotline.flows.check import report
 from hotline.textcodec import measure
 
 
-@click.group(cls=FlaskGroup, create_app=create_app)
+def _create_app() -> Flask:
+    """The app, or one readable error listing every settings or content problem."""
+    try:
+        return create_app()
+    except (ConfigError, SpecError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
 def cli() -> None:
     """MRRC Hotline: USSD, SMS and missed-call information and callback service."""
 

@@ -98,3 +98,12 @@ def test_simulate_refuses_a_bad_phone_or_language(app):
     runner = AppRunner(app)
     assert runner.invoke(args=["simulate", "--phone", "123"]).exit_code == 2
     assert runner.invoke(args=["simulate", "--lang", "xx"]).exit_code == 2
+
+
+def test_production_start_up_fails_with_one_readable_error():
+    result = CliRunner().invoke(cli, ["db", "current"], env={"HOTLINE_ENV": "production",
+                                                             "HOTLINE_DATABASE_URL": ""})
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: invalid settings:")
+    assert "HOTLINE_SECRET_KEY" in result.output and "HOTLINE_REDIS_URL" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,478 @@
+"""What every benchmark needs: a real gunicorn, real services, a light load generator, figures.
+
+A benchmark compares the app with a baseline served by the same gunicorn settings in
+the same run, so the figures say what the app costs rather than how fast this machine
+is today. The load generator runs in its own process on asyncio with raw keep-alive
+HTTP/1.1 connections: a thread per caller with ``requests`` would cost more CPU than
+the server it measures on a 2-core machine. Loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import psutil
+import redis
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / ".venv" / "bin"
+HOST = "127.0.0.1"
+MB = 1024 * 1024
+
+
+# --- services ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def ensure_database(url: str) -> None:
+    """Create the benchmark's own database once; never touches any other."""
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                              {"n": target.database}).scalar()
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def migrate(env: dict[str, str]) -> None:
+    """The project's own migrations, through the same command production runs."""
+    done = subprocess.run([str(BIN / "hotline"), "db", "upgrade"], env=env, cwd=ROOT,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"hotline db upgrade failed:\n{done.stdout}{done.stderr}")
+
+
+def empty_tables(url: str) -> None:
+    """Start every run from the same empty tables, so runs compare and the DB never grows."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        names = [n for n in sa.inspect(conn).get_table_names() if n != "alembic_version"]
+        if names:
+            conn.execute(sa.text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+def flush_redis(url: str) -> None:
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+
+
+# --- gunicorn ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Workers:
+    """gunicorn worker settings; a benchmark uses one value for the app and its baseline."""
+
+    worker_class: str = "gthread"
+    workers: int = 2
+    threads: int = 8
+    keepalive: int = 5
+
+    def argv(self) -> list[str]:
+        return ["--worker-class", self.worker_class, "--workers", str(self.workers),
+                "--threads", str(self.threads), "--keep-alive", str(self.keepalive)]
+
+    def describe(self) -> str:
+        return (f"gunicorn -k {self.worker_class} -w {self.workers} --threads {self.threads} "
+                f"--keep-alive {self.keepalive}")
+
+
+class Server:
+    """One gunicorn on a free loopback port, started and stopped by the benchmark."""
+
+    def __init__(self, app: str, workers: Workers, env: dict[str, str],
+                 ready_path: str = "/healthz") -> None:
+        self.app = app
+        self.workers = workers
+        self.env = env
+        self.ready_path = ready_path
+        self.port = free_port()
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log",
+                                               delete=False)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        self.proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), *self.workers.argv(), "--bind", f"{HOST}:{self.port}",
+             "--chdir", str(ROOT), "--log-level", "warning", self.app],
+            env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        url = f"http://{HOST}:{self.port}{self.ready_path}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn for {self.app} exited:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback)
+                    if resp.status == 200 and len(self.worker_processes()) == \
+                            self.workers.workers:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn for {self.app} not ready in {timeout:.0f}s:\n"
+                           f"{self.log_tail()}")
+
+    def worker_processes(self) -> list[psutil.Process]:
+        if self.proc is None:
+            return []
+        try:
+            return psutil.Process(self.proc.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+
+    def processes(self) -> list[psutil.Process]:
+        if self.proc is None:
+            return []
+        try:
+            return [psutil.Process(self.proc.pid), *self.worker_processes()]
+        except psutil.NoSuchProcess:
+            return []
+
+    def log_tail(self, lines: int = 40) -> str:
+        self.log.flush()
+        text = Path(self.log.name).read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class RssSampler(threading.Thread):
+    """Peak resident memory of each gunicorn worker, sampled while the load runs."""
+
+    def __init__(self, server: Server, every: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.every = every
+        self.peaks: dict[int, int] = {}
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.every)
+
+    def sample(self) -> None:
+        for proc in self.server.worker_processes():
+            try:
+                rss = proc.memory_info().rss
+            except psutil.Error:
+                continue
+            self.peaks[proc.pid] = max(rss, self.peaks.get(proc.pid, 0))
+
+    def finish(self) -> dict[int, int]:
+        self._stop.set()
+        self.join()
+        self.sample()
+        return self.peaks
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    at: float
+    system_busy: float
+    server: float
+
+    @classmethod
+    def take(cls, server: Server) -> CpuSnapshot:
+        times = psutil.cpu_times()
+        busy = sum(times) - times.idle - getattr(times, "iowait", 0.0)
+        used = 0.0
+        for proc in server.processes():
+            try:
+                cpu = proc.cpu_times()
+            except psutil.Error:
+                continue
+            used += cpu.user + cpu.system
+        return cls(time.monotonic(), busy, used)
+
+
+# --- load ----------------------------------------------------------------------------------
+
+Check = Callable[[int, bytes], str | None]
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request a simulated user sends, and how to judge the answer (None: good)."""
+
+    method: str
+    target: str
+    body: bytes
+    check: Check
+    content_type: str = "application/x-www-form-urlencoded"
+    starts_visit: bool = False
+
+
+Script = Callable[[int, int], Iterator[Exchange]]
+"""``script(user_index, seed)``: the endless exchanges of one simulated user."""
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """Everything the load process needs, picklable: the script is named, not passed."""
+
+    port: int
+    script: str  # "package.module:function"
+    users: int
+    warmup: float
+    duration: float
+    seed: int = 1
+    max_visit_hops: int = 100
+    start_at: float = 0.0  # time.time() when the warm-up starts; set by run_load
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float] = field(default_factory=list)  # seconds, measured hops only
+    errors: dict[str, int] = field(default_factory=dict)
+    error_examples: list[str] = field(default_factory=list)
+    visits: int = 0
+    reconnects: int = 0
+    warmup_hops: int = 0
+    window: float = 0.0
+    client_cpu: float = 0.0  # seconds of CPU the load process used in the window
+
+    @property
+    def hops(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def rate(self) -> float:
+        return self.hops / self.window if self.window else 0.0
+
+    def percentile(self, p: float) -> float:
+        return percentile(self.latencies, p)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile: a value that was really measured, never an interpolation."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+class HttpError(Exception):
+    pass
+
+
+class Connection:
+    """A keep-alive HTTP/1.1 connection: just enough protocol for a gunicorn on loopback."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def send(self, exchange: Exchange) -> tuple[int, bytes]:
+        if self.writer is None:
+            await self.open()
+        assert self.reader is not None and self.writer is not None
+        head = (f"{exchange.method} {exchange.target} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+                f"Content-Type: {exchange.content_type}\r\n"
+                f"Content-Length: {len(exchange.body)}\r\n\r\n").encode("ascii")
+        self.writer.write(head + exchange.body)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = raw.decode("latin-1").split("\r\n")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise HttpError(f"bad status line {status_line[:60]!r}")
+        headers = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            raise HttpError("chunked responses are not expected here")
+        else:
+            body = await self.reader.read()
+            self.close()
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return int(parts[1]), body
+
+
+def _load_script(name: str) -> Script:
+    module, _, func = name.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+async def _user(plan: LoadPlan, script: Script, index: int, result: LoadResult,
+                measure_from: float, stop_at: float) -> None:
+    conn = Connection(plan.port)
+    exchanges = script(index, plan.seed)
+    loop_clock = time.monotonic
+    try:
+        for exchange in exchanges:
+            if loop_clock() >= stop_at:
+                return
+            started = loop_clock()
+            problem: str | None
+            try:
+                try:
+                    status, body = await conn.send(exchange)
+                except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                    if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                        raise
+                    conn.close()  # the server closed an idle keep-alive connection
+                    result.reconnects += 1
+                    status, body = await conn.send(exchange)
+                problem = exchange.check(status, body)
+            except (OSError, asyncio.IncompleteReadError, HttpError, ValueError) as exc:
+                conn.close()
+                problem = f"transport: {type(exc).__name__}"
+                status, body = 0, str(exc).encode()
+            finished = loop_clock()
+            if problem is not None:
+                result.errors[problem] = result.errors.get(problem, 0) + 1
+                if len(result.error_examples) < 5:
+                    result.error_examples.append(
+                        f"{problem}: {exchange.body[:160]!r} -> {status} {body[:160]!r}")
+            if started < measure_from:
+                result.warmup_hops += 1
+            elif finished <= stop_at:
+                result.latencies.append(finished - started)
+                result.visits += exchange.starts_visit
+    finally:
+        conn.close()
+
+
+async def _drive(plan: LoadPlan) -> LoadResult:
+    script = _load_script(plan.script)
+    result = LoadResult()
+    await asyncio.sleep(max(0.0, plan.start_at - time.time()))
+    measure_from = time.monotonic() + plan.warmup
+    stop_at = measure_from + plan.duration
+    cpu_task = asyncio.create_task(_cpu_at(measure_from))
+    await asyncio.gather(*(_user(plan, script, i, result, measure_from, stop_at)
+                           for i in range(plan.users)))
+    result.window = plan.duration
+    result.client_cpu = time.process_time() - await cpu_task
+    return result
+
+
+async def _cpu_at(moment: float) -> float:
+    await asyncio.sleep(max(0.0, moment - time.monotonic()))
+    return time.process_time()
+
+
+def drive(plan: LoadPlan) -> LoadResult:
+    """Entry point of the load process."""
+    return asyncio.run(_drive(plan))
+
+
+@dataclass
+class Measured:
+    """A load run against one server, with what the server and the machine spent on it."""
+
+    name: str
+    load: LoadResult
+    rss_peaks: dict[int, int]
+    server_cpu: float  # seconds, all gunicorn processes, measured window only
+    system_cpu: float  # seconds of busy CPU on the whole machine, measured window only
+    window: float
+
+    def share(self, seconds: float) -> float:
+        """CPU seconds as a share of the machine (1.0 = every core busy all the window)."""
+        return seconds / (self.window * (os.cpu_count() or 1))
+
+    @property
+    def peak_rss(self) -> int:
+        return max(self.rss_peaks.values(), default=0)
+
+
+def run_load(name: str, server: Server, plan: LoadPlan) -> Measured:
+    """Run ``plan`` from a separate process against ``server``; sample memory and CPU."""
+    sampler = RssSampler(server)
+    sampler.start()
+    start_at = time.time() + 1.0
+    plan = LoadPlan(**{**plan.__dict__, "port": server.port, "start_at": start_at})
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        future = pool.submit(drive, plan)
+        time.sleep(max(0.0, start_at + plan.warmup - time.time()))
+        before = CpuSnapshot.take(server)
+        time.sleep(plan.duration)
+        after = CpuSnapshot.take(server)
+        load = future.result(timeout=plan.duration + 60)
+    peaks = sampler.finish()
+    window = after.at - before.at
+    return Measured(name, load, peaks, after.server - before.server,
+                    after.system_busy - before.system_busy, window)
+
+
+# --- figures -------------------------------------------------------------------------------
+
+def ms(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def shout(lines: Sequence[str]) -> None:
+    """Errors must not hide under a table of good-looking numbers."""
+    bar = "!" * 72
+    print(bar, *lines, bar, sep="\n", file=sys.stdout)
