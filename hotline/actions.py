@@ -7,7 +7,8 @@ which placeholders will be filled.
 
 from __future__ import annotations
 
-from hotline.flows.engine import Action
+from hotline.flows.engine import Action, ActionCall, ActionResult
+from hotline.services import callbacks
 
 ACTIONS: dict[str, Action] = {}
 PROVIDES: dict[str, tuple[str, ...]] = {}
@@ -26,3 +27,19 @@ def action(name: str, provides: tuple[str, ...] = ()):
 
 def provided_vars() -> set[str]:
     return {var for names in PROVIDES.values() for var in names}
+
+
+@action("callback.submit", provides=("ref", "until"))
+def callback_submit(call: ActionCall) -> ActionResult:
+    """Store the caller's callback request (committed before the END screen).
+
+    The outcome is the day the caller hears (today, tomorrow, sun...sat), so the
+    END text for each is in content; ``until`` is the local time before which
+    we call. Replays and repeats update the caller's open request.
+    """
+    v = call.vars
+    done = callbacks.submit(call.context["phone"], reason=v.get("reason", ""),
+                            safe_to_call=v.get("safe", ""), safe_times=v.get("times", ""),
+                            sms_ok=v.get("sms") == "yes", language=call.lang,
+                            channel=call.context.get("channel", "ussd"))
+    return ActionResult(done.expect_day, {"ref": done.ref, "until": done.expect_until})

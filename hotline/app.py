@@ -20,6 +20,7 @@ from hotline.extensions import db, migrate
 from hotline.flows import Engine, Graph
 from hotline.flows.check import check_all
 from hotline.jobqueue import JobQueue
+from hotline.services import callbacks
 from hotline.services.ussd import ERROR_KEYS, UssdService
 from hotline.store import MemoryStore, RedisStore
 from hotline.textcodec import Budget
@@ -54,12 +55,17 @@ def _check_specs(root: str, centre: tuple, all_budgets: tuple):
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     settings = config.load_settings(overrides)
     problems = config.problems(settings)
+    try:
+        callback_settings = callbacks.parse_settings(settings)
+    except ConfigError as exc:
+        problems += exc.problems
     if problems:
         raise ConfigError(problems)
     app = Flask("hotline", instance_path=str(Path(settings["ROOT"]) / "instance"))
     if settings["ENV"] == "development":
         config.fill_development_secrets(settings, Path(app.instance_path))
     app.config.update(settings)
+    app.extensions["hotline.callbacks"] = callback_settings
     configure_logging(app)
     register_database(app)
     register_store(app)
@@ -128,10 +134,11 @@ def register_flows(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from hotline import health, webhooks
+    from hotline import health, staff, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    staff.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

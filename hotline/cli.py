@@ -132,3 +132,24 @@ def setup_dev(base_url: str) -> None:
     for line in sweeper.development_logins():
         click.echo(line)
     click.echo(f"Try it in the terminal: {Path(sys.argv[0]).name} simulate --lang en")
+
+
+@cli.command("create-user")
+@click.option("--email", required=True, help="The sign-in email (stored lower-case).")
+@click.option("--role", required=True, type=click.Choice(["agent", "supervisor", "admin"]))
+@click.option("--name", default="", help="The name colleagues see on claims and timelines.")
+@click.option("--ask-password", is_flag=True,
+              help="Type the password instead of getting a generated one.")
+def create_user(email: str, role: str, name: str, ask_password: bool) -> None:
+    """Create a staff account (the first admin, typically) and print its password once."""
+    from hotline.staff import users
+
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True) \
+        if ask_password else None
+    try:
+        made = users.create(email, role, name, password)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {made.user.email} ({made.user.role}).")
+    if not ask_password:
+        click.echo(f"Password (shown once, change it after signing in): {made.password}")

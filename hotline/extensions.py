@@ -1,7 +1,9 @@
 """Extension singletons, bound to the app in ``create_app``; no hotline imports here."""
 
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -20,3 +22,5 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+login_manager = LoginManager()  # staff sessions (hotline.staff.auth)
+csrf = CSRFProtect()  # checked by the staff blueprint on every POST

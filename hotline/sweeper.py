@@ -15,3 +15,12 @@ def sweep() -> list[str]:
 
 def development_logins() -> list[str]:
     return [make() for make in DEV_LOGINS]
+
+
+def _expire_callback_claims() -> str:
+    from hotline.services.callbacks import expire_claims
+
+    return expire_claims()
+
+
+SWEEPS.append(_expire_callback_claims)

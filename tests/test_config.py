@@ -57,3 +57,11 @@ def test_development_generates_and_keeps_secrets(tmp_path, monkeypatch):
     fill_development_secrets(second, tmp_path)
     assert first == second and len(first["WEBHOOK_TOKEN"]) >= 32
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_callback_settings_are_checked_at_start_up_with_the_rest():
+    with pytest.raises(ConfigError) as info:
+        create_app({"ENV": "staging", "CALLBACKS": {"work_hours": "18:00-08:00",
+                                                    "max_attempts": 0}})
+    text = str(info.value)
+    assert "HOTLINE_ENV" in text and "18:00-08:00" in text and "max_attempts" in text

@@ -25,6 +25,7 @@ assert GRAPH is not None
 TOPIC_MENU = "awareness.topics"
 SERVICE_MENU = "services.list"
 CENTRE = "services.centre"
+CALLBACK = "callback.reason"  # every topic and service offers a confidential call back
 TOPICS = [o.next for o in GRAPH[TOPIC_MENU].options]
 SERVICES = [o.next for o in GRAPH[SERVICE_MENU].options if o.next != CENTRE]
 PAGED = [*TOPICS, *SERVICES, CENTRE]
@@ -155,23 +156,24 @@ def test_eight_or_more_topics_of_two_to_five_screens(engine: Engine):
             assert 2 <= len(engine.pages(node_id, lang)) <= 5, (node_id, lang)
 
 
-def test_services_have_two_to_four_screens_and_say_how_to_ask(engine: Engine):
+def test_services_have_two_to_five_screens_and_say_how_to_ask(engine: Engine):
     assert len(SERVICES) == 6
     hotline = engine.values["centre_hotline"]
     for lang in _languages(engine):
         for node_id in SERVICES:
             pages = engine.pages(node_id, lang)
-            assert 2 <= len(pages) <= 4, (node_id, lang)
-            assert hotline in pages[-1], (node_id, lang)
+            assert 2 <= len(pages) <= 5, (node_id, lang)
+            assert hotline in "\n".join(pages[-2:]), (node_id, lang)
+            assert CALLBACK in [o.next for o in GRAPH[node_id].options]
 
 
-def test_each_topic_ends_with_where_to_get_help(engine: Engine):
+def test_each_topic_ends_with_where_to_get_help_and_a_callback(engine: Engine):
     numbers = (engine.values["centre_hotline"], engine.values["emergency"])
     for lang in _languages(engine):
         for node_id in TOPICS:
-            last = engine.pages(node_id, lang)[-1]
+            last = "\n".join(engine.pages(node_id, lang)[-2:])
             assert any(n in last for n in numbers), (node_id, lang)
-            assert CENTRE in [o.next for o in GRAPH[node_id].options]
+            assert CALLBACK in [o.next for o in GRAPH[node_id].options]
 
 
 def test_centre_screen_shows_every_centre_value(engine: Engine):

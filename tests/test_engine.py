@@ -202,3 +202,15 @@ def test_screens_report_encoding(mini):
     _, screens = run(engine, ["1"])
     assert screens[-1].encoding == "UCS-2" and screens[-1].limit == 70
     assert measure(screens[-1].text).units == screens[-1].units
+
+
+def test_a_short_list_of_choices_is_not_split_across_screens():
+    from hotline.flows.screens import layout
+
+    budget = Budget(gsm7=60, ucs2=30)
+    text = "word " * 8  # 40 characters: room for one more line, not two
+    result = layout([text.strip()], ["1. First", "2. Second"], ["98 More 0 Back"], budget)
+    assert result.pages == (text.strip(), "1. First\n2. Second")
+    assert result.options_from == 1
+    alone = layout(["short"], ["1. First", "2. Second"], ["0 Back"], budget)
+    assert alone.pages == ("short\n1. First\n2. Second",) and alone.options_from == 0

@@ -114,7 +114,9 @@ def report(checked: Checked, *, values: Mapping[str, str], budget: Budget) -> li
             nav_more, nav_last = engine.navs(lang)
             for i, body in enumerate(pages, 1):
                 nav = nav_last if i == len(pages) else nav_more
-                cost = measure(f"{body}\n{nav}")
+                if node.id == graph.home and i == 1:  # the main menu has nothing to go back to
+                    nav = catalog.render(lang, NAV_KEYS[0]) if len(pages) > 1 else ""
+                cost = measure(f"{body}\n{nav}" if nav else body)
                 lines.append(f"{node.id:<32} {lang:<3} {i}/{len(pages)} "
                              f"{cost.units:>3}/{budget.limit(cost.encoding):<3} {cost.encoding}")
     for lang in catalog.languages:

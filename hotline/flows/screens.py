@@ -32,8 +32,9 @@ def layout(chunks: Sequence[str], options: Sequence[str], navs: Sequence[str],
     """
     pages: list[str] = []
 
-    def fits(body: str) -> bool:
-        lines = first_navs if first_navs is not None and not pages else navs
+    def fits(body: str, page: int | None = None) -> bool:
+        index = len(pages) if page is None else page  # the page ``body`` would be
+        lines = first_navs if first_navs is not None and index == 0 else navs
         return all(budget.fits(f"{body}\n{nav}" if nav else body) for nav in lines)
 
     for chunk in chunks:
@@ -51,8 +52,16 @@ def layout(chunks: Sequence[str], options: Sequence[str], navs: Sequence[str],
         if current:
             pages.append(current)
     options_from = max(len(pages) - 1, 0)
+    block = "\n".join(options)
+    if options and pages and pages[-1] and not fits(f"{pages[-1]}\n{block}", len(pages) - 1) \
+            and fits(block, len(pages)):
+        pages.append("")  # a short list of choices stays together on a page of its own
+        options_from = len(pages) - 1
     for i, line in enumerate(options):
-        if pages and fits(f"{pages[-1]}\n{line}"):
+        if pages and not pages[-1]:
+            pages[-1] = line
+            continue
+        if pages and fits(f"{pages[-1]}\n{line}", len(pages) - 1):
             pages[-1] = f"{pages[-1]}\n{line}"
         elif fits(line):
             pages.append(line)

@@ -100,18 +100,24 @@ class UssdService:
         raw = self.store.get(state_key)
         state = State.from_dict(json.loads(raw)) if raw else None
         session = None
+        changed_lang = True
         if not inputs:
             session = self._open_session(hop, phone)
             state, screen = engine.begin(session.start_lang, context)
         elif state is not None and state.hops == len(inputs) - 1:
+            lang_before = state.lang
             state, screen = engine.step(state, inputs[-1], context)
+            # The language is remembered on the hop that chooses it, so most hops need no
+            # database at all (measured by tests/bench/ussd_hops.py).
+            changed_lang = state.lang != lang_before
         else:
             session = self._find_session(hop, phone)
             log.info("USSD session %s rebuilt by replaying %d input(s)", hop.session_id[:40],
                      len(inputs))
             state, screen = engine.replay(inputs, session.start_lang, context)
-        self._remember_language(phone, state.lang, session)
-        db.session.commit()
+        if changed_lang:
+            self._remember_language(phone, state.lang, session)
+        db.session.commit()  # also what an action wrote; free when nothing was
         self.store.set(state_key, json.dumps(state.to_dict()).encode(), self.ussd["session_ttl"])
         return UssdReply(screen.text, screen.end)
 

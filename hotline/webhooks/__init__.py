@@ -56,4 +56,5 @@ def bad_form(exc: BadForm) -> Response:
     return plain(f"bad request: {exc}\n", 400)
 
 
-from hotline.webhooks import ussd  # noqa: E402,F401  (routes register on bp)
+from hotline.webhooks import ussd  # noqa: E402,F401,I001  (routes register on bp)
+from hotline.webhooks import voice  # noqa: E402,F401,I001  (routes register on bp)

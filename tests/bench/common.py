@@ -22,17 +22,18 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
+from multiprocessing.connection import Connection as PipeEnd
 from pathlib import Path
+from typing import Any
 
 import psutil
 import redis
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / ".venv" / "bin"
+BIN = Path(sys.executable).parent  # the venv this runs in: gunicorn and hotline live there
 HOST = "127.0.0.1"
 MB = 1024 * 1024
 
@@ -43,6 +44,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
+
+
+def base_env(**settings: str) -> dict[str, str]:
+    """This environment without any HOTLINE_* of the caller's shell, plus ``settings``.
+
+    PYTHONPATH makes subprocesses import the ``hotline`` of this tree, whichever tree
+    the venv was installed from.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update({f"HOTLINE_{k.upper()}": v for k, v in settings.items()})
+    return env
 
 
 def ensure_database(url: str) -> None:
@@ -85,20 +98,35 @@ def flush_redis(url: str) -> None:
 
 @dataclass(frozen=True)
 class Workers:
-    """gunicorn worker settings; a benchmark uses one value for the app and its baseline."""
+    """gunicorn settings: production's config file, plus command-line overrides if asked.
 
-    worker_class: str = "gthread"
-    workers: int = 2
-    threads: int = 8
-    keepalive: int = 5
+    A benchmark serves the app and its baseline with one value of this.
+    """
+
+    config: Path = ROOT / "config" / "gunicorn.conf.py"
+    overrides: tuple[str, ...] = ()  # e.g. ("--threads", "8"): the command line wins
 
     def argv(self) -> list[str]:
-        return ["--worker-class", self.worker_class, "--workers", str(self.workers),
-                "--threads", str(self.threads), "--keep-alive", str(self.keepalive)]
+        return ["-c", str(self.config), *self.overrides]
 
-    def describe(self) -> str:
-        return (f"gunicorn -k {self.worker_class} -w {self.workers} --threads {self.threads} "
-                f"--keep-alive {self.keepalive}")
+    def effective(self, env: dict[str, str]) -> dict[str, str]:
+        """The settings gunicorn resolves from all of it, as it prints them."""
+        done = subprocess.run([str(BIN / "gunicorn"), *self.argv(), "--print-config",
+                               "tests.bench.bare_app:app"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        found = {}
+        for line in done.stdout.splitlines():
+            name, sep, value = line.partition("=")
+            if sep:
+                found[name.strip()] = value.strip()
+        return found
+
+    def describe(self, env: dict[str, str]) -> str:
+        conf = self.effective(env)
+        shown = ("worker_class", "workers", "threads", "keepalive", "timeout", "max_requests",
+                 "max_requests_jitter", "preload_app")
+        return (f"gunicorn -c {self.config.relative_to(ROOT)} {' '.join(self.overrides)}"
+                .rstrip() + ": " + ", ".join(f"{k}={conf.get(k, '?')}" for k in shown))
 
 
 class Server:
@@ -108,6 +136,7 @@ class Server:
                  ready_path: str = "/healthz") -> None:
         self.app = app
         self.workers = workers
+        self.count = int(workers.effective(env)["workers"])
         self.env = env
         self.ready_path = ready_path
         self.port = free_port()
@@ -134,8 +163,7 @@ class Server:
                 raise RuntimeError(f"gunicorn for {self.app} exited:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback)
-                    if resp.status == 200 and len(self.worker_processes()) == \
-                            self.workers.workers:
+                    if resp.status == 200 and len(self.worker_processes()) == self.count:
                         return
             except OSError:
                 pass
@@ -143,6 +171,10 @@ class Server:
         self.stop()
         raise RuntimeError(f"gunicorn for {self.app} not ready in {timeout:.0f}s:\n"
                            f"{self.log_tail()}")
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
 
     def worker_processes(self) -> list[psutil.Process]:
         if self.proc is None:
@@ -184,12 +216,12 @@ class RssSampler(threading.Thread):
         self.server = server
         self.every = every
         self.peaks: dict[int, int] = {}
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             self.sample()
-            self._stop.wait(self.every)
+            self._done.wait(self.every)
 
     def sample(self) -> None:
         for proc in self.server.worker_processes():
@@ -200,7 +232,7 @@ class RssSampler(threading.Thread):
             self.peaks[proc.pid] = max(rss, self.peaks.get(proc.pid, 0))
 
     def finish(self) -> dict[int, int]:
-        self._stop.set()
+        self._done.set()
         self.join()
         self.sample()
         return self.peaks
@@ -217,12 +249,14 @@ class CpuSnapshot:
         times = psutil.cpu_times()
         busy = sum(times) - times.idle - getattr(times, "iowait", 0.0)
         used = 0.0
-        for proc in server.processes():
+        for proc in server.processes():  # the master first: it holds the reaped workers' time
             try:
                 cpu = proc.cpu_times()
             except psutil.Error:
                 continue
             used += cpu.user + cpu.system
+            if proc.pid == server.pid:
+                used += cpu.children_user + cpu.children_system
         return cls(time.monotonic(), busy, used)
 
 
@@ -243,22 +277,21 @@ class Exchange:
     starts_visit: bool = False
 
 
-Script = Callable[[int, int], Iterator[Exchange]]
-"""``script(user_index, seed)``: the endless exchanges of one simulated user."""
+Script = Callable[[Any, int, int], Iterator[Exchange]]
+"""``script(data, user_index, seed)``: the endless exchanges of one simulated user."""
 
 
 @dataclass(frozen=True)
 class LoadPlan:
     """Everything the load process needs, picklable: the script is named, not passed."""
 
-    port: int
-    script: str  # "package.module:function"
+    script: str  # "package.module:function", called as function(data, user_index, seed)
     users: int
     warmup: float
     duration: float
+    data: Any = None  # prepared by the benchmark, e.g. the paths its users walk
     seed: int = 1
-    max_visit_hops: int = 100
-    start_at: float = 0.0  # time.time() when the warm-up starts; set by run_load
+    port: int = 0  # set by run_load
 
 
 @dataclass
@@ -350,16 +383,15 @@ def _load_script(name: str) -> Script:
     return getattr(importlib.import_module(module), func)
 
 
-async def _user(plan: LoadPlan, script: Script, index: int, result: LoadResult,
+async def _user(plan: LoadPlan, users: Iterator[Exchange], port: int, result: LoadResult,
                 measure_from: float, stop_at: float) -> None:
-    conn = Connection(plan.port)
-    exchanges = script(index, plan.seed)
-    loop_clock = time.monotonic
+    conn = Connection(port)
+    clock = time.monotonic
     try:
-        for exchange in exchanges:
-            if loop_clock() >= stop_at:
+        for exchange in users:
+            if clock() >= stop_at:
                 return
-            started = loop_clock()
+            started = clock()
             problem: str | None
             try:
                 try:
@@ -367,7 +399,7 @@ async def _user(plan: LoadPlan, script: Script, index: int, result: LoadResult,
                 except (asyncio.IncompleteReadError, ConnectionError) as exc:
                     if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
                         raise
-                    conn.close()  # the server closed an idle keep-alive connection
+                    conn.close()  # the server closed an idle keep-alive connection: once more
                     result.reconnects += 1
                     status, body = await conn.send(exchange)
                 problem = exchange.check(status, body)
@@ -375,12 +407,12 @@ async def _user(plan: LoadPlan, script: Script, index: int, result: LoadResult,
                 conn.close()
                 problem = f"transport: {type(exc).__name__}"
                 status, body = 0, str(exc).encode()
-            finished = loop_clock()
+            finished = clock()
             if problem is not None:
                 result.errors[problem] = result.errors.get(problem, 0) + 1
                 if len(result.error_examples) < 5:
                     result.error_examples.append(
-                        f"{problem}: {exchange.body[:160]!r} -> {status} {body[:160]!r}")
+                        f"{problem}: {exchange.body[:200]!r} -> {status} {body[:200]!r}")
             if started < measure_from:
                 result.warmup_hops += 1
             elif finished <= stop_at:
@@ -390,16 +422,16 @@ async def _user(plan: LoadPlan, script: Script, index: int, result: LoadResult,
         conn.close()
 
 
-async def _drive(plan: LoadPlan) -> LoadResult:
+async def _drive(plan: LoadPlan, ready: Callable[[float], None]) -> LoadResult:
     script = _load_script(plan.script)
-    result = LoadResult()
-    await asyncio.sleep(max(0.0, plan.start_at - time.time()))
+    users = [script(plan.data, i, plan.seed) for i in range(plan.users)]
+    result = LoadResult(window=plan.duration)
     measure_from = time.monotonic() + plan.warmup
     stop_at = measure_from + plan.duration
+    ready(time.time() + plan.warmup)
     cpu_task = asyncio.create_task(_cpu_at(measure_from))
-    await asyncio.gather(*(_user(plan, script, i, result, measure_from, stop_at)
-                           for i in range(plan.users)))
-    result.window = plan.duration
+    await asyncio.gather(*(_user(plan, user, plan.port, result, measure_from, stop_at)
+                           for user in users))
     result.client_cpu = time.process_time() - await cpu_task
     return result
 
@@ -409,9 +441,15 @@ async def _cpu_at(moment: float) -> float:
     return time.process_time()
 
 
-def drive(plan: LoadPlan) -> LoadResult:
-    """Entry point of the load process."""
-    return asyncio.run(_drive(plan))
+def _load_process(plan: LoadPlan, pipe: PipeEnd) -> None:
+    """Entry point of the load process: says when its measured window opens, then reports."""
+    try:
+        pipe.send(("result", asyncio.run(_drive(plan, lambda at: pipe.send(("ready", at))))))
+    except BaseException as exc:  # the parent must hear about it rather than wait forever
+        pipe.send(("failed", f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        pipe.close()
 
 
 @dataclass
@@ -436,21 +474,37 @@ class Measured:
 
 def run_load(name: str, server: Server, plan: LoadPlan) -> Measured:
     """Run ``plan`` from a separate process against ``server``; sample memory and CPU."""
+    plan = replace(plan, port=server.port)
+    context = get_context("spawn")
+    parent, child = context.Pipe()
+    proc = context.Process(target=_load_process, args=(plan, child), daemon=True)
     sampler = RssSampler(server)
     sampler.start()
-    start_at = time.time() + 1.0
-    plan = LoadPlan(**{**plan.__dict__, "port": server.port, "start_at": start_at})
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        future = pool.submit(drive, plan)
-        time.sleep(max(0.0, start_at + plan.warmup - time.time()))
+    proc.start()
+    child.close()
+    try:
+        kind, value = _receive(parent, 120)
+        time.sleep(max(0.0, value - time.time()))
         before = CpuSnapshot.take(server)
         time.sleep(plan.duration)
         after = CpuSnapshot.take(server)
-        load = future.result(timeout=plan.duration + 60)
-    peaks = sampler.finish()
-    window = after.at - before.at
-    return Measured(name, load, peaks, after.server - before.server,
-                    after.system_busy - before.system_busy, window)
+        kind, value = _receive(parent, 60)
+    finally:
+        peaks = sampler.finish()
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.terminate()
+    return Measured(name, value, peaks, after.server - before.server,
+                    after.system_busy - before.system_busy, after.at - before.at)
+
+
+def _receive(pipe: PipeEnd, timeout: float) -> tuple[str, Any]:
+    if not pipe.poll(timeout):
+        raise RuntimeError(f"the load process said nothing for {timeout:.0f}s")
+    kind, value = pipe.recv()
+    if kind == "failed":
+        raise RuntimeError(f"the load process failed: {value}")
+    return kind, value
 
 
 # --- figures -------------------------------------------------------------------------------

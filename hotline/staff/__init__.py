@@ -1,0 +1,170 @@
+"""The staff dashboard under ``/staff/``: server-rendered pages, its own CSS and JS.
+
+Every route needs a signed-in staff member except the sign-in page and the
+static files (``PUBLIC``); every POST needs the CSRF token of the form that
+sent it. CSRF is checked here rather than app-wide, so the gateway webhooks,
+which authenticate with their token, are untouched. Pages are never cached and
+set a same-origin referrer, which Flask-WTF's HTTPS referrer check needs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from hotline.extensions import csrf, login_manager
+
+bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+
+PUBLIC = frozenset({"staff.login", "staff.static"})
+DEFAULTS: dict[str, Any] = {
+    "lockout_failures": 5,  # failed sign-ins in a row before the account is paused
+    "lockout_minutes": 15,
+    "ip_failures": 20,  # failed sign-ins per client address per window
+    "ip_window_minutes": 15,
+    "idle_minutes": 480,  # a sign-in nobody uses for this long ends
+    "refresh_seconds": 30,  # the queue page reloads its table this often
+    "per_page": 25,
+}
+
+
+def init_app(app: Flask) -> None:
+    """Sessions, CSRF and the blueprint; cookie settings strict, secure in production."""
+    app.config["STAFF"] = {**DEFAULTS, **dict(app.config.get("STAFF") or {})}
+    production = app.config.get("ENV") == "production"
+    # __Host-: the browser keeps it only if it is Secure, host-only and for path /
+    app.config["SESSION_COOKIE_NAME"] = "__Host-hotline" if production else "hotline"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = production
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(seconds=0)  # "remember me" is never set
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in require_sign_in below
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    app.before_request(_forget_previous_request)
+    login_manager.session_protection = "strong"
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.register_blueprint(bp)
+
+
+def _forget_previous_request() -> None:
+    """Drop the signed-in user and CSRF token that Flask-Login and Flask-WTF keep in ``g``.
+
+    ``g`` belongs to the app context, and a request reuses an app context that
+    is already pushed (tests, scripts): without this, one request would see the
+    previous request's user and token.
+    """
+    for name in ("_login_user", current_app.config["WTF_CSRF_FIELD_NAME"], "csrf_valid"):
+        g.pop(name, None)
+
+
+@bp.before_request
+def require_sign_in() -> Response | None:
+    if request.endpoint not in PUBLIC and not current_user.is_authenticated:
+        if request.is_json or request.path.startswith("/staff/try/"):
+            return jsonify(error="sign in first"), 401  # type: ignore[return-value]
+        target = request.full_path if request.method == "GET" else None
+        return redirect(url_for("staff.login", next=target), 303)
+    csrf.protect()
+    return None
+
+
+@bp.after_request
+def private_pages(response: Response) -> Response:
+    if request.endpoint != "staff.static":
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.config.get("ENV") == "production":
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    403: "Your role does not allow this page or action.",
+    404: "There is nothing here.",
+    405: "This address does not accept that kind of request.",
+    413: "What was sent is too large.",
+    429: "Too many attempts; wait a little and try again.",
+}
+
+
+@bp.errorhandler(HTTPException)
+def error_page(exc: HTTPException) -> tuple[Any, int]:
+    code = exc.code or 500
+    message = MESSAGES.get(code, exc.description or exc.name)
+    if getattr(exc, "name", "") == "CSRF Error" or type(exc).__name__ == "CSRFError":
+        message = ("This form has expired or did not come from the dashboard. "
+                   "Go back, reload the page and try again.")
+    if request.is_json or request.path.startswith("/staff/try/"):
+        return jsonify(error=message, status=code), code
+    return render_template("staff/error.html", code=code, title=exc.name, message=message), code
+
+
+def local_time(at: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
+    """A stored UTC time as staff read it: in the centre's zone (Africa/Khartoum)."""
+    if at is None:
+        return "—"
+    zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Africa/Khartoum")
+    return at.astimezone(zone).strftime(fmt)
+
+
+def duration(delta: timedelta | None) -> str:
+    """``timedelta`` -> ``2 d 3 h``, ``1 h 20 min``, ``5 min``: two units at most."""
+    if delta is None:
+        return "—"
+    minutes = int(abs(delta).total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min"
+
+
+@bp.app_template_filter("local")
+def _local_filter(at: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
+    return local_time(at, fmt)
+
+
+@bp.app_template_filter("duration")
+def _duration_filter(delta: timedelta | None) -> str:
+    return duration(delta)
+
+
+@bp.context_processor
+def page_globals() -> dict[str, Any]:
+    from hotline.staff import labels
+
+    return {"labels": labels, "ui_lang": "en", "ui_dir": "ltr",
+            "timezone": current_app.config.get("TIMEZONE") or "Africa/Khartoum"}
+
+
+from hotline.staff import (  # noqa: E402,F401  (views register on bp)
+    admin,
+    auth,
+    queue,
+    requests,
+    simulator,
+    supervisor,
+)

@@ -1,0 +1,271 @@
+"""USSD hops per second, p50 and p99 latency, and worker memory, against a bare endpoint.
+
+Run from the repository root (PostgreSQL and Redis on localhost)::
+
+    .venv/bin/python -m tests.bench.ussd_hops
+
+The real app (``hotline:create_app()``) and a bare Flask endpoint answering ``END ok``
+(``tests.bench.bare_app``) are each served by gunicorn with the same worker settings, one
+after the other, and driven by the same simulated callers: every caller dials, reads and
+presses through 6-10 hop sessions in Arabic or English, as a new or a returning caller.
+The paths are random walks over what the real screens offer, computed beforehand with
+the app's own engine, so every reply of the app is checked against the exact screen a
+caller should see. Exit status: 0 all targets met, 1 any error, 2 a target missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import random
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from functools import partial
+from typing import Any
+from urllib.parse import urlencode
+
+from hotline.app import create_app
+from hotline.errors import HotlineError
+from hotline.flows import Engine, State
+from tests.bench.common import (
+    MB,
+    Exchange,
+    LoadPlan,
+    Measured,
+    Server,
+    Workers,
+    base_env,
+    empty_tables,
+    ensure_database,
+    flush_redis,
+    migrate,
+    ms,
+    run_load,
+    shout,
+    table,
+    verdict,
+)
+
+DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/hotline_bench"
+REDIS_URL = "redis://127.0.0.1:6379/12"
+TOKEN = "bench-webhook-token-0123456789"
+SERVICE_CODE = "*384*1234#"
+NETWORK = "63401"  # Zain Sudan, whose numbers start +24991
+HOPS = (6, 10)  # hops per session, the dial included
+RETURNING = 0.3  # share of sessions by a caller who has called before
+WALKS = 400  # distinct paths per way of starting (new caller, returning in ar, in en)
+
+TARGET_RATIO = 0.6
+TARGET_P99 = 0.050
+TARGET_RSS = 150 * MB
+
+Walk = tuple[tuple[str, ...], tuple[bytes, ...], str]
+"""The inputs of one session, the exact reply to each hop (the dial first), its language."""
+
+
+# --- paths -----------------------------------------------------------------------------------
+
+def reply(screen: Any) -> bytes:
+    return (("END " if screen.end else "CON ") + screen.text).encode()
+
+
+def nav_keys(text: str) -> set[str]:
+    """Navigation the screen offers: its last line, e.g. ``98 More 0 Back``."""
+    return {word for word in text.rsplit("\n", 1)[-1].split() if word in {"98", "0", "00"}}
+
+
+def shown_options(text: str) -> list[str]:
+    return [line.split(".", 1)[0] for line in text.split("\n")
+            if line[:1].isdigit() and line.split(".", 1)[0].isdigit() and ". " in line]
+
+
+def choose(engine: Engine, state: State, text: str, rng: random.Random) -> str:
+    """What a caller presses next: mostly a shown option or 'more', now and then back or home.
+
+    Only what the screen offers is pressed, so no reply is an 'invalid choice' hint; an
+    option that runs an action (a callback request) is never pressed, because the
+    engine here has no actions: their replies carry references no one can predict.
+    """
+    node = engine.graph[state.node]
+    weighted: list[tuple[str, float]] = []
+    for option in shown_options(text):
+        try:
+            after, _ = engine.step(state, option)
+        except HotlineError:  # leads to an action: its reply cannot be known beforehand
+            continue
+        weighted.append((option, 0.15 if after.node == engine.graph.start else 1.0))
+    keys = nav_keys(text)
+    if "98" in keys:
+        weighted.append(("98", 2.0 if node.kind == "message" else 0.5))
+    weighted += [(key, 0.3) for key in ("0", "00") if key in keys]
+    choices, weights = zip(*weighted, strict=True)
+    return rng.choices(choices, weights)[0]
+
+
+def walk(engine: Engine, start_lang: str | None, rng: random.Random) -> Walk:
+    state, screen = engine.begin(start_lang, {})
+    inputs: list[str] = []
+    replies = [reply(screen)]
+    for _ in range(rng.randint(*HOPS) - 1):
+        if screen.end:
+            break
+        pressed = choose(engine, state, screen.text, rng)
+        state, screen = engine.step(state, pressed, {})
+        inputs.append(pressed)
+        replies.append(reply(screen))
+    if state.lang is None:
+        raise RuntimeError(f"a walk never chose a language: {inputs}")
+    return tuple(inputs), tuple(replies), state.lang
+
+
+def prepare_walks(env: dict[str, str], seed: int) -> dict[str, list[Walk]]:
+    """Paths for new callers (key ``""``) and returning callers per language."""
+    settings = {k[len("HOTLINE_"):]: v for k, v in env.items() if k.startswith("HOTLINE_")}
+    app = create_app(settings)
+    served = app.extensions["hotline.engine_for"](NETWORK)
+    engine = Engine(served.graph, served.catalog, values=served.values, budget=served.budget,
+                    actions={}, default_lang=served.default_lang)
+    rng = random.Random(seed)
+    starts = ["", *app.extensions["hotline.catalog"].languages]
+    return {lang: [walk(engine, lang or None, rng) for _ in range(WALKS)] for lang in starts}
+
+
+# --- callers -----------------------------------------------------------------------------
+
+def expect_screen(expected: bytes, status: int, body: bytes) -> str | None:
+    if status != 200:
+        return f"HTTP {status}"
+    if not body.startswith((b"CON ", b"END ")):
+        return "reply does not start with CON or END"
+    return None if body == expected else "not the screen this caller should see"
+
+
+def expect_bare(status: int, body: bytes) -> str | None:
+    if status != 200:
+        return f"HTTP {status}"
+    return None if body == b"END ok" else "reply is not 'END ok'"
+
+
+def caller(data: dict[str, Any], index: int, seed: int) -> Iterator[Exchange]:
+    """One simulated caller: session after session, sometimes calling again later."""
+    rng = random.Random(seed * 7919 + index)
+    walks: dict[str, list[Walk]] = data["walks"]
+    target = f"/webhooks/at/ussd?token={data['token']}"
+    known: list[tuple[str, str]] = []
+    for n in itertools.count(1):
+        if known and rng.random() < RETURNING:
+            phone, lang = known.pop(rng.randrange(len(known)))
+        else:
+            phone, lang = f"+24991{index:02d}{n % 100000:05d}", ""
+        inputs, replies, end_lang = rng.choice(walks[lang])
+        session_id = f"ATUid_{rng.getrandbits(128):032x}"
+        for hop, expected in enumerate(replies):
+            body = urlencode({"sessionId": session_id, "serviceCode": SERVICE_CODE,
+                              "phoneNumber": phone, "networkCode": NETWORK,
+                              "text": "*".join(inputs[:hop])}).encode()
+            check = partial(expect_screen, expected) if data["app"] else expect_bare
+            yield Exchange("POST", target, body, check, starts_visit=hop == 0)
+        known.append((phone, end_lang))
+
+
+# --- the run -----------------------------------------------------------------------------
+
+def bench_env(args: argparse.Namespace) -> dict[str, str]:
+    return base_env(database_url=args.database_url, redis_url=args.redis_url,
+                    webhook_token=TOKEN, secret_key="bench-secret-" + "x" * 32,
+                    ussd_service_code=SERVICE_CODE)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.ussd_hops",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=32, help="concurrent callers [32]")
+    parser.add_argument("--warmup", type=float, default=5, help="seconds not measured [5]")
+    parser.add_argument("--duration", type=float, default=20, help="seconds measured [20]")
+    parser.add_argument("--workers", type=int, help="override config/gunicorn.conf.py")
+    parser.add_argument("--threads", type=int, help="override config/gunicorn.conf.py")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database-url", default=DATABASE_URL)
+    parser.add_argument("--redis-url", default=REDIS_URL)
+    args = parser.parse_args(argv)
+    if not 1 <= args.users <= 99:
+        parser.error("--users must be 1-99 (it is part of each caller's phone number)")
+    return args
+
+
+def row(m: Measured) -> list[str]:
+    load = m.load
+    return [m.name, f"{load.rate():.0f}", ms(load.percentile(50)), ms(load.percentile(99)),
+            ms(max(load.latencies, default=float("nan"))), str(load.hops), str(load.visits),
+            str(load.error_count), f"{m.share(load.client_cpu):.0%}",
+            f"{m.share(m.server_cpu):.0%}",
+            f"{m.share(max(0.0, m.system_cpu - m.server_cpu - load.client_cpu)):.0%}",
+            f"{m.peak_rss / MB:.0f} MB"]
+
+
+def report(args: argparse.Namespace, described: str, app: Measured, bare: Measured,
+           walks: dict[str, list[Walk]]) -> int:
+    hops = [len(replies) for group in walks.values() for _, replies, _ in group]
+    print(f"\nUSSD hops: {args.users} callers, {args.warmup:g} s warm-up, {args.duration:g} s "
+          f"measured per server\n{described}\n{os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}")
+    print(f"paths: {min(hops)}-{max(hops)} hops (mean {sum(hops) / len(hops):.1f}), new callers "
+          f"choose Arabic or English, {RETURNING:.0%} of sessions by returning callers\n")
+    print(table([["server", "hops/s", "p50", "p99", "max", "hops", "sessions", "errors",
+                  "client CPU", "gunicorn CPU", "other CPU", "peak RSS/worker"],
+                 row(bare), row(app)]))
+    print("(CPU: share of the whole machine during the measured window; other = PostgreSQL, "
+          "Redis and the rest)")
+    ratio = app.load.rate() / bare.load.rate() if bare.load.rate() else 0.0
+    p99 = app.load.percentile(99)
+    print(f"\nratio app/bare: throughput {ratio:.2f}, p50 "
+          f"{app.load.percentile(50) / bare.load.percentile(50):.1f}x, "
+          f"p99 {p99 / bare.load.percentile(99):.1f}x")
+    per_worker = ", ".join(f"{rss / MB:.0f}" for rss in app.rss_peaks.values())
+    print(f"app workers' peak RSS (MB): {per_worker}\n")
+    checks = [(f"throughput >= {TARGET_RATIO} x bare", f"{ratio:.2f}", ratio >= TARGET_RATIO),
+              (f"p99 < {TARGET_P99 * 1000:.0f} ms", ms(p99), p99 < TARGET_P99),
+              (f"peak RSS per worker < {TARGET_RSS // MB} MB", f"{app.peak_rss / MB:.0f} MB",
+               app.peak_rss < TARGET_RSS)]
+    print(table([["target", "measured", ""], *[[t, v, verdict(ok)] for t, v, ok in checks]]))
+    failed = [m for m in (app, bare) if m.load.error_count or not m.load.hops]
+    for m in failed:
+        shout([f"{m.name}: {m.load.error_count} ERROR(S) in {m.load.hops} measured hops, "
+               f"the figures above do not count", *[f"  {k}: {v}" for k, v in
+                                                  m.load.errors.items()],
+               *[f"  e.g. {e}" for e in m.load.error_examples]])
+    if failed:
+        return 1
+    return 0 if all(ok for _, _, ok in checks) else 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    env = bench_env(args)
+    workers = Workers(overrides=tuple(itertools.chain.from_iterable(
+        (f"--{name}", str(value)) for name in ("workers", "threads")
+        if (value := getattr(args, name)) is not None)))
+    described = workers.describe(env)
+    ensure_database(args.database_url)
+    migrate(env)
+    empty_tables(args.database_url)
+    flush_redis(args.redis_url)
+    walks = prepare_walks(env, args.seed)
+    plan = LoadPlan("tests.bench.ussd_hops:caller", args.users, args.warmup, args.duration,
+                    seed=args.seed)
+    print(f"app: {described} hotline:create_app() ...", flush=True)
+    with Server("hotline:create_app()", workers, env, ready_path="/readyz") as server:
+        app = run_load("app", server, replace(plan, data={"app": True, "token": TOKEN,
+                                                          "walks": walks}))
+    print("bare: the same gunicorn, tests.bench.bare_app:app ...", flush=True)
+    with Server("tests.bench.bare_app:app", workers, env) as server:
+        bare = run_load("bare", server, replace(plan, data={"app": False, "token": TOKEN,
+                                                            "walks": walks}))
+    return report(args, described, app, bare, walks)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The dashboard in real Chromium: sign in, filter, claim, reveal, log a no-answer and
+resolve, for one English and one Arabic caller who asked through the real USSD webhook;
+then the "try the service" phone. Screenshots go to tests/artifacts/.
+
+The app runs in a background thread on a free port against the test PostgreSQL and
+Redis; Chromium is the Debian package at /usr/bin/chromium (``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from hotline.extensions import db
+from hotline.models import AuditLog, CallbackRequest, Contact
+from tests.conftest import UssdCaller
+from tests.staffkit import AR_PHONE, EN_PHONE, PASSWORD, make_user
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+EN_MASKED, AR_MASKED = "+249 91* *** *78", "+249 12* *** *89"
+
+
+@pytest.fixture()
+def server(app: Flask) -> Iterator[str]:
+    app.config["STAFF"]["refresh_seconds"] = 2  # so the test sees the queue refresh itself
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=10)
+    httpd.server_close()
+
+
+@pytest.fixture()
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def problems() -> list[str]:
+    """Console errors and script errors of the page; a test may take out what it expects."""
+    return []
+
+
+@pytest.fixture()
+def page(browser: Browser, problems: list[str]) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    yield page
+    context.close()
+    assert problems == [], problems  # a CSP violation or a script error shows up here
+
+
+def ask_for_a_call(app: Flask, phone: str, lang_key: str, reason_key: str, sms: str) -> str:
+    """Dial the real USSD webhook as a new caller and ask for a call; the reference."""
+    caller = UssdCaller(app.test_client(), phone=phone)
+    caller.dial()
+    menu = caller.press(lang_key).splitlines()
+    choice = next(line.split(".")[0] for line in menu
+                  if "Request a call" in line or "نتصل بك" in line)
+    caller.press(choice, reason_key, "1", sms, "1")
+    assert caller.ended
+    return db.session.scalar(select(CallbackRequest.ref).join(Contact)
+                             .where(Contact.phone == phone))
+
+
+def sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/staff/")
+    expect(page).to_have_url(re.compile(r"/staff/login\?next="))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Callback queue")).to_be_visible()
+
+
+def work_the_request(page: Page, lang: str, reason: str, ref: str, phone: str,
+                     masked: str) -> None:
+    rows = page.locator("table.queue tbody tr")
+    page.get_by_label("Language").select_option(lang)
+    page.get_by_label("Reason").select_option(reason)
+    page.get_by_role("button", name="Apply filters").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(masked)
+    expect(rows.first).not_to_contain_text(phone)
+
+    page.get_by_role("button", name=f"Claim request {ref}").click()
+    expect(page.get_by_role("heading", name=re.compile(f"Request {ref}"))).to_be_visible()
+    expect(page.get_by_text("You hold this request until")).to_be_visible()
+    expect(page.locator("main")).not_to_contain_text(phone)
+
+    page.get_by_role("button", name="Reveal number").click()
+    expect(page.locator("#revealed-phone")).to_have_text(phone)
+    expect(page.locator("#revealed-phone")).to_have_attribute("href", f"tel:{phone}")
+
+    page.get_by_label("No answer").check()
+    page.locator("#attempt-note").fill("<script>alert('x')</script> no answer, try later")
+    page.get_by_role("button", name="Log attempt").click()
+    expect(page.get_by_text("No answer logged. Next attempt from")).to_be_visible()
+    expect(page.get_by_text("Nobody holds this request")).to_be_visible()
+    expect(page.locator("#revealed-phone")).to_have_count(0)
+    expect(page.locator(".timeline .note").first).to_have_text(
+        "<script>alert('x')</script> no answer, try later")
+
+    page.get_by_role("button", name="Claim", exact=True).click()
+    page.get_by_label("Reached").check()
+    page.get_by_role("button", name="Log attempt").click()
+    expect(page.get_by_text("Reached logged. You still hold the request")).to_be_visible()
+    page.get_by_label("Outcome").select_option("referred")
+    page.get_by_label("Referral").select_option("protection")
+    page.locator("#resolve-note").fill("أحيل إلى الحماية" if lang == "ar" else "Referred")
+    page.get_by_role("button", name="Resolve").click()
+    expect(page.get_by_text(f"Request {ref} resolved.")).to_be_visible()
+    expect(page.locator(f'tr[data-ref="{ref}"]')).to_have_count(0)
+
+
+def test_an_agent_works_an_english_and_an_arabic_request(app, server, page):
+    make_user("ana@example.org", name="Ana Agent")
+    en_ref = ask_for_a_call(app, EN_PHONE, "2", "2", "2")  # English, medical, no SMS
+    ar_ref = ask_for_a_call(app, AR_PHONE, "1", "1", "1")  # Arabic, danger, SMS allowed
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    sign_in(page, server, "ana@example.org")
+    rows = page.locator("table.queue tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text(ar_ref)  # danger is urgent: first
+    expect(rows.first).to_contain_text("Urgent")
+    expect(page.locator("table.queue")).not_to_contain_text("+249912345678")
+
+    later = ask_for_a_call(app, "+249955555555", "2", "5", "2")  # while the page is open
+    expect(rows).to_have_count(3, timeout=10_000)  # the queue refreshed itself
+    expect(page.locator(f'tr[data-ref="{later}"]')).to_contain_text("+249 95* *** *55")
+    page.screenshot(path=str(ARTIFACTS / "queue.png"), full_page=True)
+
+    work_the_request(page, "en", "medical", en_ref, EN_PHONE, EN_MASKED)
+
+    page.get_by_label("Language").select_option("ar")
+    page.get_by_role("button", name="Apply filters").click()
+    page.get_by_role("link", name=ar_ref).click()
+    sms = page.locator(".caller-text")
+    expect(sms).to_have_attribute("lang", "ar")
+    assert sms.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    page.screenshot(path=str(ARTIFACTS / "request-ar.png"), full_page=True)
+    page.get_by_role("link", name="← Queue").click()
+    work_the_request(page, "ar", "danger", ar_ref, AR_PHONE, AR_MASKED)
+
+    page.get_by_label("Status").select_option("resolved")
+    page.get_by_label("Language").select_option("")
+    page.get_by_label("Reason").select_option("")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(rows).to_have_count(2)
+    page.screenshot(path=str(ARTIFACTS / "queue-resolved.png"), full_page=True)
+
+    reveals = db.session.scalars(select(AuditLog).where(AuditLog.action == "reveal_phone")).all()
+    assert len(reveals) == 2
+    statuses = dict(db.session.execute(select(CallbackRequest.ref, CallbackRequest.status)).all())
+    assert statuses[en_ref] == statuses[ar_ref] == "resolved" and statuses[later] == "open"
+
+
+def test_an_agent_cannot_open_supervisor_pages(app, server, page, problems):
+    make_user("ana@example.org")
+    sign_in(page, server, "ana@example.org")
+    expect(page.get_by_role("link", name="Statistics")).to_have_count(0)
+    response = page.goto(f"{server}/staff/stats")
+    assert response is not None and response.status == 403
+    expect(page.get_by_text("Your role does not allow")).to_be_visible()
+    assert problems == ["Failed to load resource: the server responded with a status of "
+                        "403 (FORBIDDEN)"]
+    problems.clear()
+
+
+def test_try_the_service_in_both_languages(app, server, page):
+    make_user("writer@example.org")
+    ARTIFACTS.mkdir(exist_ok=True)
+    sign_in(page, server, "writer@example.org")
+    page.get_by_role("link", name="Try the service").click()
+    expect(page.get_by_text("Preview", exact=True)).to_be_visible()
+    screen = page.locator("#screen")
+
+    page.get_by_label("A returning caller who reads English").check()
+    page.get_by_role("button", name="Dial").click()
+    expect(screen).to_contain_text("Request a call")
+    expect(page.locator("#m-encoding")).to_have_text("GSM-7")
+    expect(page.locator("#m-units")).to_have_text(re.compile(r"^\d+ / 160$"))
+    assert screen.evaluate("e => getComputedStyle(e).direction") == "ltr"
+
+    page.get_by_label("A returning caller who reads Arabic").check()
+    page.get_by_role("button", name="Dial").click()
+    expect(screen).to_contain_text("نتصل بك")
+    expect(screen).to_have_attribute("dir", "rtl")
+    expect(page.locator("#m-encoding")).to_have_text("UCS-2")
+    expect(page.locator("#m-units")).to_have_text(re.compile(r"^\d+ / 70$"))
+    assert screen.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    page.locator(".key[data-key='2']").click()
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#m-node")).to_have_text(re.compile("services"))
+    page.screenshot(path=str(ARTIFACTS / "simulator.png"), full_page=True)
+
+    assert db.session.scalar(select(CallbackRequest.id)) is None

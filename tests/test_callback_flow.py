@@ -1,0 +1,291 @@
+"""The USSD callback request, end to end through the webhook, in both languages."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from hotline.extensions import db
+from hotline.models import CallbackEvent, CallbackRequest, Contact
+from hotline.services import callbacks
+from hotline.textcodec import measure
+from tests.conftest import DATABASE_URL, PHONE, REDIS_URL, UssdCaller
+
+KRT = ZoneInfo("Africa/Khartoum")
+THURSDAY_1430 = datetime(2026, 11, 26, 14, 30, tzinfo=KRT)
+SUNDAY_1000 = datetime(2026, 11, 29, 10, 0, tzinfo=KRT)
+LANG_CHOICE = {"ar": "1", "en": "2"}
+MENU_CALLBACK = "4"
+
+
+@pytest.fixture()
+def at(monkeypatch):
+    """Stand the service clock at a given moment."""
+
+    def set_time(moment: datetime) -> None:
+        monkeypatch.setattr(callbacks, "clock", lambda: moment.astimezone(ZoneInfo("UTC")))
+
+    return set_time
+
+
+def render(app, lang, key, **values):
+    return app.extensions["hotline.catalog"].render(lang, key, {**app.config["CENTRE"], **values})
+
+
+def requests() -> list[CallbackRequest]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(CallbackRequest).order_by(CallbackRequest.id)))
+
+
+def events(kind: str | None = None) -> int:
+    query = select(func.count()).select_from(CallbackEvent)
+    if kind:
+        query = query.where(CallbackEvent.kind == kind)
+    return db.session.scalar(query)
+
+
+def start(ussd: UssdCaller, lang: str) -> str:
+    """Dial and open the callback flow; a new caller first picks a language."""
+    if "English" in ussd.dial():
+        ussd.press(LANG_CHOICE[lang])
+    return ussd.press(MENU_CALLBACK)
+
+
+def fits(screen: str) -> bool:
+    cost = measure(screen)
+    return cost.units <= (160 if cost.encoding == "GSM-7" else 70)
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_urgent_request_on_thursday_afternoon_promises_sunday_morning(app, ussd, at, lang):
+    at(THURSDAY_1430)
+    screen = start(ussd, lang)
+    assert screen.startswith(render(app, lang, "callback.reason.title"))
+    assert f"1. {render(app, lang, 'callback.reason.danger')}" in screen
+    seen = [screen]
+    for choice in ("1", "1", "1"):  # danger, safe any time, SMS allowed
+        seen.append(ussd.press(choice))
+        assert not ussd.ended
+    assert render(app, lang, "callback.confirm.title") in seen[-1]
+    end = ussd.press("1")
+    assert ussd.ended
+    [row] = requests()
+    assert end == render(app, lang, "callback.done.sun", ref=row.ref, until="09:30")
+    assert all(fits(s) for s in [*seen, end])
+    assert (row.reason, row.priority, row.channel, row.language, row.status) == \
+        ("danger", 0, "ussd", lang, "open")
+    assert (row.safe_to_call, row.safe_times, row.sms_ok) == ("yes", "", True)
+    assert row.deadline_at == datetime(2026, 11, 29, 9, 30, tzinfo=KRT)
+    assert row.contact.phone == PHONE
+    assert len(row.ref) == 7 and not set(row.ref) & set("01OI")
+    # the SMS text is written now, neutral: the reference only, no reason, no name
+    assert row.sms_confirmation == render(app, lang, "sms.callback.confirm", ref=row.ref)
+    for word in ("danger", "exploit", "MRRC", "IOM", "خطر", "استغلال", "الهجرة"):
+        assert word not in row.sms_confirmation
+    assert events("created") == 1
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_only_in_the_evening_and_no_sms(app, ussd, at, lang):
+    at(SUNDAY_1000)
+    start(ussd, lang)
+    ussd.press("2")  # medical
+    times = ussd.press("2")  # only at certain times
+    assert render(app, lang, "callback.times.evening") in times
+    ussd.press("3")  # evening
+    ussd.press("2")  # no SMS
+    end = ussd.press("1")
+    [row] = requests()
+    # one working day of the caller's window (15:00-18:00) from Sunday 10:00
+    assert end == render(app, lang, "callback.done.today", ref=row.ref, until="18:00")
+    assert (row.reason, row.priority, row.safe_to_call, row.safe_times) == \
+        ("medical", 1, "times", "evening")
+    assert row.sms_ok is False and row.sms_confirmation is None
+    assert row.next_attempt_at == datetime(2026, 11, 29, 15, 0, tzinfo=KRT)
+
+
+@pytest.mark.parametrize(("lang", "reason", "choice"), [
+    ("en", "counselling", "3"), ("ar", "avrr", "4"), ("en", "info", "5"),
+    ("ar", "resettlement", "6"), ("en", "other", "7")])
+def test_every_reason_is_stored(app, ussd, at, lang, reason, choice):
+    at(SUNDAY_1000)
+    start(ussd, lang)
+    ussd.press(choice, "1", "2")
+    end = ussd.press("1")
+    [row] = requests()
+    assert (row.reason, row.priority) == (reason, 1)
+    assert end == render(app, lang, "callback.done.tomorrow", ref=row.ref, until="10:00")
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_not_safe_to_call_stores_nothing_and_shows_other_ways(app, ussd, lang):
+    start(ussd, lang)
+    ussd.press("1")
+    screen = ussd.press("3")  # not safe to call this number
+    assert not ussd.ended
+    assert render(app, lang, "callback.unsafe.text").split()[0] in screen
+    centre = ussd.press("98") if render(app, lang, "callback.unsafe.centre") not in screen \
+        else screen
+    assert render(app, lang, "callback.unsafe.centre") in centre
+    assert render(app, lang, "callback.unsafe.emergency") in centre  # 999, from config
+    address = ussd.press("1")
+    assert render(app, lang, "services.centre.name").split()[0] in address
+    assert requests() == []
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_cancel_stores_nothing(app, ussd, lang):
+    start(ussd, lang)
+    ussd.press("1", "1", "1")
+    end = ussd.press("2")
+    assert ussd.ended and end == render(app, lang, "callback.cancelled")
+    assert requests() == []
+
+
+def test_end_screens_promise_no_sms(app):
+    catalog = app.extensions["hotline.catalog"]
+    for lang in catalog.languages:
+        for key in catalog.keys(lang):
+            if key.startswith("callback.done.") or key == "callback.cancelled":
+                text = catalog.text(lang, key).lower()
+                assert "sms" not in text and "text message" not in text and "رسالة" not in text
+
+
+def test_end_screens_fit_one_screen_with_the_longest_values(engine):
+    for node in [n for n in engine.graph.nodes if n.startswith("callback.done_")]:
+        for lang in engine.catalog.languages:
+            pages = engine.pages(node, lang, {"ref": "9" * 9, "until": "23:59"})
+            assert len(pages) == 1, (node, lang)
+            assert fits(pages[0]), (node, lang)
+
+
+def test_arabic_main_menu_is_one_screen_with_the_callback_entry(app, ussd):
+    ussd.dial()
+    ussd.press("1")
+    menu = ussd.dial()  # a returning caller starts at the main menu
+    assert f"{MENU_CALLBACK}. {render(app, 'ar', 'menu.callback')}" in menu
+    assert render(app, "ar", "nav.more") not in menu
+    assert fits(menu) and len(menu.splitlines()) == 5
+
+
+def test_invalid_choice_repeats_the_screen_with_a_hint(app, ussd):
+    start(ussd, "en")
+    screen = ussd.press("9")
+    assert screen.startswith(render(app, "en", "nav.invalid"))
+    assert requests() == []
+
+
+def test_going_back_from_times_to_any_time_forgets_the_window(app, ussd, at):
+    at(SUNDAY_1000)
+    start(ussd, "en")
+    ussd.press("2", "2", "1")  # medical, certain times, morning
+    ussd.press("0")  # back to the times menu
+    ussd.press("0")  # back to the safety question
+    ussd.press("1", "1", "1")  # any time, SMS, send
+    [row] = requests()
+    assert (row.safe_to_call, row.safe_times) == ("yes", "")
+
+
+# --- idempotency -----------------------------------------------------------------------------
+
+def test_repeated_final_hop_creates_one_request(app, ussd, at):
+    at(SUNDAY_1000)
+    start(ussd, "en")
+    ussd.press("1", "1", "1")
+    first = ussd.press("1")
+    again = ussd.post("*".join(ussd.inputs))  # the gateway repeats the hop
+    assert again == first
+    assert len(requests()) == 1 and events() == 1
+
+
+def test_replay_after_redis_loss_mid_flow_and_after_the_end(app, ussd, at):
+    at(SUNDAY_1000)
+    store = redis.Redis.from_url(REDIS_URL)
+    start(ussd, "ar")
+    ussd.press("1", "2")
+    store.delete(*store.keys(f"ussd:{ussd.session_id}:*"))  # Redis restarted mid-flow
+    ussd.press("1", "1")
+    end = ussd.press("1")
+    [row] = requests()
+    assert row.ref in end and row.safe_times == "morning"
+    store.delete(*store.keys(f"ussd:{ussd.session_id}:*"))  # lost again; the hop is retried
+    assert ussd.post("*".join(ussd.inputs)) == end  # replay runs the action again: same ref
+    assert len(requests()) == 1 and events() == 1
+    store.close()
+
+
+def test_second_request_for_the_same_reason_updates_the_open_one(app, ussd, at):
+    at(SUNDAY_1000)
+    start(ussd, "en")
+    ussd.press("2", "1", "1")
+    first = ussd.press("1")
+    [row] = requests()
+    at(datetime(2026, 11, 29, 11, 0, tzinfo=KRT))
+    start(ussd, "en")  # a new session, the same caller
+    ussd.press("2", "2", "2", "2")  # medical again, now only in the afternoon, no SMS
+    second = ussd.press("1")
+    [again] = requests()
+    assert again.id == row.id and again.ref in first and again.ref in second
+    assert (again.safe_to_call, again.safe_times, again.sms_ok) == ("times", "afternoon", False)
+    assert again.sms_confirmation is None
+    assert again.created_at == datetime(2026, 11, 29, 10, 0, tzinfo=KRT)  # keeps its place
+    assert events("created") == 1 and events("updated") == 1
+    start(ussd, "en")
+    ussd.press("3", "1", "1", "1")  # another reason is another request
+    assert [r.reason for r in requests()] == ["medical", "counselling"]
+
+
+def test_ussd_request_completes_an_open_missed_call(app, ussd, at):
+    at(SUNDAY_1000)
+    ring = callbacks.record_ring(PHONE)
+    db.session.commit()
+    start(ussd, "en")
+    ussd.press("1", "1", "2")
+    end = ussd.press("1")
+    [row] = requests()
+    assert row.id == ring.request_id and row.ref in end
+    assert (row.reason, row.priority, row.channel, row.safe_to_call) == \
+        ("danger", 0, "missed_call", "yes")
+    assert events("details") == 1
+
+
+def test_request_is_committed_before_the_end_reply(app, ussd, at):
+    at(SUNDAY_1000)
+    start(ussd, "en")
+    ussd.press("1", "1", "1")
+    end = ussd.press("1")
+    other = sa.create_engine(DATABASE_URL)  # another connection, as another process would
+    with other.connect() as conn:
+        refs = conn.execute(sa.text("SELECT ref FROM callback_requests")).scalars().all()
+    other.dispose()
+    assert len(refs) == 1 and refs[0] in end
+
+
+def test_a_failed_store_is_never_confirmed(app, ussd, at):
+    at(SUNDAY_1000)
+    start(ussd, "en")
+    ussd.press("1", "1", "1")
+    other = sa.create_engine(DATABASE_URL)
+    with other.begin() as conn:  # the table disappears under the running service
+        conn.execute(sa.text("ALTER TABLE callback_requests RENAME TO callback_requests_away"))
+    try:
+        end = ussd.press("1")
+    finally:
+        with other.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE callback_requests_away RENAME TO callback_requests"))
+        other.dispose()
+    assert ussd.ended
+    assert render(app, "en", "error.unavailable") in end
+    assert "reference" not in end.lower()
+    assert requests() == []
+
+
+def test_contact_language_follows_the_session(app, ussd, at):
+    at(SUNDAY_1000)
+    start(ussd, "ar")
+    ussd.press("1", "1", "1", "1")
+    contact = db.session.scalars(select(Contact)).one()
+    assert contact.language == "ar" and requests()[0].language == "ar"
