@@ -68,11 +68,14 @@ def migrated() -> None:
 
 
 def _clean(app: Flask) -> None:
+    """Empty every table; DELETE is far quicker than TRUNCATE on tables this small."""
     with app.app_context():
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        if tables:
-            db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            db.session.commit()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+            if "id" in table.c:  # ids start at 1 again, as after a fresh migration
+                db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence(:t, 'id'), 1, "
+                                           "false)"), {"t": table.name})
+        db.session.commit()
         db.session.remove()
     client = redis.Redis.from_url(REDIS_URL)
     client.flushdb()
@@ -96,7 +99,6 @@ def app(migrated: None) -> Iterator[Flask]:
     with app.app_context():
         yield app
         db.session.remove()
-    _clean(app)
     dispose(app)
 
 
