@@ -50,6 +50,7 @@ class Staff:
         self.app = app
         self.client: FlaskClient = app.test_client()
         self.email = email
+        self.id = users.find(email).id
         response = self.sign_in(password)
         assert response.status_code == 303, response.get_data(as_text=True)
 

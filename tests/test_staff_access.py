@@ -19,14 +19,14 @@ def _quick(monkeypatch):
     quick_hashing(monkeypatch)
 
 
-def staff_routes(app) -> list[tuple[str, str, str]]:
-    """(endpoint, method, url) for every /staff/ route, ids filled with 1."""
+def staff_routes(app, request_id: int = 1, user_id: int = 1) -> list[tuple[str, str, str]]:
+    """(endpoint, method, url) for every /staff/ route, with these ids filled in."""
     found = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/staff"):
             continue
-        url = rule.rule.replace("<int:request_id>", "1").replace("<int:user_id>", "1") \
-            .replace("<path:filename>", "staff.css")
+        url = rule.rule.replace("<int:request_id>", str(request_id)) \
+            .replace("<int:user_id>", str(user_id)).replace("<path:filename>", "staff.css")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))
     return found
@@ -45,11 +45,9 @@ def test_only_the_sign_in_page_and_static_files_are_public(app):
 
 
 def test_every_staff_route_refuses_anonymous_visitors(app, client):
-    make_user("admin@example.org", role="admin")
-    request_id = make_request()
-    assert request_id == 1
+    admin = make_user("admin@example.org", role="admin")
     checked = 0
-    for endpoint, method, url in staff_routes(app):
+    for endpoint, method, url in staff_routes(app, make_request(), admin.id):
         if endpoint in PUBLIC:
             continue
         response = client.open(url, method=method, data={"x": "1"})
@@ -77,18 +75,18 @@ def test_a_get_redirect_remembers_where_the_visitor_was_going(app, client):
     ("supervisor", ADMIN_ONLY),
 ])
 def test_roles_below_a_page_get_403_with_a_valid_form(app, role, forbidden):
-    make_user("admin@example.org", role="admin")
+    admin = make_user("admin@example.org", role="admin")
     make_user("someone@example.org", role=role)
-    assert make_request() == 1  # the id the walk puts in the URLs
     person = Staff(app, "someone@example.org")
     seen = set()
-    for endpoint, method, url in staff_routes(app):
+    for endpoint, method, url in staff_routes(app, make_request(), admin.id):
         if endpoint not in forbidden:
             continue
         if method == "GET":
             response = person.get(url)
         else:
-            response = person.post(url, {"staff_id": "1", "role": "admin", "active": "yes",
+            response = person.post(url, {"staff_id": str(person.id), "role": "admin",
+                                         "active": "yes",
                                          "email": "x@example.org", "status": "all"})
         assert response.status_code == 403, (role, method, url, response.status_code)
         assert "Your role does not allow" in text_of(response)
@@ -135,3 +133,23 @@ def test_pages_load_nothing_from_elsewhere(app):
                           strict=True):
         assert "http://" not in page and "https://" not in page, path
         assert "<script>" not in page and " style=" not in page and "onclick" not in page
+
+
+def test_every_state_changing_route_needs_the_csrf_token(app):
+    make_user("admin@example.org", role="admin")
+    admin = Staff(app, "admin@example.org")
+    posts = [(endpoint, url) for endpoint, method, url
+             in staff_routes(app, make_request(), admin.id) if method != "GET"]
+    assert len(posts) >= 13
+    for endpoint, url in posts:
+        if endpoint == "staff.try_step":
+            response = admin.client.post(url, json={"dial": True})
+        else:
+            response = admin.client.post(url, data={"email": "x@example.org", "role": "admin",
+                                                     "result": "reached",
+                                                     "staff_id": str(admin.id)})
+        assert response.status_code == 400, (url, response.status_code)
+    from hotline.staff import users
+
+    assert users.find("x@example.org") is None
+    assert admin.get("/staff/").status_code == 200  # the refused logout did not sign out

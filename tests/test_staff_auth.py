@@ -287,3 +287,18 @@ def test_overrides_keep_the_other_staff_defaults():
     from tests.conftest import dispose
 
     dispose(app)
+
+
+def test_guessing_the_password_on_the_account_page_signs_out_and_pauses(app):
+    make_user("ana@example.org")
+    ana = Staff(app, "ana@example.org")
+    for _ in range(4):
+        response = ana.post("/staff/account", {"current": "guess", "new": "x" * 12,
+                                               "repeat": "x" * 12}, page="/staff/account")
+        assert response.status_code == 400
+    response = ana.post("/staff/account", {"current": "guess", "new": "x" * 12,
+                                           "repeat": "x" * 12}, page="/staff/account")
+    assert response.status_code == 303 and response.location == "/staff/login"
+    assert ana.get("/staff/").status_code == 303
+    assert users.locked(users.find("ana@example.org"))
+    assert auth.FAILED in text_of(try_login(app.test_client(), "ana@example.org", PASSWORD))

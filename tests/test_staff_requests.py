@@ -5,6 +5,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from hotline.extensions import db
@@ -96,8 +98,8 @@ def test_filters(app, team, query, expected):
            "ar": make_request(AR_PHONE, "danger", "ar", now=now - timedelta(hours=1)),
            "done": make_request("+249966666666", "other", "en", now=now - timedelta(hours=4))}
     ana = team["ana"]
-    callbacks.claim(ids["done"], 1)
-    callbacks.resolve(ids["done"], 1, "helped", "none")
+    callbacks.claim(ids["done"], ana.id)
+    callbacks.resolve(ids["done"], ana.id, "helped", "none")
     page = ana.html(f"/staff/?{query}")
     got = rows(page)
     assert sorted(got) == sorted(ref(ids[name]) for name in expected), query
@@ -155,7 +157,7 @@ def test_claim_is_exclusive_and_the_holder_is_visible(app, team):
 
 def test_an_expired_claim_can_be_taken_by_someone_else(app, team):
     request_id = make_request()
-    callbacks.claim(request_id, 1, now=datetime.now(UTC) - timedelta(hours=1))
+    callbacks.claim(request_id, team["ana"].id, now=datetime.now(UTC) - timedelta(hours=1))
     assert team["bob"].claim(request_id).status_code == 303
     assert db.session.get(CallbackRequest, request_id).claimed_by.email == "bob@example.org"
 
@@ -209,7 +211,8 @@ def test_only_the_holder_sees_the_full_number_and_every_reveal_is_audited(app, t
     assert EN_PHONE not in ana.html(f"/staff/requests/{request_id}")  # gone after reload
     audits = db.session.scalars(select(AuditLog).where(AuditLog.action == "reveal_phone")).all()
     assert len(audits) == 2
-    assert all(a.staff_id == 1 and a.target == f"callback_request:{request_id}" for a in audits)
+    assert all(a.staff_id == ana.id for a in audits)
+    assert all(a.target == f"callback_request:{request_id}" for a in audits)
     assert all(EN_PHONE not in a.detail for a in audits)
     assert "Number revealed" in ana.html(f"/staff/requests/{request_id}")
 
@@ -264,8 +267,8 @@ def test_reached_then_resolved_with_a_referral(app, team):
 
 def test_a_closed_request_cannot_be_claimed_again(app, team):
     request_id = make_request()
-    callbacks.claim(request_id, 1)
-    callbacks.resolve(request_id, 1, "helped", "none")
+    callbacks.claim(request_id, team["ana"].id)
+    callbacks.resolve(request_id, team["ana"].id, "helped", "none")
     response = team["bob"].claim(request_id)
     assert response.status_code == 409 and "already Resolved" in text_of(response)
 
@@ -306,7 +309,8 @@ def test_notes_and_caller_text_are_shown_as_text_never_run(app, team):
             '&lt;/script&gt; &amp; &lt;b&gt;</span>') in page
 
 
-@pytest.mark.parametrize("path", ["/staff/requests/999", "/staff/requests/99999999999999999999",
+@pytest.mark.parametrize("path", ["/staff/requests/2147483647",
+                                  "/staff/requests/99999999999999999999",
                                   "/staff/requests/-1", "/staff/requests/abc"])
 def test_unknown_requests_are_404(app, team, path):
     assert team["ana"].get(path).status_code == 404
@@ -322,7 +326,7 @@ def test_supervisor_reassigns_a_held_request(app, team):
     sue = team["sue"]
     page = sue.html(f"/staff/requests/{request_id}")
     assert "Reassign to" in page
-    response = sue.post(f"/staff/requests/{request_id}/reassign", {"staff_id": "2"})
+    response = sue.post(f"/staff/requests/{request_id}/reassign", {"staff_id": str(team["bob"].id)})
     assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(CallbackRequest, request_id).claimed_by.email == "bob@example.org"
@@ -331,7 +335,7 @@ def test_supervisor_reassigns_a_held_request(app, team):
     assert team["bob"].post(f"/staff/requests/{request_id}/reveal").status_code == 200
 
 
-@pytest.mark.parametrize("target", ["", "abc", "999", "99999999999999999999", "-3"])
+@pytest.mark.parametrize("target", ["", "abc", "2147483647", "99999999999999999999", "-3"])
 def test_reassign_to_nobody_is_a_400(app, team, target):
     request_id = make_request()
     response = team["sue"].post(f"/staff/requests/{request_id}/reassign", {"staff_id": target})
@@ -358,3 +362,17 @@ def test_a_request_made_by_dialling_shows_up_in_the_queue(app, client, team):
     assert "Danger or exploitation" in page
     request_id = db.session.scalar(select(CallbackRequest.id))
     assert "Request received" in team["ana"].html(f"/staff/requests/{request_id}")
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(action=st.sampled_from(["attempt", "resolve", "reassign", "claim", "release"]),
+       fields=st.dictionaries(st.sampled_from(["result", "outcome", "referral", "note",
+                                               "staff_id"]),
+                              st.text(max_size=300), max_size=5))
+def test_any_form_content_gets_an_answer_never_a_500(app, team, action, fields):
+    request_id = make_request()  # the caller's open request, or a new one once it is closed
+    team["sue"].claim(request_id)
+    response = team["sue"].post(f"/staff/requests/{request_id}/{action}", fields)
+    assert response.status_code in (200, 303, 400, 403, 409), response.status_code
+    assert "Traceback" not in text_of(response)

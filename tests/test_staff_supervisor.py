@@ -28,14 +28,14 @@ def sue(app):
     return Staff(app, "sue@example.org")
 
 
-def work() -> dict[str, int]:
+def work(staff_id: int) -> dict[str, int]:
     """Two open (one urgent Arabic, one breached), one resolved after a late first call."""
     ids = {"urgent": make_request(AR_PHONE, "danger", "ar", now=NOW - timedelta(minutes=10)),
            "late": make_request(EN_PHONE, "medical", "en", now=NOW - timedelta(days=9)),
            "done": make_request("+249955555555", "avrr", "en", now=NOW - timedelta(days=8))}
-    callbacks.claim(ids["done"], 1, now=NOW - timedelta(days=1))
-    callbacks.log_attempt(ids["done"], 1, "reached", now=NOW - timedelta(days=1))
-    callbacks.resolve(ids["done"], 1, "referred", "avrr", now=NOW - timedelta(days=1))
+    callbacks.claim(ids["done"], staff_id, now=NOW - timedelta(days=1))
+    callbacks.log_attempt(ids["done"], staff_id, "reached", now=NOW - timedelta(days=1))
+    callbacks.resolve(ids["done"], staff_id, "referred", "avrr", now=NOW - timedelta(days=1))
     return ids
 
 
@@ -44,7 +44,7 @@ def table(page: str, caption: str) -> str:
 
 
 def test_statistics_page_shows_open_work_breaches_median_and_outcomes(app, sue):
-    work()
+    work(sue.id)
     page = sue.html("/staff/stats")
     assert '<span class="n">2</span> open' in page
     assert '<span class="n">1</span> urgent' in page
@@ -60,7 +60,7 @@ def test_statistics_page_shows_open_work_breaches_median_and_outcomes(app, sue):
 
 
 def test_statistics_period_limits_closed_work(app, sue):
-    work()
+    work(sue.id)
     page = sue.html("/staff/stats?period=7")
     assert "Referred" not in table(page, "Outcomes")  # that request came 8 days ago
     assert '<span class="n">2</span> open' in page  # open work is always all of it
@@ -84,7 +84,7 @@ def export(staff: Staff, **filters) -> list[list[str]]:
 
 
 def test_export_is_masked_and_audited(app, sue):
-    work()
+    work(sue.id)
     rows = export(sue)
     header, body = rows[0], rows[1:]
     assert header[:3] == ["ref", "created_at", "channel"] and "phone" in header
@@ -95,11 +95,11 @@ def test_export_is_masked_and_audited(app, sue):
     phones = [r[header.index("phone")] for r in body]
     assert "'+249 12* *** *89" in phones  # masked, and a leading + cannot start a formula
     audit = db.session.scalars(select(AuditLog).where(AuditLog.action == "export_callbacks")).all()
-    assert len(audit) == 1 and audit[0].staff_id == 2 and "status=all" in audit[0].detail
+    assert len(audit) == 1 and audit[0].staff_id == sue.id and "status=all" in audit[0].detail
 
 
 def test_export_filters(app, sue):
-    work()
+    work(sue.id)
     rows = export(sue, language="ar")
     assert len(rows) == 2 and rows[1][rows[0].index("reason")] == "danger"
     rows = export(sue, status="resolved")

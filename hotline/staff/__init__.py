@@ -26,6 +26,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from hotline.extensions import csrf, login_manager
@@ -112,7 +113,7 @@ MESSAGES = {
 def error_page(exc: HTTPException) -> tuple[Any, int]:
     code = exc.code or 500
     message = MESSAGES.get(code, exc.description or exc.name)
-    if getattr(exc, "name", "") == "CSRF Error" or type(exc).__name__ == "CSRFError":
+    if isinstance(exc, CSRFError):
         message = ("This form has expired or did not come from the dashboard. "
                    "Go back, reload the page and try again.")
     if request.is_json or request.path.startswith("/staff/try/"):

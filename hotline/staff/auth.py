@@ -242,6 +242,11 @@ def account() -> Any:
     current = request.form.get("current", "")
     new = request.form.get("new", "")
     if not passwords.verify(user.password_hash, current):
+        # guessing the password from a borrowed session counts like failed sign-ins
+        _account_failed(user, datetime.now(UTC))
+        db.session.refresh(user)
+        if users.locked(user):
+            return logout()
         return render_template("staff/account.html", error="The current password is wrong."), 400
     if new != request.form.get("repeat", ""):
         return render_template("staff/account.html",
@@ -250,5 +255,6 @@ def account() -> Any:
         users.set_password(user.id, new, by=user.id)
     except users.UserError as exc:
         return render_template("staff/account.html", error=str(exc)), 400
+    _store().delete(_session_key(current_user.sid))
     _signed_in(users.get(user.id))  # the change ended every session, this one included
     return render_template("staff/account.html", message="Your password was changed.")

@@ -19,7 +19,7 @@ REASON = {
 CHANNEL = {"ussd": "USSD", "missed_call": "Missed call", "sms": "SMS"}
 STATUS = {"open": "Open", "resolved": "Resolved", "unreachable": "Unreachable",
           "withdrawn": "Withdrawn by caller", "all": "Any status"}
-LANGUAGE = {"ar": "Arabic", "en": "English"}
+LANGUAGE = {"ar": "Arabic", "en": "English", "unknown": "Not chosen yet"}
 RESULT = {
     "reached": "Reached",
     "no_answer": "No answer",

@@ -17,6 +17,7 @@ from flask import current_app, jsonify, render_template, request, session
 
 from hotline.actions import ACTIONS, PROVIDES
 from hotline.flows import ActionCall, ActionResult, Engine, Screen, State
+from hotline.flows.engine import Action
 from hotline.staff import bp
 from hotline.textcodec import measure
 
@@ -26,7 +27,7 @@ MAX_INPUT = 182  # the longest USSD input a handset sends
 SESSION_KEY = "try_state"
 
 
-def _stand_in(name: str, outcome: str) -> Any:
+def _stand_in(name: str, outcome: str) -> Action:
     values = {var: SAMPLE_VARS.get(var, SAMPLE_DEFAULT) for var in PROVIDES.get(name, ())}
 
     def act(call: ActionCall) -> ActionResult:

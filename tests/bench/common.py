@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import math
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -238,26 +239,49 @@ class RssSampler(threading.Thread):
         return self.peaks
 
 
+def service_processes(database: str) -> list[psutil.Process]:
+    """The PostgreSQL backends serving ``database`` and the Redis server: what the app waits on.
+
+    A backend's process title names its database (``postgres: ... user db host state``),
+    so other people's connections to other databases are not counted.
+    """
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        title = " ".join(proc.info["cmdline"] or ())
+        if proc.info["name"] == "redis-server" or (title.startswith("postgres:")
+                                                   and f" {database} " in f"{title} "):
+            found.append(proc)
+    return found
+
+
+def _cpu(proc: psutil.Process, children: bool = False) -> float:
+    try:
+        cpu = proc.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return cpu.user + cpu.system + (cpu.children_user + cpu.children_system if children else 0)
+
+
 @dataclass(frozen=True)
 class CpuSnapshot:
+    """CPU seconds used so far: by the whole machine, by gunicorn, by the services."""
+
     at: float
-    system_busy: float
+    machine: float
     server: float
+    services: dict[int, float]
 
     @classmethod
-    def take(cls, server: Server) -> CpuSnapshot:
+    def take(cls, server: Server, database: str) -> CpuSnapshot:
         times = psutil.cpu_times()
-        busy = sum(times) - times.idle - getattr(times, "iowait", 0.0)
-        used = 0.0
-        for proc in server.processes():  # the master first: it holds the reaped workers' time
-            try:
-                cpu = proc.cpu_times()
-            except psutil.Error:
-                continue
-            used += cpu.user + cpu.system
-            if proc.pid == server.pid:
-                used += cpu.children_user + cpu.children_system
-        return cls(time.monotonic(), busy, used)
+        idle = times.idle + getattr(times, "iowait", 0.0) + getattr(times, "steal", 0.0)
+        # the master's children times hold the workers max_requests has already replaced
+        used = sum(_cpu(proc, children=proc.pid == server.pid) for proc in server.processes())
+        return cls(time.monotonic(), sum(times) - idle, used,
+                   {proc.pid: _cpu(proc) for proc in service_processes(database)})
+
+    def services_since(self, before: CpuSnapshot) -> float:
+        return sum(cpu - before.services.get(pid, 0.0) for pid, cpu in self.services.items())
 
 
 # --- load ----------------------------------------------------------------------------------
@@ -291,6 +315,7 @@ class LoadPlan:
     duration: float
     data: Any = None  # prepared by the benchmark, e.g. the paths its users walk
     seed: int = 1
+    think: float = 0.0  # mean pause of a user between exchanges; 0: as fast as answered
     port: int = 0  # set by run_load
 
 
@@ -383,12 +408,15 @@ def _load_script(name: str) -> Script:
     return getattr(importlib.import_module(module), func)
 
 
-async def _user(plan: LoadPlan, users: Iterator[Exchange], port: int, result: LoadResult,
-                measure_from: float, stop_at: float) -> None:
-    conn = Connection(port)
+async def _user(plan: LoadPlan, exchanges: Iterator[Exchange], index: int,
+                result: LoadResult, measure_from: float, stop_at: float) -> None:
+    conn = Connection(plan.port)
     clock = time.monotonic
+    pauses = random.Random(plan.seed * 104729 + index)
     try:
-        for exchange in users:
+        for exchange in exchanges:
+            if plan.think:
+                await asyncio.sleep(plan.think * pauses.uniform(0.5, 1.5))
             if clock() >= stop_at:
                 return
             started = clock()
@@ -430,8 +458,8 @@ async def _drive(plan: LoadPlan, ready: Callable[[float], None]) -> LoadResult:
     stop_at = measure_from + plan.duration
     ready(time.time() + plan.warmup)
     cpu_task = asyncio.create_task(_cpu_at(measure_from))
-    await asyncio.gather(*(_user(plan, user, plan.port, result, measure_from, stop_at)
-                           for user in users))
+    await asyncio.gather(*(_user(plan, user, i, result, measure_from, stop_at)
+                           for i, user in enumerate(users)))
     result.client_cpu = time.process_time() - await cpu_task
     return result
 
@@ -460,8 +488,15 @@ class Measured:
     load: LoadResult
     rss_peaks: dict[int, int]
     server_cpu: float  # seconds, all gunicorn processes, measured window only
-    system_cpu: float  # seconds of busy CPU on the whole machine, measured window only
+    services_cpu: float  # seconds, the benchmark database's backends and Redis
+    machine_cpu: float  # seconds of busy CPU on the whole machine, measured window only
     window: float
+
+    @property
+    def unrelated_cpu(self) -> float:
+        """What something else on the machine used meanwhile: the figures suffer from it."""
+        return max(0.0, self.machine_cpu - self.server_cpu - self.services_cpu
+                   - self.load.client_cpu)
 
     def share(self, seconds: float) -> float:
         """CPU seconds as a share of the machine (1.0 = every core busy all the window)."""
@@ -472,7 +507,7 @@ class Measured:
         return max(self.rss_peaks.values(), default=0)
 
 
-def run_load(name: str, server: Server, plan: LoadPlan) -> Measured:
+def run_load(name: str, server: Server, plan: LoadPlan, database: str = "") -> Measured:
     """Run ``plan`` from a separate process against ``server``; sample memory and CPU."""
     plan = replace(plan, port=server.port)
     context = get_context("spawn")
@@ -485,9 +520,9 @@ def run_load(name: str, server: Server, plan: LoadPlan) -> Measured:
     try:
         kind, value = _receive(parent, 120)
         time.sleep(max(0.0, value - time.time()))
-        before = CpuSnapshot.take(server)
+        before = CpuSnapshot.take(server, database)
         time.sleep(plan.duration)
-        after = CpuSnapshot.take(server)
+        after = CpuSnapshot.take(server, database)
         kind, value = _receive(parent, 60)
     finally:
         peaks = sampler.finish()
@@ -495,7 +530,8 @@ def run_load(name: str, server: Server, plan: LoadPlan) -> Measured:
         if proc.is_alive():
             proc.terminate()
     return Measured(name, value, peaks, after.server - before.server,
-                    after.system_busy - before.system_busy, after.at - before.at)
+                    after.services_since(before), after.machine - before.machine,
+                    after.at - before.at)
 
 
 def _receive(pipe: PipeEnd, timeout: float) -> tuple[str, Any]:
@@ -520,6 +556,32 @@ def table(rows: Sequence[Sequence[str]]) -> str:
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def figures(runs: Sequence[Measured], unit: str = "hops") -> str:
+    """One row per run: rate, latency, volume, errors, where the CPU went, memory."""
+    rows = [["server", f"{unit}/s", "p50", "p99", "max", unit, "visits", "errors",
+             "client CPU", "gunicorn CPU", "DB+Redis CPU", "unrelated CPU", "peak RSS/worker"]]
+    for m in runs:
+        load = m.load
+        rows.append([m.name, f"{load.rate():.0f}", ms(load.percentile(50)),
+                     ms(load.percentile(99)), ms(max(load.latencies, default=math.nan)),
+                     str(load.hops), str(load.visits), str(load.error_count),
+                     f"{m.share(load.client_cpu):.0%}", f"{m.share(m.server_cpu):.0%}",
+                     f"{m.share(m.services_cpu):.0%}", f"{m.share(m.unrelated_cpu):.0%}",
+                     f"{m.peak_rss / MB:.0f} MB"])
+    return table(rows) + ("\n(CPU: share of the whole machine during the measured window; "
+                          "client = the load generator; unrelated = anything else running)")
+
+
+def busy_machine(runs: Sequence[Measured], limit: float = 0.10) -> list[str]:
+    """A warning when other work shared the machine: such figures are pessimistic."""
+    busy = [m for m in runs if m.share(m.unrelated_cpu) > limit]
+    if not busy:
+        return []
+    return ["Something else used the machine during " + ", ".join(
+        f"{m.name} ({m.share(m.unrelated_cpu):.0%} of it)" for m in busy) + ":",
+        "the figures are pessimistic; run again on a quiet machine."]
 
 
 def verdict(ok: bool) -> str:

@@ -27,6 +27,8 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy.engine import make_url
+
 from hotline.app import create_app
 from hotline.errors import HotlineError
 from hotline.flows import Engine, State
@@ -38,8 +40,10 @@ from tests.bench.common import (
     Server,
     Workers,
     base_env,
+    busy_machine,
     empty_tables,
     ensure_database,
+    figures,
     flush_redis,
     migrate,
     ms,
@@ -187,6 +191,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=20, help="seconds measured [20]")
     parser.add_argument("--workers", type=int, help="override config/gunicorn.conf.py")
     parser.add_argument("--threads", type=int, help="override config/gunicorn.conf.py")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds a caller pauses before each hop [0: none, the "
+                             "most load 32 callers can make]")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", default=DATABASE_URL)
     parser.add_argument("--redis-url", default=REDIS_URL)
@@ -196,41 +203,31 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def row(m: Measured) -> list[str]:
-    load = m.load
-    return [m.name, f"{load.rate():.0f}", ms(load.percentile(50)), ms(load.percentile(99)),
-            ms(max(load.latencies, default=float("nan"))), str(load.hops), str(load.visits),
-            str(load.error_count), f"{m.share(load.client_cpu):.0%}",
-            f"{m.share(m.server_cpu):.0%}",
-            f"{m.share(max(0.0, m.system_cpu - m.server_cpu - load.client_cpu)):.0%}",
-            f"{m.peak_rss / MB:.0f} MB"]
-
-
 def report(args: argparse.Namespace, described: str, app: Measured, bare: Measured,
            walks: dict[str, list[Walk]]) -> int:
     hops = [len(replies) for group in walks.values() for _, replies, _ in group]
     print(f"\nUSSD hops: {args.users} callers, {args.warmup:g} s warm-up, {args.duration:g} s "
-          f"measured per server\n{described}\n{os.cpu_count()} CPUs, "
+          f"measured per server, think time {args.think:g} s\n{described}\n{os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}")
     print(f"paths: {min(hops)}-{max(hops)} hops (mean {sum(hops) / len(hops):.1f}), new callers "
           f"choose Arabic or English, {RETURNING:.0%} of sessions by returning callers\n")
-    print(table([["server", "hops/s", "p50", "p99", "max", "hops", "sessions", "errors",
-                  "client CPU", "gunicorn CPU", "other CPU", "peak RSS/worker"],
-                 row(bare), row(app)]))
-    print("(CPU: share of the whole machine during the measured window; other = PostgreSQL, "
-          "Redis and the rest)")
+    print(figures([bare, app]))
     ratio = app.load.rate() / bare.load.rate() if bare.load.rate() else 0.0
     p99 = app.load.percentile(99)
     print(f"\nratio app/bare: throughput {ratio:.2f}, p50 "
           f"{app.load.percentile(50) / bare.load.percentile(50):.1f}x, "
           f"p99 {p99 / bare.load.percentile(99):.1f}x")
     per_worker = ", ".join(f"{rss / MB:.0f}" for rss in app.rss_peaks.values())
-    print(f"app workers' peak RSS (MB): {per_worker}\n")
+    print(f"app workers' peak RSS (MB): {per_worker} ({len(app.rss_peaks)} worker processes "
+          f"seen, max_requests replaces them)\n")
     checks = [(f"throughput >= {TARGET_RATIO} x bare", f"{ratio:.2f}", ratio >= TARGET_RATIO),
               (f"p99 < {TARGET_P99 * 1000:.0f} ms", ms(p99), p99 < TARGET_P99),
               (f"peak RSS per worker < {TARGET_RSS // MB} MB", f"{app.peak_rss / MB:.0f} MB",
                app.peak_rss < TARGET_RSS)]
     print(table([["target", "measured", ""], *[[t, v, verdict(ok)] for t, v, ok in checks]]))
+    warning = busy_machine([bare, app])
+    if warning:
+        print("\nWARNING: " + "\n         ".join(warning))
     failed = [m for m in (app, bare) if m.load.error_count or not m.load.hops]
     for m in failed:
         shout([f"{m.name}: {m.load.error_count} ERROR(S) in {m.load.hops} measured hops, "
@@ -255,15 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     flush_redis(args.redis_url)
     walks = prepare_walks(env, args.seed)
     plan = LoadPlan("tests.bench.ussd_hops:caller", args.users, args.warmup, args.duration,
-                    seed=args.seed)
+                    seed=args.seed, think=args.think)
+    database = make_url(args.database_url).database or ""
     print(f"app: {described} hotline:create_app() ...", flush=True)
     with Server("hotline:create_app()", workers, env, ready_path="/readyz") as server:
         app = run_load("app", server, replace(plan, data={"app": True, "token": TOKEN,
-                                                          "walks": walks}))
+                                                          "walks": walks}), database)
     print("bare: the same gunicorn, tests.bench.bare_app:app ...", flush=True)
     with Server("tests.bench.bare_app:app", workers, env) as server:
         bare = run_load("bare", server, replace(plan, data={"app": False, "token": TOKEN,
-                                                            "walks": walks}))
+                                                            "walks": walks}), database)
     return report(args, described, app, bare, walks)
 
 

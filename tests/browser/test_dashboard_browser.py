@@ -110,6 +110,7 @@ def work_the_request(page: Page, lang: str, reason: str, ref: str, phone: str,
     page.get_by_role("button", name="Reveal number").click()
     expect(page.locator("#revealed-phone")).to_have_text(phone)
     expect(page.locator("#revealed-phone")).to_have_attribute("href", f"tel:{phone}")
+    page.screenshot(path=str(ARTIFACTS / f"request-{lang}-claimed.png"), full_page=True)
 
     page.get_by_label("No answer").check()
     page.locator("#attempt-note").fill("<script>alert('x')</script> no answer, try later")
@@ -215,3 +216,47 @@ def test_try_the_service_in_both_languages(app, server, page):
     page.screenshot(path=str(ARTIFACTS / "simulator.png"), full_page=True)
 
     assert db.session.scalar(select(CallbackRequest.id)) is None
+
+
+def test_a_supervisor_reads_the_numbers_and_downloads_the_csv(app, server, page, tmp_path):
+    make_user("sue@example.org", role="supervisor", name="Sue")
+    ask_for_a_call(app, EN_PHONE, "2", "2", "2")
+    ask_for_a_call(app, AR_PHONE, "1", "1", "1")
+    ARTIFACTS.mkdir(exist_ok=True)
+    sign_in(page, server, "sue@example.org")
+    page.get_by_role("link", name="Statistics").click()
+    expect(page.get_by_role("heading", name="Statistics")).to_be_visible()
+    by_language = page.locator("table", has=page.get_by_text("Open by language"))
+    expect(by_language).to_contain_text("Arabic")
+    expect(by_language).to_contain_text("English")
+    page.screenshot(path=str(ARTIFACTS / "stats.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    saved = tmp_path / "export.csv"
+    download.value.save_as(saved)
+    text = saved.read_text(encoding="utf-8-sig")
+    assert text.startswith("ref,created_at") and len(text.splitlines()) == 3
+    assert EN_PHONE not in text and AR_PHONE not in text and "'+249 12* *** *89" in text
+
+
+def test_an_admin_adds_a_colleague_who_then_signs_in(app, server, page, browser):
+    make_user("root@example.org", role="admin", name="Root")
+    ARTIFACTS.mkdir(exist_ok=True)
+    sign_in(page, server, "root@example.org")
+    page.get_by_role("link", name="Staff", exact=True).click()
+    page.get_by_label("Email").fill("nour@example.org")
+    page.get_by_label("Name").fill("نور")
+    page.get_by_label("Role").select_option("supervisor")
+    page.get_by_role("button", name="Create account").click()
+    password = page.locator("#new-password").inner_text()
+    expect(page.get_by_role("row", name=re.compile("nour@example.org"))).to_contain_text(
+        "Supervisor")
+    page.screenshot(path=str(ARTIFACTS / "users.png"), full_page=True)
+
+    other = browser.new_context().new_page()
+    other.goto(f"{server}/staff/login")
+    other.get_by_label("Email").fill("nour@example.org")
+    other.get_by_label("Password").fill(password)
+    other.get_by_role("button", name="Sign in").click()
+    expect(other.get_by_role("link", name="Statistics")).to_be_visible()
+    other.context.close()

@@ -14,7 +14,7 @@
 
   function refresh() {
     if (document.visibilityState !== "visible" || busy()) { return; }
-    fetch(window.location.href, {credentials: "same-origin", headers: {"X-Requested-With": "refresh"}})
+    fetch(window.location.href, {credentials: "same-origin"})
       .then(function (response) {
         if (!response.ok || response.redirected) { window.location.reload(); return null; }
         return response.text();
