@@ -11,6 +11,7 @@ from typing import Any
 import redis
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hotline import config
 from hotline.actions import ACTIONS, provided_vars
@@ -66,6 +67,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         config.fill_development_secrets(settings, Path(app.instance_path))
     app.config.update(settings)
     app.extensions["hotline.callbacks"] = callback_settings
+    hops = int(settings.get("PROXY_HOPS") or 0)
+    if hops:  # the client's address (sign-in throttling) is the proxy's unless we trust it
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     configure_logging(app)
     register_database(app)
     register_store(app)

@@ -59,6 +59,9 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
             value = settings.get(section.upper(), {}).get(key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 found.append(f"[{section}] {key} must be a positive whole number, got {value!r}")
+    hops = settings.get("PROXY_HOPS", 0)
+    if not str(hops).isdigit() or int(hops) > 5:
+        found.append(f"HOTLINE_PROXY_HOPS must be a whole number from 0 to 5, got {hops!r}")
     if env != "production":
         return found
     if len(settings.get("SECRET_KEY") or "") < 32:

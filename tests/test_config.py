@@ -65,3 +65,21 @@ def test_callback_settings_are_checked_at_start_up_with_the_rest():
                                                     "max_attempts": 0}})
     text = str(info.value)
     assert "HOTLINE_ENV" in text and "18:00-08:00" in text and "max_attempts" in text
+
+
+def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(make_app):
+    from flask import request
+
+    app = make_app(PROXY_HOPS="1")
+    app.add_url_rule("/_whoami", "whoami", lambda: request.remote_addr)
+    client = app.test_client()
+    seen = client.get("/_whoami", headers={"X-Forwarded-For": "203.0.113.7"}).get_data(True)
+    assert seen == "203.0.113.7"
+    direct = make_app().test_client()
+    direct.application.add_url_rule("/_whoami", "whoami", lambda: request.remote_addr)
+    assert direct.get("/_whoami", headers={"X-Forwarded-For": "203.0.113.7"}).get_data(True) \
+        == "127.0.0.1"
+
+
+def test_proxy_hops_must_be_a_small_number():
+    assert any("PROXY_HOPS" in p for p in problems(load_settings({"PROXY_HOPS": "x"}, environ={})))
