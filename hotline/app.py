@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -79,10 +80,26 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+class RedactToken(logging.Filter):
+    """Access logs print request URLs; the webhook token in them is a secret."""
+
+    PATTERN = re.compile(r"(token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(self.PATTERN.sub(r"\1[redacted]", a) if isinstance(a, str)
+                                else a for a in record.args)
+        record.msg = self.PATTERN.sub(r"\1[redacted]", str(record.msg))
+        return True
+
+
 def configure_logging(app: Flask) -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    access = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactToken) for f in access.filters):
+        access.addFilter(RedactToken())
 
 
 def register_database(app: Flask) -> None:

@@ -127,8 +127,9 @@ def setup_dev(base_url: str) -> None:
 
     token = current_app.config["WEBHOOK_TOKEN"]
     click.echo("Webhook URLs to register with Africa's Talking:")
-    for name in ("ussd", "ussd/events", "sms", "sms/delivery", "sms/optout", "voice"):
-        click.echo(f"  {base_url}/webhooks/at/{name}?token={token}")
+    for path in sorted(r.rule for r in current_app.url_map.iter_rules()
+                       if r.rule.startswith("/webhooks/at/")):
+        click.echo(f"  {base_url}{path}?token={token}")
     for line in sweeper.development_logins():
         click.echo(line)
     click.echo(f"Try it in the terminal: {Path(sys.argv[0]).name} simulate --lang en")

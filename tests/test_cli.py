@@ -107,3 +107,25 @@ def test_production_start_up_fails_with_one_readable_error():
     assert result.output.startswith("Error: invalid settings:")
     assert "HOTLINE_SECRET_KEY" in result.output and "HOTLINE_REDIS_URL" in result.output
     assert "Traceback" not in result.output
+
+
+def test_setup_dev_prints_the_webhook_urls_that_exist_and_a_staff_login(app):
+    result = AppRunner(app).invoke(["setup-dev"])
+    assert result.exit_code == 0, result.output
+    token = app.config["WEBHOOK_TOKEN"]
+    assert f"http://127.0.0.1:5000/webhooks/at/ussd?token={token}" in result.output
+    assert f"/webhooks/at/voice?token={token}" in result.output
+    assert "/webhooks/at/sms" not in result.output  # not built yet: no URL that would 404
+    assert "/staff/login" in result.output and "password" in result.output
+
+
+def test_access_log_never_shows_the_webhook_token():
+    import logging
+
+    from hotline.app import RedactToken
+
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '%s - "%s" %s',
+                               ("127.0.0.1", "POST /webhooks/at/ussd?token=s3cret&x=1", "200"),
+                               None)
+    RedactToken().filter(record)
+    assert "s3cret" not in record.getMessage() and "token=[redacted]&x=1" in record.getMessage()
