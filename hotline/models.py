@@ -167,3 +167,7 @@ class VoiceCall(db.Model):
 # The queue page orders open work by urgency then age; this index serves it.
 db.Index("ix_callback_requests_queue", CallbackRequest.status, CallbackRequest.priority,
          CallbackRequest.created_at)
+
+# The statistics page counts the requests of a period (the last 30 days by default), and
+# the queue's newest-first order pages from the end; without it both read the whole table.
+db.Index("ix_callback_requests_created_at", CallbackRequest.created_at)

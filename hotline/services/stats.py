@@ -1,16 +1,21 @@
 """Numbers for the supervisor: what is waiting, what is late, how fast the first call comes.
 
-Aggregates only, a handful of GROUP BY queries; no phone number or note is read.
+Aggregates only; no phone number or note is read. The page runs three queries: one
+pass over the open requests, one over the requests of the period, and the median.
+Each pass counts several things at once (``GROUP BY`` with ``FILTER`` clauses), because
+with a year of requests every extra scan of the table costs tens of milliseconds;
+the period is served by the index on ``created_at`` (migration 0003).
 """
 
 from __future__ import annotations
 
 import statistics as pystats
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from hotline.extensions import db
 from hotline.models import CallbackRequest
@@ -40,36 +45,69 @@ class Stats:
     referrals: Mapping[str, int]
 
 
-def statistics(now: datetime | None = None, since: datetime | None = None) -> Stats:
-    now = now_utc(now)
-    since = utc(since)
-    R = CallbackRequest
-    recent = [R.created_at >= since] if since is not None else []
-    is_open = R.status == "open"
+R = CallbackRequest
 
-    def grouped(column, *where) -> dict[str, int]:
-        rows = db.session.execute(select(column, func.count()).where(*where).group_by(column))
-        return {str(key) if key is not None else "unknown": n for key, n in rows}
 
-    by_reason = grouped(R.reason, is_open)
-    breached = db.session.scalar(select(func.count()).where(
-        is_open, R.first_attempt_at.is_(None), R.deadline_at < now)) or 0
-    late = db.session.scalar(select(func.count()).where(
-        R.first_attempt_at > R.deadline_at, *recent)) or 0
-    urgent = db.session.scalar(select(func.count()).where(is_open, R.priority == URGENT)) or 0
-    attempted = [R.first_attempt_at.is_not(None), *recent]
+def _key(value: object) -> str:
+    return str(value) if value is not None else "unknown"
+
+
+def _median_wait(attempted: list[ColumnElement[bool]]) -> timedelta | None:
+    """Median time from request to first call, of the requests matching ``attempted``.
+
+    PostgreSQL computes it; ``date_part`` gives a double precision number of seconds,
+    which sorts much faster than the numeric ``EXTRACT`` returns since PostgreSQL 14.
+    SQLite (development, few rows) hands the waits to Python.
+    """
     if db.engine.dialect.name == "postgresql":
         seconds = db.session.scalar(select(func.percentile_cont(0.5).within_group(
-            func.extract("epoch", R.first_attempt_at - R.created_at))).where(*attempted))
-        median = timedelta(seconds=float(seconds)) if seconds is not None else None
-    else:  # SQLite in development: few rows, so Python can take the median
-        waits = [(utc(a) - utc(c)).total_seconds() for a, c in db.session.execute(  # type: ignore
-            select(R.first_attempt_at, R.created_at).where(*attempted))]
-        median = timedelta(seconds=pystats.median(waits)) if waits else None
+            func.date_part("epoch", R.first_attempt_at - R.created_at))).where(*attempted))
+        return timedelta(seconds=float(seconds)) if seconds is not None else None
+    waits = [(utc(a) - utc(c)).total_seconds() for a, c in db.session.execute(  # type: ignore
+        select(R.first_attempt_at, R.created_at).where(*attempted))]
+    return timedelta(seconds=pystats.median(waits)) if waits else None
+
+
+def statistics(now: datetime | None = None, since: datetime | None = None) -> Stats:
+    """The numbers of the statistics page, in three queries whatever the period.
+
+    Open work is always all of it; ``since`` limits the rest to requests created since.
+    """
+    now = now_utc(now)
+    since = utc(since)
+    recent = [R.created_at >= since] if since is not None else []
+
+    by_reason: Counter[str] = Counter()
+    by_language: Counter[str] = Counter()
+    urgent = breached = 0
+    for reason, language, n, n_urgent, n_breached in db.session.execute(
+            select(R.reason, R.language, func.count(),
+                   func.count().filter(R.priority == URGENT),
+                   func.count().filter(R.first_attempt_at.is_(None), R.deadline_at < now))
+            .where(R.status == "open").group_by(R.reason, R.language)):
+        by_reason[_key(reason)] += n
+        by_language[_key(language)] += n
+        urgent += n_urgent
+        breached += n_breached
+
+    by_status: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    referrals: Counter[str] = Counter()
+    late = 0
+    for status, outcome, referral, n, n_late in db.session.execute(
+            select(R.status, R.outcome, R.referral, func.count(),
+                   func.count().filter(R.first_attempt_at > R.deadline_at))
+            .where(*recent).group_by(R.status, R.outcome, R.referral)):
+        by_status[_key(status)] += n
+        if outcome is not None:
+            outcomes[str(outcome)] += n
+        if referral is not None:
+            referrals[str(referral)] += n
+        late += n_late
+
     return Stats(
         now=now, since=since, open_total=sum(by_reason.values()), open_urgent=urgent,
-        open_by_reason=by_reason, open_by_language=grouped(R.language, is_open),
-        open_breached=breached, late_first_attempts=late, median_to_first_attempt=median,
-        by_status=grouped(R.status, *recent),
-        outcomes=grouped(R.outcome, R.outcome.is_not(None), *recent),
-        referrals=grouped(R.referral, R.referral.is_not(None), *recent))
+        open_by_reason=dict(by_reason), open_by_language=dict(by_language),
+        open_breached=breached, late_first_attempts=late,
+        median_to_first_attempt=_median_wait([R.first_attempt_at.is_not(None), *recent]),
+        by_status=dict(by_status), outcomes=dict(outcomes), referrals=dict(referrals))

@@ -3,8 +3,8 @@
 A benchmark compares the app with a baseline served by the same gunicorn settings in
 the same run, so the figures say what the app costs rather than how fast this machine
 is today. The load generator runs in its own process on asyncio with raw keep-alive
-HTTP/1.1 connections: a thread per caller with ``requests`` would cost more CPU than
-the server it measures on a 2-core machine. Loopback only.
+HTTP/1.1 connections, so that on a 2-core machine it takes little of the CPU the server
+needs; its share is measured and printed with every run. Loopback only.
 """
 
 from __future__ import annotations
@@ -79,13 +79,23 @@ def migrate(env: dict[str, str]) -> None:
         raise RuntimeError(f"hotline db upgrade failed:\n{done.stdout}{done.stderr}")
 
 
-def empty_tables(url: str) -> None:
-    """Start every run from the same empty tables, so runs compare and the DB never grows."""
+def require_scratch(database_url: str, redis_url: str) -> None:
+    """A benchmark wipes its database and Redis db: refuse anything not obviously scratch."""
+    name = sa.engine.make_url(database_url).database or ""
+    if "bench" not in name:
+        raise SystemExit(f"refusing to wipe database {name!r}: a benchmark database's name "
+                         "contains 'bench'")
+    db_index = redis.connection.parse_url(redis_url).get("db", 0)
+    if not db_index:
+        raise SystemExit("refusing to flush Redis db 0: give the benchmark its own db number")
+
+
+def reset_schema(url: str) -> None:
+    """Start every run from an empty schema: runs compare, and a migration renamed in the
+    working tree since the last run cannot leave the database at an unknown revision."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        names = [n for n in sa.inspect(conn).get_table_names() if n != "alembic_version"]
-        if names:
-            conn.execute(sa.text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+        conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
 
 

@@ -41,12 +41,13 @@ from tests.bench.common import (
     Workers,
     base_env,
     busy_machine,
-    empty_tables,
     ensure_database,
     figures,
     flush_redis,
     migrate,
     ms,
+    require_scratch,
+    reset_schema,
     run_load,
     shout,
     table,
@@ -246,9 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         (f"--{name}", str(value)) for name in ("workers", "threads")
         if (value := getattr(args, name)) is not None)))
     described = workers.describe(env)
+    require_scratch(args.database_url, args.redis_url)
     ensure_database(args.database_url)
+    reset_schema(args.database_url)
     migrate(env)
-    empty_tables(args.database_url)
     flush_redis(args.redis_url)
     walks = prepare_walks(env, args.seed)
     plan = LoadPlan("tests.bench.ussd_hops:caller", args.users, args.warmup, args.duration,
