@@ -124,7 +124,7 @@ class UssdService:
             state, screen = engine.replay(inputs, session.start_lang, context)
         if changed_lang:
             self._remember_language(phone, state.lang, session)
-        if db.session.in_transaction():  # also what an action wrote; an empty commit still
+        if db.session().in_transaction():  # also what an action wrote; an empty commit still
             db.session.commit()  # cost 8% of a hop that touched nothing
         self.store.set(state_key, json.dumps(state.to_dict()).encode(), self.ussd["session_ttl"])
         return UssdReply(screen.text, screen.end)

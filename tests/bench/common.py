@@ -99,6 +99,16 @@ def reset_schema(url: str) -> None:
     engine.dispose()
 
 
+def empty_tables(url: str) -> None:
+    """Between rounds: the same callers may call as new callers again."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        names = [n for n in sa.inspect(conn).get_table_names() if n != "alembic_version"]
+        if names:
+            conn.execute(sa.text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
 def flush_redis(url: str) -> None:
     client = redis.Redis.from_url(url)
     client.flushdb()
@@ -202,6 +212,19 @@ class Server:
             return [psutil.Process(self.proc.pid), *self.worker_processes()]
         except psutil.NoSuchProcess:
             return []
+
+    def connections_per_worker(self) -> list[int]:
+        """Client connections each worker holds now: a keep-alive connection stays with
+        the worker that accepted it, so an uneven spread leaves a core idle."""
+        counts = []
+        for proc in self.worker_processes():
+            try:
+                conns = proc.net_connections(kind="tcp")
+            except psutil.Error:
+                continue
+            counts.append(sum(1 for c in conns if c.laddr and c.laddr.port == self.port
+                              and c.status == psutil.CONN_ESTABLISHED))
+        return counts
 
     def log_tail(self, lines: int = 40) -> str:
         self.log.flush()
@@ -326,6 +349,12 @@ class LoadPlan:
     data: Any = None  # prepared by the benchmark, e.g. the paths its users walk
     seed: int = 1
     think: float = 0.0  # mean pause of a user between exchanges; 0: as fast as answered
+    fresh_connections: bool = False  # a new connection per exchange, as nginx's proxy_pass
+    # A keep-alive connection stays with the gunicorn worker that accepted it, and a burst
+    # of new connections mostly lands on one worker: a core then idles and the figures
+    # swing from run to run. Renewing each connection now and then lets the kernel spread
+    # them again, busy workers accepting fewer.
+    renew_after: int = 50
     port: int = 0  # set by run_load
 
 
@@ -384,13 +413,14 @@ class Connection:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def send(self, exchange: Exchange) -> tuple[int, bytes]:
+    async def send(self, exchange: Exchange, close: bool = False) -> tuple[int, bytes]:
         if self.writer is None:
             await self.open()
         assert self.reader is not None and self.writer is not None
+        closing = "Connection: close\r\n" if close else ""
         head = (f"{exchange.method} {exchange.target} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
                 f"Content-Type: {exchange.content_type}\r\n"
-                f"Content-Length: {len(exchange.body)}\r\n\r\n").encode("ascii")
+                f"Content-Length: {len(exchange.body)}\r\n{closing}\r\n").encode("ascii")
         self.writer.write(head + exchange.body)
         raw = await self.reader.readuntil(b"\r\n\r\n")
         status_line, *header_lines = raw.decode("latin-1").split("\r\n")
@@ -424,7 +454,7 @@ async def _user(plan: LoadPlan, exchanges: Iterator[Exchange], index: int,
     clock = time.monotonic
     pauses = random.Random(plan.seed * 104729 + index)
     try:
-        for exchange in exchanges:
+        for sent, exchange in enumerate(exchanges, 1):
             if plan.think:
                 await asyncio.sleep(plan.think * pauses.uniform(0.5, 1.5))
             if clock() >= stop_at:
@@ -433,14 +463,16 @@ async def _user(plan: LoadPlan, exchanges: Iterator[Exchange], index: int,
             problem: str | None
             try:
                 try:
-                    status, body = await conn.send(exchange)
+                    status, body = await conn.send(exchange, plan.fresh_connections)
                 except (asyncio.IncompleteReadError, ConnectionError) as exc:
                     if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
                         raise
                     conn.close()  # the server closed an idle keep-alive connection: once more
                     result.reconnects += 1
-                    status, body = await conn.send(exchange)
+                    status, body = await conn.send(exchange, plan.fresh_connections)
                 problem = exchange.check(status, body)
+                if plan.fresh_connections or sent % plan.renew_after == 0:
+                    conn.close()
             except (OSError, asyncio.IncompleteReadError, HttpError, ValueError) as exc:
                 conn.close()
                 problem = f"transport: {type(exc).__name__}"
@@ -501,6 +533,8 @@ class Measured:
     services_cpu: float  # seconds, the benchmark database's backends and Redis
     machine_cpu: float  # seconds of busy CPU on the whole machine, measured window only
     window: float
+    connections: list[tuple[int, ...]] = field(default_factory=list)  # per worker, per round
+    rates: list[float] = field(default_factory=list)  # per round
 
     @property
     def unrelated_cpu(self) -> float:
@@ -517,6 +551,28 @@ class Measured:
         return max(self.rss_peaks.values(), default=0)
 
 
+def combine(runs: Sequence[Measured]) -> Measured:
+    """Rounds of one server pooled: hops over total time, every latency, every error."""
+    load = LoadResult()
+    for m in runs:
+        load.latencies += m.load.latencies
+        for problem, count in m.load.errors.items():
+            load.errors[problem] = load.errors.get(problem, 0) + count
+        load.error_examples += m.load.error_examples[:5 - len(load.error_examples)]
+        load.visits += m.load.visits
+        load.reconnects += m.load.reconnects
+        load.warmup_hops += m.load.warmup_hops
+        load.window += m.load.window
+        load.client_cpu += m.load.client_cpu
+    peaks: dict[int, int] = {}
+    for m in runs:
+        peaks.update(m.rss_peaks)
+    return Measured(runs[0].name, load, peaks, sum(m.server_cpu for m in runs),
+                    sum(m.services_cpu for m in runs), sum(m.machine_cpu for m in runs),
+                    sum(m.window for m in runs), [c for m in runs for c in m.connections],
+                    [r for m in runs for r in m.rates])
+
+
 def run_load(name: str, server: Server, plan: LoadPlan, database: str = "") -> Measured:
     """Run ``plan`` from a separate process against ``server``; sample memory and CPU."""
     plan = replace(plan, port=server.port)
@@ -531,7 +587,9 @@ def run_load(name: str, server: Server, plan: LoadPlan, database: str = "") -> M
         kind, value = _receive(parent, 120)
         time.sleep(max(0.0, value - time.time()))
         before = CpuSnapshot.take(server, database)
-        time.sleep(plan.duration)
+        time.sleep(plan.duration / 2)
+        connections = server.connections_per_worker()
+        time.sleep(max(0.0, plan.duration - (time.monotonic() - before.at)))
         after = CpuSnapshot.take(server, database)
         kind, value = _receive(parent, 60)
     finally:
@@ -541,7 +599,7 @@ def run_load(name: str, server: Server, plan: LoadPlan, database: str = "") -> M
             proc.terminate()
     return Measured(name, value, peaks, after.server - before.server,
                     after.services_since(before), after.machine - before.machine,
-                    after.at - before.at)
+                    after.at - before.at, [tuple(connections)], [value.rate()])
 
 
 def _receive(pipe: PipeEnd, timeout: float) -> tuple[str, Any]:

@@ -41,6 +41,8 @@ from tests.bench.common import (
     Workers,
     base_env,
     busy_machine,
+    combine,
+    empty_tables,
     ensure_database,
     figures,
     flush_redis,
@@ -87,7 +89,7 @@ def shown_options(text: str) -> list[str]:
             if line[:1].isdigit() and line.split(".", 1)[0].isdigit() and ". " in line]
 
 
-def choose(engine: Engine, state: State, text: str, rng: random.Random) -> str:
+def choose(engine: Engine, state: State, text: str, rng: random.Random) -> str | None:
     """What a caller presses next: mostly a shown option or 'more', now and then back or home.
 
     Only what the screen offers is pressed, so no reply is an 'invalid choice' hint; an
@@ -106,6 +108,8 @@ def choose(engine: Engine, state: State, text: str, rng: random.Random) -> str:
     if "98" in keys:
         weighted.append(("98", 2.0 if node.kind == "message" else 0.5))
     weighted += [(key, 0.3) for key in ("0", "00") if key in keys]
+    if not weighted:  # only actions offered: the caller's walk ends here
+        return None
     choices, weights = zip(*weighted, strict=True)
     return rng.choices(choices, weights)[0]
 
@@ -118,6 +122,8 @@ def walk(engine: Engine, start_lang: str | None, rng: random.Random) -> Walk:
         if screen.end:
             break
         pressed = choose(engine, state, screen.text, rng)
+        if pressed is None:
+            break
         state, screen = engine.step(state, pressed, {})
         inputs.append(pressed)
         replies.append(reply(screen))
@@ -188,13 +194,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.ussd_hops",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=32, help="concurrent callers [32]")
-    parser.add_argument("--warmup", type=float, default=5, help="seconds not measured [5]")
-    parser.add_argument("--duration", type=float, default=20, help="seconds measured [20]")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="app and bare in turn, each on a fresh gunicorn, pooled [3]")
+    parser.add_argument("--warmup", type=float, default=3,
+                        help="seconds not measured, per round and server [3]")
+    parser.add_argument("--duration", type=float, default=8,
+                        help="seconds measured, per round and server [8]")
     parser.add_argument("--workers", type=int, help="override config/gunicorn.conf.py")
     parser.add_argument("--threads", type=int, help="override config/gunicorn.conf.py")
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds a caller pauses before each hop [0: none, the "
                              "most load 32 callers can make]")
+    parser.add_argument("--fresh-connections", action="store_true",
+                        help="a new connection per hop, as nginx's proxy_pass opens by "
+                             "default [keep-alive]")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", default=DATABASE_URL)
     parser.add_argument("--redis-url", default=REDIS_URL)
@@ -207,8 +220,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def report(args: argparse.Namespace, described: str, app: Measured, bare: Measured,
            walks: dict[str, list[Walk]]) -> int:
     hops = [len(replies) for group in walks.values() for _, replies, _ in group]
-    print(f"\nUSSD hops: {args.users} callers, {args.warmup:g} s warm-up, {args.duration:g} s "
-          f"measured per server, think time {args.think:g} s\n{described}\n{os.cpu_count()} CPUs, "
+    print(f"\nUSSD hops: {args.users} callers; {args.rounds} round(s) of {args.warmup:g} s "
+          f"warm-up and {args.duration:g} s measured per server; think time {args.think:g} s; "
+          f"{'a new connection per hop' if args.fresh_connections else 'keep-alive'}"
+          f"\n{described}\n{os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}")
     print(f"paths: {min(hops)}-{max(hops)} hops (mean {sum(hops) / len(hops):.1f}), new callers "
           f"choose Arabic or English, {RETURNING:.0%} of sessions by returning callers\n")
@@ -218,9 +233,17 @@ def report(args: argparse.Namespace, described: str, app: Measured, bare: Measur
     print(f"\nratio app/bare: throughput {ratio:.2f}, p50 "
           f"{app.load.percentile(50) / bare.load.percentile(50):.1f}x, "
           f"p99 {p99 / bare.load.percentile(99):.1f}x")
+    if not args.think and app.load.rate():
+        print(f"(no think time: every caller waits for a reply, so the mean latency is "
+              f"{args.users} callers / {app.load.rate():.0f} hops/s = "
+              f"{args.users / app.load.rate() * 1000:.0f} ms of queueing and work; "
+              f"--think gives latencies below capacity)")
+    for m in (bare, app):
+        print(f"{m.name} per round: " + ", ".join(f"{r:.0f}" for r in m.rates) + " hops/s; "
+              "client connections per worker mid-round: " + ", ".join(
+                  "/".join(map(str, c)) for c in m.connections))
     per_worker = ", ".join(f"{rss / MB:.0f}" for rss in app.rss_peaks.values())
-    print(f"app workers' peak RSS (MB): {per_worker} ({len(app.rss_peaks)} worker processes "
-          f"seen, max_requests replaces them)\n")
+    print(f"app workers' peak RSS (MB): {per_worker}\n")
     checks = [(f"throughput >= {TARGET_RATIO} x bare", f"{ratio:.2f}", ratio >= TARGET_RATIO),
               (f"p99 < {TARGET_P99 * 1000:.0f} ms", ms(p99), p99 < TARGET_P99),
               (f"peak RSS per worker < {TARGET_RSS // MB} MB", f"{app.peak_rss / MB:.0f} MB",
@@ -243,7 +266,9 @@ def report(args: argparse.Namespace, described: str, app: Measured, bare: Measur
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     env = bench_env(args)
-    workers = Workers(overrides=tuple(itertools.chain.from_iterable(
+    # max_requests recycles a worker after ~5,000 requests: hours in production, but every
+    # ~20 s here, each time a second of start-up in the measured window. Off for both.
+    workers = Workers(overrides=("--max-requests", "0", *itertools.chain.from_iterable(
         (f"--{name}", str(value)) for name in ("workers", "threads")
         if (value := getattr(args, name)) is not None)))
     described = workers.describe(env)
@@ -251,19 +276,24 @@ def main(argv: list[str] | None = None) -> int:
     ensure_database(args.database_url)
     reset_schema(args.database_url)
     migrate(env)
-    flush_redis(args.redis_url)
     walks = prepare_walks(env, args.seed)
     plan = LoadPlan("tests.bench.ussd_hops:caller", args.users, args.warmup, args.duration,
-                    seed=args.seed, think=args.think)
+                    seed=args.seed, think=args.think,
+                    fresh_connections=args.fresh_connections)
     database = make_url(args.database_url).database or ""
-    print(f"app: {described} hotline:create_app() ...", flush=True)
-    with Server("hotline:create_app()", workers, env, ready_path="/readyz") as server:
-        app = run_load("app", server, replace(plan, data={"app": True, "token": TOKEN,
-                                                          "walks": walks}), database)
-    print("bare: the same gunicorn, tests.bench.bare_app:app ...", flush=True)
-    with Server("tests.bench.bare_app:app", workers, env) as server:
-        bare = run_load("bare", server, replace(plan, data={"app": False, "token": TOKEN,
-                                                            "walks": walks}), database)
+    runs: dict[str, list[Measured]] = {"app": [], "bare": []}
+    for round_no in range(1, args.rounds + 1):
+        print(f"round {round_no}/{args.rounds}: app, then bare ...", flush=True)
+        empty_tables(args.database_url)  # every caller new again, every session id unused
+        flush_redis(args.redis_url)
+        this_round = replace(plan, seed=args.seed * 1000 + round_no)
+        with Server("hotline:create_app()", workers, env, ready_path="/readyz") as server:
+            runs["app"].append(run_load("app", server, replace(
+                this_round, data={"app": True, "token": TOKEN, "walks": walks}), database))
+        with Server("tests.bench.bare_app:app", workers, env) as server:
+            runs["bare"].append(run_load("bare", server, replace(
+                this_round, data={"app": False, "token": TOKEN, "walks": walks}), database))
+    app, bare = combine(runs["app"]), combine(runs["bare"])
     return report(args, described, app, bare, walks)
 
 
