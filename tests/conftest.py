@@ -25,6 +25,7 @@ from hotline.config import load_settings
 from hotline.extensions import db
 from hotline.flows import Engine
 from hotline.textcodec import Budget
+from tests.pgdb import ensure_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL",
@@ -32,17 +33,6 @@ DATABASE_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL",
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TOKEN = "test-webhook-token-0123456789"
 PHONE = "+249912345678"
-
-
-def _ensure_database(url: str) -> None:
-    target = sa.engine.make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                              {"n": target.database}).scalar()
-        if not exists:
-            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 def overrides(**extra: Any) -> dict[str, Any]:
@@ -54,7 +44,7 @@ def overrides(**extra: Any) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def migrated() -> None:
     """Drop everything, then build the schema with the migrations, as production does."""
-    _ensure_database(DATABASE_URL)
+    ensure_database(DATABASE_URL)
     engine = sa.create_engine(DATABASE_URL)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))

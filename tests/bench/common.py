@@ -33,6 +33,8 @@ import psutil
 import redis
 import sqlalchemy as sa
 
+from tests.pgdb import ensure_database  # noqa: F401  (part of this module's API)
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the venv this runs in: gunicorn and hotline live there
 HOST = "127.0.0.1"
@@ -57,18 +59,6 @@ def base_env(**settings: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT)
     env.update({f"HOTLINE_{k.upper()}": v for k, v in settings.items()})
     return env
-
-
-def ensure_database(url: str) -> None:
-    """Create the benchmark's own database once; never touches any other."""
-    target = sa.engine.make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                              {"n": target.database}).scalar()
-        if not exists:
-            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 def migrate(env: dict[str, str]) -> None:
