@@ -88,20 +88,22 @@ class UssdService:
         state = State.from_dict(json.loads(raw)) if raw else None
         if state is None or state.hops != len(inputs) - 1:
             # Not the hop after the stored state: a repeat, a dial or a lost state. A reply
-            # is cached only after its state is stored, so the next hop has none to find and
+            # is cached only together with its state, so the next hop has none to find and
             # skips this read (measured by tests/bench/ussd_hops.py).
             cached = self.store.get(reply_key)
             if cached is not None:
                 data = json.loads(cached)
                 return UssdReply(data["text"], data["end"])
             state = None
-        reply = self._advance(hop, phone, inputs, state, state_key)
-        ttl = self.ussd["session_ttl"]
-        self.store.set(reply_key, json.dumps({"text": reply.text, "end": reply.end}).encode(), ttl)
+        state, reply = self._advance(hop, phone, inputs, state)
+        self.store.set_many({  # the reply is cached together with the state it leads to
+            state_key: json.dumps(state.to_dict()).encode(),
+            reply_key: json.dumps({"text": reply.text, "end": reply.end}).encode(),
+        }, self.ussd["session_ttl"])
         return reply
 
-    def _advance(self, hop: UssdHop, phone: str, inputs: list[str], state: State | None,
-                 state_key: str) -> UssdReply:
+    def _advance(self, hop: UssdHop, phone: str, inputs: list[str], state: State | None
+                 ) -> tuple[State, UssdReply]:
         """Begin on a dial, step from a ``state`` one hop behind, else replay ``inputs``."""
         engine = self.engine_for(hop.network_code)
         context = {"phone": phone, "session_id": hop.session_id, "channel": "ussd",
@@ -126,8 +128,7 @@ class UssdService:
             self._remember_language(phone, state.lang, session)
         if db.session().in_transaction():  # also what an action wrote; an empty commit still
             db.session.commit()  # cost 8% of a hop that touched nothing
-        self.store.set(state_key, json.dumps(state.to_dict()).encode(), self.ussd["session_ttl"])
-        return UssdReply(screen.text, screen.end)
+        return state, UssdReply(screen.text, screen.end)
 
     def _open_session(self, hop: UssdHop, phone: str) -> UssdSession:
         contact = contacts.get_or_create(phone)
