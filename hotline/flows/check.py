@@ -111,11 +111,9 @@ def report(checked: Checked, *, values: Mapping[str, str], budget: Budget) -> li
             continue
         for lang in catalog.languages:
             pages = engine.pages(node.id, lang, sample)
-            nav_more, nav_last = engine.navs(lang)
             for i, body in enumerate(pages, 1):
+                nav_more, nav_last = engine.navs(node.id, lang, first_page=i == 1)
                 nav = nav_last if i == len(pages) else nav_more
-                if node.id == graph.home and i == 1:  # the main menu has nothing to go back to
-                    nav = catalog.render(lang, NAV_KEYS[0]) if len(pages) > 1 else ""
                 cost = measure(f"{body}\n{nav}" if nav else body)
                 lines.append(f"{node.id:<32} {lang:<3} {i}/{len(pages)} "
                              f"{cost.units:>3}/{budget.limit(cost.encoding):<3} {cost.encoding}")

@@ -118,9 +118,19 @@ class Engine:
                 if node.text else []
         return [self._text(lang, k, vars) for k in node.text]
 
-    def navs(self, lang: str) -> tuple[str, str]:
-        """The two longest navigation lines: before the last page, and on it."""
+    def _nav_words(self, lang: str) -> tuple[str, str, str]:
         more, back, home = (self.catalog.render(lang, k) for k in NAV_KEYS[:3])
+        return more, back, home
+
+    def navs(self, node_id: str, lang: str, first_page: bool = False) -> tuple[str, str]:
+        """The navigation lines a page is sized for: before the last page, and on it.
+
+        The first page of the main menu has nothing to go back to, so it only ever
+        carries "98 more"; every other page may carry the longest of the two lines.
+        """
+        more, back, home = self._nav_words(lang)
+        if first_page and node_id == self.graph.home:
+            return more, ""
         return f"{more} {back}", f"{back} {home}"
 
     def pages(self, node_id: str, lang: str, vars: Mapping[str, str] | None = None,
@@ -134,11 +144,10 @@ class Engine:
         if key not in self._cache:
             if len(self._cache) > 4096:
                 self._cache.clear()
-            more = self.catalog.render(lang, NAV_KEYS[0])
-            first = (more, "") if node_id == self.graph.home else None
             self._cache[key] = layout(self._chunks(node, lang, vars),
-                                      self._option_lines(node, lang, vars), self.navs(lang), budget,
-                                      first_navs=first)
+                                      self._option_lines(node, lang, vars),
+                                      self.navs(node_id, lang), budget,
+                                      first_navs=self.navs(node_id, lang, first_page=True))
         return self._cache[key]
 
     def _nav_lang(self, state: State) -> str:
@@ -175,7 +184,7 @@ class Engine:
         return cost
 
     def _nav_line(self, state: State, lang: str, page: int, count: int) -> str:
-        more, back, home = (self.catalog.render(lang, k) for k in NAV_KEYS[:3])
+        more, back, home = self._nav_words(lang)
         back_to = (state.node, page - 1) if page else (state.history[-1] if state.history else None)
         items = []
         if page < count - 1:

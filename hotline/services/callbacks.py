@@ -232,8 +232,6 @@ def now_utc(now: datetime | None = None) -> datetime:
     return utc(now) if now is not None else clock()  # type: ignore[return-value]
 
 
-_now = now_utc
-
 
 def _event(request_id: int, kind: str, at: datetime, staff_id: int | None = None,
            detail: str = "", note: str = "") -> None:
@@ -345,10 +343,10 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
     not duplicated (a repeated hop, a replayed session, a second dial). An open
     missed-call request (reason unknown) is completed with these answers.
     """
-    now = _now(now)
+    now = now_utc(now)
     cfg = settings()
     _check(reason, REASONS[:-1], "reason")
-    _check(safe_to_call, ("yes", "times"), "safe_to_call")
+    _check(safe_to_call, SAFE_TO_CALL[:-1], "safe_to_call")
     _check(channel, CHANNELS, "channel")
     times = ",".join(t for t in cfg.windows if t in safe_times.split(",")) \
         if safe_to_call == "times" else ""
@@ -404,7 +402,7 @@ def record_ring(phone: str, now: datetime | None = None) -> RingResult:
     caller's open request of any reason is refreshed rather than duplicated.
     The caller commits (the voice call row goes in the same transaction).
     """
-    now = _now(now)
+    now = now_utc(now)
     cfg = settings()
     contact = _lock_contact(phone)
     open_rows = _open_for(contact.id)
@@ -434,7 +432,7 @@ def withdraw_for_phone(phone: str, now: datetime | None = None) -> int:
 
     Returns how many were withdrawn; no SMS, no confirmation, nothing to the caller.
     """
-    now = _now(now)
+    now = now_utc(now)
     contact = contacts.find(phone)
     if contact is None:
         return 0
@@ -460,7 +458,7 @@ def claim(request_id: int, staff_id: int, now: datetime | None = None) -> ClaimR
     the claim is renewed). Otherwise ``ClaimConflict`` names the holder;
     ``RequestClosed`` or ``RequestNotFound`` say why not.
     """
-    now = _now(now)
+    now = now_utc(now)
     expires = now + settings().claim
     if not isinstance(request_id, int) or isinstance(request_id, bool):
         raise RequestNotFound(request_id)
@@ -495,7 +493,7 @@ def claim(request_id: int, staff_id: int, now: datetime | None = None) -> ClaimR
 
 def release(request_id: int, staff_id: int, now: datetime | None = None) -> None:
     """Give the request back to the queue. Releasing what nobody holds is a no-op."""
-    now = _now(now)
+    now = now_utc(now)
     row = _locked(request_id)
     if row.claimed_by_id is None or not _holds(row, row.claimed_by_id, now):
         row.claimed_by_id = row.claim_expires_at = None
@@ -511,7 +509,7 @@ def release(request_id: int, staff_id: int, now: datetime | None = None) -> None
 
 def reveal_phone(request_id: int, staff_id: int, now: datetime | None = None) -> str:
     """The full number, for the staff member holding the claim only; audited every time."""
-    now = _now(now)
+    now = now_utc(now)
     row = _locked(request_id)
     _require_holder(row, staff_id, now)
     phone = db.session.scalar(select(Contact.phone).where(Contact.id == row.contact_id))
@@ -532,7 +530,7 @@ def log_attempt(request_id: int, staff_id: int, result: str, note: str = "",
     ``unreachable``. ``reached`` and ``wrong_number`` keep the claim: the holder
     goes on to ``resolve``.
     """
-    now = _now(now)
+    now = now_utc(now)
     _check(result, ATTEMPT_RESULTS, "result")
     text = _note(note)
     cfg = settings()
@@ -571,7 +569,7 @@ def log_attempt(request_id: int, staff_id: int, result: str, note: str = "",
 def resolve(request_id: int, staff_id: int, outcome: str, referral: str = "none",
             note: str = "", now: datetime | None = None) -> None:
     """Close the request with an outcome and a referral; only the claim holder may."""
-    now = _now(now)
+    now = now_utc(now)
     _check(outcome, OUTCOMES, "outcome")
     _check(referral, REFERRALS, "referral")
     text = _note(note)
@@ -591,7 +589,7 @@ def reassign(request_id: int, supervisor_id: int, to_staff_id: int,
 
     Role checks are the dashboard's; this checks that the target can work.
     """
-    now = _now(now)
+    now = now_utc(now)
     target = _active_staff(to_staff_id)
     row = _locked(request_id)
     if row.status != "open":
@@ -617,7 +615,7 @@ def _active_staff(staff_id: int) -> StaffUser:
 
 def expire_claims(now: datetime | None = None) -> str:
     """Sweep: return claims nobody renewed to the queue, with a timeline line each."""
-    now = _now(now)
+    now = now_utc(now)
     stale = db.session.execute(
         select(CallbackRequest.id, CallbackRequest.claimed_by_id)
         .where(CallbackRequest.claimed_by_id.is_not(None),

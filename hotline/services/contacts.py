@@ -15,11 +15,11 @@ def get_or_create(phone: str) -> Contact:
     dialect = db.engine.dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
-    db.session.execute(
-        insert(Contact).values(phone=phone, created_at=now, last_seen_at=now)
-        .on_conflict_do_update(index_elements=[Contact.phone], set_={"last_seen_at": now})
-    )
-    return db.session.scalars(select(Contact).where(Contact.phone == phone)).one()
+    upsert = (insert(Contact).values(phone=phone, created_at=now, last_seen_at=now)
+              .on_conflict_do_update(index_elements=[Contact.phone], set_={"last_seen_at": now})
+              .returning(Contact))
+    # One statement, not an upsert then a select: a dial is a USSD hop and must stay quick.
+    return db.session.scalars(upsert, execution_options={"populate_existing": True}).one()
 
 
 def find(phone: str) -> Contact | None:
