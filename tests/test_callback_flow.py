@@ -206,12 +206,12 @@ def test_replay_after_redis_loss_mid_flow_and_after_the_end(app, ussd, at):
     store = redis.Redis.from_url(REDIS_URL)
     start(ussd, "ar")
     ussd.press("1", "2")
-    store.delete(*store.keys(f"ussd:{ussd.session_id}:*"))  # Redis restarted mid-flow
+    store.delete(f"ussd:{ussd.session_id}")  # Redis restarted mid-flow
     ussd.press("1", "1")
     end = ussd.press("1")
     [row] = requests()
     assert row.ref in end and row.safe_times == "morning"
-    store.delete(*store.keys(f"ussd:{ussd.session_id}:*"))  # lost again; the hop is retried
+    store.delete(f"ussd:{ussd.session_id}")  # lost again; the hop is retried
     assert ussd.post("*".join(ussd.inputs)) == end  # replay runs the action again: same ref
     assert len(requests()) == 1 and events() == 1
     store.close()

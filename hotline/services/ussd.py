@@ -1,27 +1,28 @@
 """A USSD hop: gateway fields in, screen out, through the flow engine.
 
-State lives in the store under the session id; the reply to each
-``(sessionId, text)`` is cached so a repeated hop returns the same screen and
-runs nothing again. When the state is missing or out of step with ``text``,
-the session is rebuilt by replaying ``text``.
+One record per session lives in the store: the last hop's ``text``, the state it
+led to and the reply it got, so a repeated hop returns the same screen and runs
+nothing again, and a normal hop costs one read and one write. When the record is
+missing or out of step with ``text``, the session is rebuilt by replaying ``text``
+from the language it started in, which the dial recorded in the database.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from hotline.content import Catalog
 from hotline.extensions import db
 from hotline.flows import Engine, State
-from hotline.models import UssdSession, UssdSessionEnd
+from hotline.models import UssdSession, UssdSessionEnd, utcnow
 from hotline.phones import to_e164
 from hotline.privacy import mask_phone
 from hotline.services import contacts
@@ -45,6 +46,38 @@ class UssdHop:
 class UssdReply:
     text: str
     end: bool
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the store keeps of a session between hops, as JSON."""
+
+    text: str  # the last hop's inputs, as the gateway sent them
+    state: State  # where that hop left the caller
+    reply: UssdReply  # what it answered
+    raw_phone: str  # phoneNumber as sent, and its E.164 form: parsed once per session
+    phone: str
+
+    def dumps(self) -> bytes:
+        return json.dumps({"text": self.text, "state": self.state.to_dict(),
+                           "reply": self.reply.text, "end": self.reply.end,
+                           "raw_phone": self.raw_phone, "phone": self.phone}).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes) -> Record | None:
+        """None for anything unreadable: the hop is then replayed, not failed."""
+        try:
+            data = json.loads(raw)
+            return cls(data["text"], State.from_dict(data["state"]),
+                       UssdReply(data["reply"], bool(data["end"])), data["raw_phone"],
+                       data["phone"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def extends(text: str, prefix: str) -> bool:
+    """``text`` holds the inputs of ``prefix`` and at least one more."""
+    return text != prefix and (not prefix or text.startswith(prefix + "*"))
 
 
 class UssdService:
@@ -71,35 +104,34 @@ class UssdService:
         return UssdReply(text, end=True)
 
     def handle(self, hop: UssdHop) -> UssdReply:
-        phone = to_e164(hop.phone, self.region)
         if self.service_codes and hop.service_code not in self.service_codes:
             log.warning("USSD for unknown service code %r", hop.service_code[:40])
-            return self._error("error.unavailable", None)
-        if phone is None:
-            log.warning("USSD from an invalid phone number (session %s)", hop.session_id[:40])
             return self._error("error.unavailable", None)
         inputs = hop.text.split("*") if hop.text else []
         if len(hop.text.encode()) > self.ussd["max_text_bytes"] \
                 or len(inputs) > self.ussd["max_hops"]:
             return self._error("error.too_long", None)
-        reply_key = f"ussd:{hop.session_id}:reply:{hashlib.sha1(hop.text.encode()).hexdigest()}"
-        state_key = f"ussd:{hop.session_id}:state"
-        raw = self.store.get(state_key) if inputs else None
-        state = State.from_dict(json.loads(raw)) if raw else None
-        if state is None or state.hops != len(inputs) - 1:
-            # Not the hop after the stored state: a repeat, a dial or a lost state. A reply
-            # is cached only together with its state, so the next hop has none to find and
-            # skips this read (measured by tests/bench/ussd_hops.py).
-            cached = self.store.get(reply_key)
-            if cached is not None:
-                data = json.loads(cached)
-                return UssdReply(data["text"], data["end"])
-            state = None
+        key = f"ussd:{hop.session_id}"
+        raw = self.store.get(key)
+        record = Record.loads(raw) if raw else None
+        if record is not None and record.text == hop.text:  # the gateway sent a hop again
+            return record.reply
+        if record is not None and record.raw_phone == hop.phone:
+            phone: str | None = record.phone
+        else:
+            phone = to_e164(hop.phone, self.region)
+        if phone is None:
+            log.warning("USSD from an invalid phone number (session %s)", hop.session_id[:40])
+            return self._error("error.unavailable", None)
+        state = None  # a dial, a lost record or a hop out of step: begin or replay
+        if record is not None and inputs and record.state.hops == len(inputs) - 1 \
+                and "*".join(inputs[:-1]) == record.text:
+            state = record.state
         state, reply = self._advance(hop, phone, inputs, state)
-        self.store.set_many({  # the reply is cached together with the state it leads to
-            state_key: json.dumps(state.to_dict()).encode(),
-            reply_key: json.dumps({"text": reply.text, "end": reply.end}).encode(),
-        }, self.ussd["session_ttl"])
+        if record is not None and extends(record.text, hop.text):
+            return reply  # an older hop sent again: answered, the newer record kept
+        self.store.set(key, Record(hop.text, state, reply, hop.phone, phone).dumps(),
+                       self.ussd["session_ttl"])
         return reply
 
     def _advance(self, hop: UssdHop, phone: str, inputs: list[str], state: State | None
@@ -108,53 +140,54 @@ class UssdService:
         engine = self.engine_for(hop.network_code)
         context = {"phone": phone, "session_id": hop.session_id, "channel": "ussd",
                    "network_code": hop.network_code}
-        session = None
-        changed_lang = True
+        lang_before: str | None = None
         if not inputs:
-            session = self._open_session(hop, phone)
-            state, screen = engine.begin(session.start_lang, context)
+            state, screen = engine.begin(self._open_session(hop, phone), context)
+            lang_before = state.lang
         elif state is not None:
             lang_before = state.lang
             state, screen = engine.step(state, inputs[-1], context)
-            # The language is remembered on the hop that chooses it, so most hops need no
-            # database at all (measured by tests/bench/ussd_hops.py).
-            changed_lang = state.lang != lang_before
         else:
-            session = self._find_session(hop, phone)
             log.info("USSD session %s rebuilt by replaying %d input(s)", hop.session_id[:40],
                      len(inputs))
-            state, screen = engine.replay(inputs, session.start_lang, context)
-        if changed_lang:
-            self._remember_language(phone, state.lang, session)
-        if db.session().in_transaction():  # also what an action wrote; an empty commit still
-            db.session.commit()  # cost 8% of a hop that touched nothing
+            state, screen = engine.replay(inputs, self._open_session(hop, phone), context)
+        if db.session.registry.has() and db.session().in_transaction():
+            db.session.commit()  # what an action wrote; most hops never open a session
+        if state.lang is not None and state.lang != lang_before:
+            # Remembered on the hop that chooses it, so most hops need no database at all
+            # (measured by tests/bench/ussd_hops.py). A replay writes it again: harmless.
+            if contacts.remember_language(phone, state.lang):
+                log.info("contact %s now reads %s", mask_phone(phone), state.lang)
         return state, UssdReply(screen.text, screen.end)
 
-    def _open_session(self, hop: UssdHop, phone: str) -> UssdSession:
-        contact = contacts.get_or_create(phone)
-        session = db.session.scalars(
-            select(UssdSession).where(UssdSession.session_id == hop.session_id)).one_or_none()
-        if session is None:
-            session = UssdSession(session_id=hop.session_id, contact_id=contact.id,
-                                  service_code=hop.service_code, network_code=hop.network_code,
-                                  start_lang=contact.language)
-            db.session.add(session)
-            db.session.flush()
-        return session
+    def _open_session(self, hop: UssdHop, phone: str) -> str | None:
+        return open_session(phone, hop.session_id, hop.service_code, hop.network_code)
 
-    def _find_session(self, hop: UssdHop, phone: str) -> UssdSession:
-        session = db.session.scalars(
-            select(UssdSession).where(UssdSession.session_id == hop.session_id)).one_or_none()
-        return session or self._open_session(hop, phone)
 
-    def _remember_language(self, phone: str, lang: str | None, session: UssdSession | None
-                           ) -> None:
-        if lang is None:
-            return
-        contact = session.contact if session is not None else contacts.find(phone)
-        if contact is not None and contact.language != lang:
-            contact.language = lang
-            log.info("contact %s now reads %s", mask_phone(phone), lang)
+@cache
+def _open(dialect: str) -> Insert:
+    return (contacts.insert_for(dialect)(UssdSession)
+            .values(session_id=bindparam("p_sid"), contact_id=bindparam("p_contact"),
+                    service_code=bindparam("p_code"), network_code=bindparam("p_net"),
+                    start_lang=bindparam("p_lang"), started_at=bindparam("p_now"))
+            .on_conflict_do_nothing(index_elements=[UssdSession.session_id])
+            .returning(UssdSession.id))
+
+
+START_LANG = select(UssdSession.start_lang).where(UssdSession.session_id == bindparam("p_sid"))
+
+
+def open_session(phone: str, session_id: str, service_code: str, network_code: str
+                 ) -> str | None:
+    """Record a dial; the language the session starts in, the same on every replay."""
+    with contacts.autocommit() as conn:
+        contact_id, lang = contacts.touch(conn, phone)
+        created = conn.execute(_open(conn.dialect.name), {
+            "p_sid": session_id, "p_contact": contact_id, "p_code": service_code[:40],
+            "p_net": network_code, "p_lang": lang, "p_now": utcnow()}).first()
+        if created is not None:
+            return lang
+        return conn.scalar(START_LANG, {"p_sid": session_id})
 
 
 def record_end(fields: Mapping[str, str], region: str) -> bool:
