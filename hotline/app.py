@@ -29,6 +29,12 @@ from hotline.textcodec import Budget
 
 log = logging.getLogger("hotline")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SECURITY_HEADERS = (  # on every response unless a page set its own
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
+)
 
 
 def budgets(settings: Mapping[str, Any]) -> dict[str, Budget]:
@@ -177,9 +183,6 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; frame-ancestors 'none'")
+        present = {key.lower() for key in response.headers.keys()}  # noqa: SIM118 (a Headers)
+        response.headers.extend([(k, v) for k, v in SECURITY_HEADERS if k.lower() not in present])
         return response

@@ -6,6 +6,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from hotline import create_app
 from hotline.extensions import db
 from hotline.models import Contact, UssdSession, UssdSessionEnd
 from tests.conftest import PHONE, REDIS_URL, TOKEN, UssdCaller
@@ -137,3 +138,74 @@ def test_end_of_session_notification_is_stored_once(app, client):
     row = db.session.scalars(select(UssdSessionEnd)).one()
     assert (row.status, row.duration_ms, row.hops_count, row.input) == \
         ("Incomplete", 24310, 3, "1*2*98")
+
+
+def test_an_older_hop_sent_again_gets_its_screen_and_the_session_goes_on(app, ussd):
+    ussd.dial()
+    first = ussd.press("2")
+    second = ussd.press("1")
+    assert ussd.post("2") == first  # a late copy of an earlier hop
+    store = redis.Redis.from_url(REDIS_URL)
+    assert json.loads(store.get(f"ussd:{ussd.session_id}"))["text"] == "2*1"  # record kept
+    ussd.body = "CON " + second
+    fresh = UssdCaller(ussd.client, phone="+249912000333")
+    fresh.dial()
+    assert ussd.press("1") == fresh.press("2", "1", "1")
+
+
+def test_an_unreadable_record_is_replayed_not_trusted(app, ussd):
+    ussd.dial()
+    ussd.press("2", "1")
+    store = redis.Redis.from_url(REDIS_URL)
+    store.set(f"ussd:{ussd.session_id}", b'{"text": "2*1", "state": [')
+    fresh = UssdCaller(ussd.client, phone="+249912000444")
+    fresh.dial()
+    assert ussd.press("1") == fresh.press("2", "1", "1")
+
+
+def test_a_hop_from_another_number_is_checked_again(app, ussd):
+    ussd.dial()
+    ussd.press("2")
+    ussd.phone = "12"  # the session's record knows the first number, not this one
+    screen = ussd.press("1")
+    assert ussd.ended
+    assert screen == app.extensions["hotline.ussd"].bilingual("error.unavailable")
+
+
+def test_webhooks_set_no_cookie_and_send_security_headers(app, client):
+    response = client.post(f"/webhooks/at/ussd?token={TOKEN}", data={
+        "sessionId": "ATUid_c", "serviceCode": "*384*1234#", "phoneNumber": PHONE,
+        "networkCode": "63401", "text": ""})
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_make_run_mode_sqlite_and_memory_store_serve_a_whole_session(tmp_path):
+    """``make run`` with nothing installed: SQLite, sessions in the process, inline jobs."""
+    from flask_migrate import upgrade
+
+    from tests.conftest import overrides
+
+    url = f"sqlite:///{tmp_path / 'dev.sqlite3'}"
+    app = create_app(overrides(DATABASE_URL=url, REDIS_URL=""))
+    with app.app_context():
+        upgrade()
+        caller = UssdCaller(app.test_client())
+        caller.dial()
+        english_menu = caller.press("2")
+        assert "1. " + render(app, "en", "menu.awareness") in english_menu
+        caller.press("1")
+        fresh = UssdCaller(app.test_client(), phone="+249912000555")
+        fresh.dial()
+        expected = fresh.press("2", "1", "1")
+        app.extensions["hotline.store"].delete(f"ussd:{caller.session_id}")  # process restarted
+        assert caller.press("1") == expected  # replayed from the language it started in
+        assert db.session.scalar(select(Contact.language).where(Contact.phone == PHONE)) == "en"
+        assert db.session.scalar(select(UssdSession.start_lang)
+                                 .where(UssdSession.session_id == caller.session_id)) is None
+        assert caller.dial().startswith("1. " + render(app, "en", "menu.awareness"))
+        db.session.remove()
+        db.engine.dispose()

@@ -218,7 +218,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def report(args: argparse.Namespace, described: str, app: Measured, bare: Measured,
-           walks: dict[str, list[Walk]]) -> int:
+           floor: Measured, walks: dict[str, list[Walk]]) -> int:
     hops = [len(replies) for group in walks.values() for _, replies, _ in group]
     print(f"\nUSSD hops: {args.users} callers; {args.rounds} round(s) of {args.warmup:g} s "
           f"warm-up and {args.duration:g} s measured per server; think time {args.think:g} s; "
@@ -227,18 +227,22 @@ def report(args: argparse.Namespace, described: str, app: Measured, bare: Measur
           f"Python {platform.python_version()}")
     print(f"paths: {min(hops)}-{max(hops)} hops (mean {sum(hops) / len(hops):.1f}), new callers "
           f"choose Arabic or English, {RETURNING:.0%} of sessions by returning callers\n")
-    print(figures([bare, app]))
+    print(figures([bare, floor, app]))
     ratio = app.load.rate() / bare.load.rate() if bare.load.rate() else 0.0
+    floor_ratio = floor.load.rate() / bare.load.rate() if bare.load.rate() else 0.0
     p99 = app.load.percentile(99)
     print(f"\nratio app/bare: throughput {ratio:.2f}, p50 "
           f"{app.load.percentile(50) / bare.load.percentile(50):.1f}x, "
           f"p99 {p99 / bare.load.percentile(99):.1f}x")
+    print(f"ratio redis-only/bare: throughput {floor_ratio:.2f}, p99 "
+          f"{ms(floor.load.percentile(99))} (the least a service with its state in Redis "
+          f"does: read the form, GET and SET one key)")
     if not args.think and app.load.rate():
         print(f"(no think time: every caller waits for a reply, so the mean latency is "
               f"{args.users} callers / {app.load.rate():.0f} hops/s = "
               f"{args.users / app.load.rate() * 1000:.0f} ms of queueing and work; "
               f"--think gives latencies below capacity)")
-    for m in (bare, app):
+    for m in (bare, floor, app):
         print(f"{m.name} per round: " + ", ".join(f"{r:.0f}" for r in m.rates) + " hops/s; "
               "client connections per worker mid-round: " + ", ".join(
                   "/".join(map(str, c)) for c in m.connections))
@@ -249,10 +253,10 @@ def report(args: argparse.Namespace, described: str, app: Measured, bare: Measur
               (f"peak RSS per worker < {TARGET_RSS // MB} MB", f"{app.peak_rss / MB:.0f} MB",
                app.peak_rss < TARGET_RSS)]
     print(table([["target", "measured", ""], *[[t, v, verdict(ok)] for t, v, ok in checks]]))
-    warning = busy_machine([bare, app])
+    warning = busy_machine([bare, floor, app])
     if warning:
         print("\nWARNING: " + "\n         ".join(warning))
-    failed = [m for m in (app, bare) if m.load.error_count or not m.load.hops]
+    failed = [m for m in (app, bare, floor) if m.load.error_count or not m.load.hops]
     for m in failed:
         shout([f"{m.name}: {m.load.error_count} ERROR(S) in {m.load.hops} measured hops, "
                f"the figures above do not count", *[f"  {k}: {v}" for k, v in
@@ -281,20 +285,21 @@ def main(argv: list[str] | None = None) -> int:
                     seed=args.seed, think=args.think,
                     fresh_connections=args.fresh_connections)
     database = make_url(args.database_url).database or ""
-    runs: dict[str, list[Measured]] = {"app": [], "bare": []}
+    runs: dict[str, list[Measured]] = {"app": [], "bare": [], "redis-only": []}
     for round_no in range(1, args.rounds + 1):
-        print(f"round {round_no}/{args.rounds}: app, then bare ...", flush=True)
+        print(f"round {round_no}/{args.rounds}: app, bare, redis-only ...", flush=True)
         empty_tables(args.database_url)  # every caller new again, every session id unused
         flush_redis(args.redis_url)
         this_round = replace(plan, seed=args.seed * 1000 + round_no)
         with Server("hotline:create_app()", workers, env, ready_path="/readyz") as server:
             runs["app"].append(run_load("app", server, replace(
                 this_round, data={"app": True, "token": TOKEN, "walks": walks}), database))
-        with Server("tests.bench.bare_app:app", workers, env) as server:
-            runs["bare"].append(run_load("bare", server, replace(
-                this_round, data={"app": False, "token": TOKEN, "walks": walks}), database))
-    app, bare = combine(runs["app"]), combine(runs["bare"])
-    return report(args, described, app, bare, walks)
+        for name, target in (("bare", "app"), ("redis-only", "redis_only")):
+            with Server(f"tests.bench.bare_app:{target}", workers, env) as server:
+                runs[name].append(run_load(name, server, replace(
+                    this_round, data={"app": False, "token": TOKEN, "walks": walks}), database))
+    app, bare, floor = (combine(runs[name]) for name in ("app", "bare", "redis-only"))
+    return report(args, described, app, bare, floor, walks)
 
 
 if __name__ == "__main__":
