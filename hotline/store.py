@@ -17,7 +17,6 @@ class Store(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def set(self, key: str, value: bytes, ttl: int) -> None: ...
     def add(self, key: str, value: bytes, ttl: int) -> bool: ...
-    def set_many(self, items: dict[str, bytes], ttl: int) -> None: ...
     def delete(self, *keys: str) -> None: ...
     def ping(self) -> bool: ...
 
@@ -34,13 +33,6 @@ class RedisStore:
 
     def add(self, key: str, value: bytes, ttl: int) -> bool:
         return bool(self.client.set(key, value, ex=ttl, nx=True))
-
-    def set_many(self, items: dict[str, bytes], ttl: int) -> None:
-        """All or none, in one round trip (MULTI/EXEC)."""
-        with self.client.pipeline(transaction=True) as pipe:
-            for key, value in items.items():
-                pipe.set(key, value, ex=ttl)
-            pipe.execute()
 
     def delete(self, *keys: str) -> None:
         if keys:
@@ -74,11 +66,6 @@ class MemoryStore:
                 return False
             self._data[key] = (time.monotonic() + ttl, value)
             return True
-
-    def set_many(self, items: dict[str, bytes], ttl: int) -> None:
-        with self._lock:
-            for key, value in items.items():
-                self._data[key] = (time.monotonic() + ttl, value)
 
     def delete(self, *keys: str) -> None:
         with self._lock:

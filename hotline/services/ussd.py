@@ -142,7 +142,7 @@ class UssdService:
                    "network_code": hop.network_code}
         lang_before: str | None = None
         if not inputs:
-            state, screen = engine.begin(self._open_session(hop, phone), context)
+            state, screen = engine.begin(open_session(hop, phone), context)
             lang_before = state.lang
         elif state is not None:
             lang_before = state.lang
@@ -150,7 +150,7 @@ class UssdService:
         else:
             log.info("USSD session %s rebuilt by replaying %d input(s)", hop.session_id[:40],
                      len(inputs))
-            state, screen = engine.replay(inputs, self._open_session(hop, phone), context)
+            state, screen = engine.replay(inputs, open_session(hop, phone), context)
         if db.session.registry.has() and db.session().in_transaction():
             db.session.commit()  # what an action wrote; most hops never open a session
         if state.lang is not None and state.lang != lang_before:
@@ -159,9 +159,6 @@ class UssdService:
             if contacts.remember_language(phone, state.lang):
                 log.info("contact %s now reads %s", mask_phone(phone), state.lang)
         return state, UssdReply(screen.text, screen.end)
-
-    def _open_session(self, hop: UssdHop, phone: str) -> str | None:
-        return open_session(phone, hop.session_id, hop.service_code, hop.network_code)
 
 
 @cache
@@ -177,17 +174,16 @@ def _open(dialect: str) -> Insert:
 START_LANG = select(UssdSession.start_lang).where(UssdSession.session_id == bindparam("p_sid"))
 
 
-def open_session(phone: str, session_id: str, service_code: str, network_code: str
-                 ) -> str | None:
+def open_session(hop: UssdHop, phone: str) -> str | None:
     """Record a dial; the language the session starts in, the same on every replay."""
     with contacts.autocommit() as conn:
         contact_id, lang = contacts.touch(conn, phone)
         created = conn.execute(_open(conn.dialect.name), {
-            "p_sid": session_id, "p_contact": contact_id, "p_code": service_code[:40],
-            "p_net": network_code, "p_lang": lang, "p_now": utcnow()}).first()
+            "p_sid": hop.session_id, "p_contact": contact_id, "p_code": hop.service_code[:40],
+            "p_net": hop.network_code, "p_lang": lang, "p_now": utcnow()}).first()
         if created is not None:
             return lang
-        return conn.scalar(START_LANG, {"p_sid": session_id})
+        return conn.scalar(START_LANG, {"p_sid": hop.session_id})
 
 
 def record_end(fields: Mapping[str, str], region: str) -> bool:
