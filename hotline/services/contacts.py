@@ -57,7 +57,8 @@ def autocommit() -> Connection:
     """A connection on which each statement commits by itself.
 
     A USSD hop writes one or two rows that need no transaction around them; without
-    BEGIN and COMMIT a dial makes two round trips to PostgreSQL instead of five.
+    BEGIN and COMMIT a dial makes three round trips to PostgreSQL (the pool's ping and
+    two statements) instead of five.
     """
     return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
