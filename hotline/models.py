@@ -24,6 +24,12 @@ class Contact(db.Model):
     language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Whom we may still write to. The silent exit stops everything; an opt-out stops
+    # bulk only; repeated hard delivery failures make a number unreachable for bulk.
+    exited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hard_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    unreachable_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class UssdSession(db.Model):
