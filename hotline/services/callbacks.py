@@ -506,6 +506,38 @@ def withdraw_for_phone(phone: str, now: datetime | None = None,
 
 # --- staff -----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class UrgentWaiting:
+    """Urgent requests nobody is working on: how many, and the oldest of them."""
+
+    count: int
+    request_id: int
+    ref: str
+    age: timedelta
+
+
+def urgent_waiting(now: datetime | None = None) -> UrgentWaiting | None:
+    """Open urgent (danger) requests with no live claim, for the banner on every staff page.
+
+    Two indexed reads; None when there is nothing waiting.
+    """
+    now = now_utc(now)
+    waiting = (CallbackRequest.status == "open", CallbackRequest.priority == URGENT,
+               or_(CallbackRequest.claimed_by_id.is_(None),
+                   CallbackRequest.claim_expires_at.is_(None),
+                   CallbackRequest.claim_expires_at < now))
+    oldest = db.session.execute(
+        select(CallbackRequest.id, CallbackRequest.ref, CallbackRequest.created_at)
+        .where(*waiting).order_by(CallbackRequest.created_at, CallbackRequest.id)
+        .limit(1)).first()
+    if oldest is None:
+        return None
+    count = db.session.scalar(select(db.func.count()).select_from(CallbackRequest)
+                              .where(*waiting)) or 0
+    return UrgentWaiting(count, oldest.id, oldest.ref,
+                         max(now - (utc(oldest.created_at) or now), timedelta(0)))
+
+
 def claim(request_id: int, staff_id: int, now: datetime | None = None) -> ClaimResult:
     """Take the request for ``claim_minutes`` so nobody else calls the same person.
 
