@@ -296,3 +296,23 @@ def test_contact_language_follows_the_session(app, ussd, at):
     ussd.press("1", "1", "1", "1")
     contact = db.session.scalars(select(Contact)).one()
     assert contact.language == "ar" and requests()[0].language == "ar"
+
+
+@pytest.mark.parametrize(("lang", "word"), [("ar", "عصرا"), ("en", "Late afternoon")])
+def test_window_labels_show_the_configured_hours(app, make_app, at, lang, word):
+    """Move the late window to 16:00-18:30: the label says so, and the call is scheduled so."""
+    app = make_app(CALLBACKS={"windows": {"morning": "08:00-12:00", "afternoon": "12:00-15:00",
+                                          "evening": "16:00-18:30"}})
+    with app.app_context():
+        at(SUNDAY_1000)
+        ussd = UssdCaller(app.test_client())
+        start(ussd, lang)
+        ussd.press("2")  # medical
+        times = ussd.press("2")  # only at certain times
+        assert f"3. {word} 4-6:30" in times or f"3. {word} (4-6:30)" in times, times
+        assert "مساء" not in times and "Evening" not in times
+        ussd.press("3", "2")
+        ussd.press("1")
+        [row] = requests()
+        assert row.safe_times == "evening"
+        assert row.next_attempt_at == datetime(2026, 11, 29, 16, 0, tzinfo=KRT)
