@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,14 @@ class UssdCaller:
 @pytest.fixture()
 def ussd(client: FlaskClient) -> UssdCaller:
     return UssdCaller(client)
+
+
+@pytest.fixture()
+def workcopy(tmp_path: Path) -> Path:
+    """A copy of flows/ and content/ to break on purpose (``hotline check --root``)."""
+    for name in ("flows", "content"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

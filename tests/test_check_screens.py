@@ -1,22 +1,10 @@
 """``hotline check`` renders every screen a caller can reach: hint screens, error
 screens, end screens, in every language, with the configured values."""
 
-import shutil
 from pathlib import Path
-
-import pytest
 
 from hotline.app import check_specs
 from hotline.config import load_settings
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture()
-def workcopy(tmp_path: Path) -> Path:
-    for name in ("flows", "content"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    return tmp_path
 
 
 def problems(root: Path, **centre: str) -> list[str]:
