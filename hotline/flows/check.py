@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline.content import REFERENCE_LANGUAGE, Catalog, load_catalog, placeholders
+from hotline.content import REFERENCE_LANGUAGE, Catalog, Value, load_catalog, placeholders
 from hotline.errors import ScreenTooLong
 from hotline.flows import textrules
 from hotline.flows.engine import NAV_KEYS, Engine
@@ -30,7 +30,7 @@ def _sample(names: Iterable[str], values: Mapping[str, str]) -> dict[str, str]:
     return {n: values.get(n, SAMPLE_VALUE) for n in names}
 
 
-def check_all(root: Path, *, values: Mapping[str, str], budgets: Iterable[Budget],
+def check_all(root: Path, *, values: Mapping[str, Value], budgets: Iterable[Budget],
               action_names: Iterable[str] | None = None,
               action_vars: Iterable[str] = (), code_keys: Iterable[str] = (),
               sms_max_parts: int = 3, gsm7_languages: Iterable[str] = (REFERENCE_LANGUAGE,)
