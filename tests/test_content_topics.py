@@ -248,6 +248,11 @@ def test_the_police_number_is_labelled_police_and_never_on_the_medical_screen(en
                     if police in body:
                         assert label[lang] in body, (node_id, lang, body)
                         assert body.index(label[lang]) < body.index(police)
+        for key in sorted(k for k in engine.catalog.keys(lang) if k.startswith("sms.awareness.")):
+            text = engine.catalog.render(lang, key, engine.values)
+            if police in text:
+                assert label[lang] in text and text.index(engine.values["centre_hotline"]) < \
+                    text.index(police), (key, lang)
 
 
 def test_contact_us_shows_the_centre_and_missed_call_numbers_first_and_offers_a_call(
