@@ -132,7 +132,7 @@ def test_not_safe_to_call_stores_nothing_and_shows_other_ways(app, ussd, lang):
     assert render(app, lang, "callback.unsafe.centre") in centre
     assert render(app, lang, "callback.unsafe.emergency") in centre  # 999, from config
     address = ussd.press("1")
-    assert render(app, lang, "services.centre.name").split()[0] in address
+    assert render(app, lang, "services.centre.phone").split()[0] in address
     assert requests() == []
 
 
