@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -62,14 +63,15 @@ def window_hours(settings: Mapping[str, Any]) -> dict[str, str]:
 
 def check_specs(settings: Mapping[str, Any]):
     """Everything ``hotline check`` proves, for these settings."""
-    return _check_specs(settings["ROOT"], tuple(sorted(settings["CENTRE"].items())),
+    centre = json.dumps(settings["CENTRE"], sort_keys=True)  # hashable, with per-language tables
+    return _check_specs(settings["ROOT"], centre,
                         tuple(sorted(budgets(settings).values(), key=repr)),
                         tuple(sorted(window_hours(settings).items())))
 
 
 @lru_cache(maxsize=8)
-def _check_specs(root: str, centre: tuple, all_budgets: tuple, windows: tuple = ()):
-    return check_all(Path(root), values=dict(centre), budgets=all_budgets,
+def _check_specs(root: str, centre: str, all_budgets: tuple, windows: tuple = ()):
+    return check_all(Path(root), values=json.loads(centre), budgets=all_budgets,
                      action_names=set(ACTIONS), action_vars=provided_vars(),
                      code_keys=ERROR_KEYS, screen_keys=ERROR_KEYS, windows=dict(windows))
 

@@ -39,7 +39,7 @@ def check(show_report: bool, root: str | None) -> None:
     """Validate every flow and every language at once; exit 1 on any problem."""
     settings = load_settings({"ROOT": str(Path(root).resolve())} if root else None)
     checked = check_specs(settings)
-    if show_report and checked.graph is not None:
+    if show_report and checked.graph is not None and not checked.problems:  # texts render
         for line in report(checked, values=settings["CENTRE"], budget=budgets(settings)[""],
                            windows=window_hours(settings)):
             click.echo(line)

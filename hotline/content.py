@@ -30,6 +30,20 @@ def placeholders(text: str) -> set[str]:
         return {"<malformed braces>"}
 
 
+Value = str | Mapping[str, str]
+"""A config value shown in texts: one string for numbers, one per language for words."""
+
+
+def localized(values: Mapping[str, Value], lang: str) -> dict[str, str]:
+    """The values a text in ``lang`` shows: a centre's name or directions are words, so
+    ``[centre]`` gives them per language (``{en = "...", ar = "..."}``) while numbers are
+    one string for all. A language without its own value borrows the reference one rather
+    than break a caller's screen; ``hotline check`` reports the gap."""
+    return {name: (value.get(lang) or value.get(REFERENCE_LANGUAGE, "")
+                   if isinstance(value, Mapping) else value)
+            for name, value in values.items()}
+
+
 class _Keep(dict):
     """Leaves unknown placeholders visible rather than failing a caller's session."""
 
@@ -54,8 +68,8 @@ class Catalog:
     def text(self, lang: str, key: str) -> str:
         return self.texts[lang][key]
 
-    def render(self, lang: str, key: str, values: Mapping[str, str] | None = None) -> str:
-        return self.texts[lang][key].format_map(_Keep(values or {}))
+    def render(self, lang: str, key: str, values: Mapping[str, Value] | None = None) -> str:
+        return self.texts[lang][key].format_map(_Keep(localized(values or {}, lang)))
 
     def keys(self, lang: str = REFERENCE_LANGUAGE) -> set[str]:
         return set(self.texts.get(lang, {}))

@@ -139,7 +139,7 @@ def test_not_safe_to_call_stores_nothing_and_shows_other_ways(app, ussd, lang):
     assert shown.index(app.config["CENTRE"]["centre_hotline"]) < \
         shown.index(app.config["CENTRE"]["police_number"])
     address = ussd.press("1")
-    assert render(app, lang, "services.centre.name").split()[0] in address
+    assert render(app, lang, "services.centre.phone").split()[0] in address
     assert requests() == []
 
 

@@ -48,16 +48,6 @@ def test_an_end_screen_longer_than_one_screen_is_reported(workcopy: Path):
                for p in found), found
 
 
-def test_a_placeholder_left_empty_in_config_is_reported(workcopy: Path):
-    for lang, label in (("en", "Ambulance"), ("ar", "الإسعاف")):
-        replace(workcopy / "content" / lang / "callback.yaml", "{police_number}",
-                "{police_number}, " + label + " {ambulance_number}")
-    assert problems(workcopy, ambulance_number="333") == []
-    found = problems(workcopy, ambulance_number="")
-    assert any("callback.unsafe.emergency: uses ['ambulance_number'] but the config leaves it "
-               "empty" in p for p in found), found
-
-
 def test_the_menu_label_hours_come_from_config(workcopy: Path):
     settings = load_settings({"ROOT": str(workcopy),
                               "CALLBACKS": {"windows": {"morning": "07:30-11:00",

@@ -9,7 +9,7 @@ from hotline.flows.check import check_all
 from hotline.textcodec import Budget, measure
 
 MINI = Path(__file__).parent / "data" / "mini"
-VALUES = {"place": "Khartoum"}
+VALUES = {"place": {"en": "Khartoum", "ar": "الخرطوم"}}  # words: one value per language
 
 
 class Recorder:
@@ -214,3 +214,12 @@ def test_a_short_list_of_choices_is_not_split_across_screens():
     assert result.options_from == 1
     alone = layout(["short"], ["1. First", "2. Second"], ["0 Back"], budget)
     assert alone.pages == ("short\n1. First\n2. Second",) and alone.options_from == 0
+
+
+@pytest.mark.parametrize("lang,place", [("en", "Khartoum"), ("ar", "الخرطوم")])
+def test_a_config_value_in_words_shows_in_the_callers_language(mini, lang, place):
+    engine, _ = make(mini)
+    state, screens = run(engine, ["1", "98"], lang)
+    assert (state.node, state.page) == ("main.info", 1)
+    assert text(mini, lang, "t.p2") in screens[-1].text
+    assert place in screens[-1].text

@@ -354,7 +354,7 @@ def test_a_request_made_by_dialling_shows_up_in_the_queue(app, client, team):
     caller.dial()
     caller.press("1")  # Arabic
     menu = caller.text.splitlines()
-    choice = next(line.split(".")[0] for line in menu if "نتصل بك" in line)
+    choice = next(line.split(".")[0] for line in menu if "اتصلوا بي" in line)
     caller.press(choice, "1", "1", "2", "1")  # call me: danger, safe any time, no SMS, send
     assert caller.ended
     page = team["ana"].html("/staff/?language=ar")

@@ -6,8 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline.content import REFERENCE_LANGUAGE, Catalog, load_catalog, placeholders
+from hotline.content import REFERENCE_LANGUAGE, Catalog, Value, load_catalog, placeholders
 from hotline.errors import ScreenTooLong
+from hotline.flows import textrules
 from hotline.flows.engine import NAV_KEYS, Engine, State, replace_actions
 from hotline.flows.spec import Graph, Node, load_graph
 from hotline.textcodec import Budget, measure, sms_parts
@@ -29,7 +30,7 @@ def _sample(names: Iterable[str], values: Mapping[str, str]) -> dict[str, str]:
     return {n: values.get(n, SAMPLE_VALUE) for n in names}
 
 
-def check_all(root: Path, *, values: Mapping[str, str], budgets: Iterable[Budget],
+def check_all(root: Path, *, values: Mapping[str, Value], budgets: Iterable[Budget],
               action_names: Iterable[str] | None = None,
               action_vars: Iterable[str] = (), code_keys: Iterable[str] = (),
               sms_max_parts: int = 3, gsm7_languages: Iterable[str] = (REFERENCE_LANGUAGE,),
@@ -65,11 +66,6 @@ def check_all(root: Path, *, values: Mapping[str, str], budgets: Iterable[Budget
             if unknown:
                 problems.append(f"{catalog.source(lang, key)}: {key}: unknown placeholder(s) "
                                 f"{sorted(unknown)}")
-            unset = sorted(n for n in placeholders(catalog.text(lang, key))
-                           if n in values and not str(values[n]).strip())
-            if unset:
-                problems.append(f"{catalog.source(lang, key)}: {key}: uses {unset} but the "
-                                "config leaves it empty")
             if key.startswith(SMS_PREFIX):
                 text = catalog.render(lang, key, _sample(known_vars, values))
                 parts = sms_parts(text)
@@ -78,6 +74,7 @@ def check_all(root: Path, *, values: Mapping[str, str], budgets: Iterable[Budget
                     problems.append(f"{catalog.source(lang, key)}: {key}: SMS of {parts} parts "
                                     f"({cost.units} {cost.encoding} characters); at most "
                                     f"{sms_max_parts}")
+    problems += textrules.problems(catalog, values)
     names = None if action_names is None else set(action_names)
     for node in graph.nodes.values():
         if names is not None and node.kind == "action" and node.action not in names:
