@@ -7,8 +7,10 @@ which placeholders will be filled.
 
 from __future__ import annotations
 
+from flask import current_app
+
 from hotline.flows.engine import Action, ActionCall, ActionResult
-from hotline.services import callbacks
+from hotline.services import callbacks, inbound_sms
 
 ACTIONS: dict[str, Action] = {}
 PROVIDES: dict[str, tuple[str, ...]] = {}
@@ -43,3 +45,19 @@ def callback_submit(call: ActionCall) -> ActionResult:
                             sms_ok=v.get("sms") == "yes", language=call.lang,
                             channel=call.context.get("channel", "ussd"))
     return ActionResult(done.expect_day, {"ref": done.ref, "until": done.expect_until})
+
+
+@action("sms.copy")
+def sms_copy(call: ActionCall) -> ActionResult:
+    """Send the SMS copy named by the session variable ``copy`` (the caller said yes).
+
+    Keyed by the session and the topic, so a replayed hop or a repeated text
+    queues it once.
+    """
+    topic = call.vars.get("copy", "")
+    inbound_sms.send_copy(current_app.extensions["hotline.catalog"],
+                          current_app.config["CENTRE"], phone=call.context["phone"],
+                          topic=topic, lang=call.lang,
+                          idempotency_key=f"copy:{call.context.get('session_id', '')}:{topic}",
+                          default_lang=current_app.config["DEFAULT_LANGUAGE"])
+    return ActionResult()

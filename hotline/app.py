@@ -22,6 +22,7 @@ from hotline.extensions import db, migrate
 from hotline.flows import Engine, Graph
 from hotline.flows.check import check_all
 from hotline.jobqueue import JobQueue
+from hotline.keywords import Keywords
 from hotline.services import callbacks
 from hotline.services.ussd import ERROR_KEYS, UssdService
 from hotline.store import MemoryStore, RedisStore
@@ -50,14 +51,22 @@ def budgets(settings: Mapping[str, Any]) -> dict[str, Budget]:
 def check_specs(settings: Mapping[str, Any]):
     """Everything ``hotline check`` proves, for these settings."""
     return _check_specs(settings["ROOT"], tuple(sorted(settings["CENTRE"].items())),
-                        tuple(sorted(budgets(settings).values(), key=repr)))
+                        tuple(sorted(budgets(settings).values(), key=repr)),
+                        silent_exit_words(settings))
+
+
+def silent_exit_words(settings: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(str(w) for w in (settings.get("SMS") or {}).get("silent_exit", ()))
 
 
 @lru_cache(maxsize=8)
-def _check_specs(root: str, centre: tuple, all_budgets: tuple):
-    return check_all(Path(root), values=dict(centre), budgets=all_budgets,
-                     action_names=set(ACTIONS), action_vars=provided_vars(),
-                     code_keys=ERROR_KEYS)
+def _check_specs(root: str, centre: tuple, all_budgets: tuple, silent_exit: tuple = ()):
+    checked = check_all(Path(root), values=dict(centre), budgets=all_budgets,
+                        action_names=set(ACTIONS), action_vars=provided_vars(),
+                        code_keys=ERROR_KEYS)
+    if checked.graph is not None and not checked.problems:
+        checked.problems.extend(Keywords(checked.catalog, silent_exit).problems(dict(centre)))
+    return checked
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:

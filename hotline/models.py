@@ -170,6 +170,40 @@ class VoiceCall(db.Model):
     currency: Mapped[str] = mapped_column(String(8), default="")
 
 
+class InboundSms(db.Model):
+    """A text a caller sent us, stored once per gateway id before the webhook answers.
+
+    ``kind`` says what the service made of it: a keyword, a step of an SMS
+    conversation, or a message for staff (``received`` until then, so a text whose
+    handling failed still reaches staff). ``status`` is for staff messages: new in
+    the inbox, attached to the caller's open request, answered, turned into a
+    request, or dismissed.
+    """
+
+    __tablename__ = "inbound_sms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(100), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    to_code: Mapped[str] = mapped_column(String(40), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    link_id: Mapped[str] = mapped_column(String(100), default="")
+    network_code: Mapped[str] = mapped_column(String(10), default="")
+    gateway_date: Mapped[str] = mapped_column(String(40), default="")
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20), default="received")
+    command: Mapped[str] = mapped_column(String(20), default="")
+    language: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(20), default="done")
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"))
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reply: Mapped[str] = mapped_column(Text, default="")
+
+    contact: Mapped[Contact] = relationship()
+    handled_by: Mapped[StaffUser | None] = relationship()
+
+
 # The queue page orders open work by urgency then age; this index serves it.
 db.Index("ix_callback_requests_queue", CallbackRequest.status, CallbackRequest.priority,
          CallbackRequest.created_at)
@@ -177,3 +211,6 @@ db.Index("ix_callback_requests_queue", CallbackRequest.status, CallbackRequest.p
 # The statistics page counts the requests of a period (the last 30 days by default), and
 # the queue's newest-first order pages from the end; without it both read the whole table.
 db.Index("ix_callback_requests_created_at", CallbackRequest.created_at)
+
+# The staff inbox lists messages by status, newest first.
+db.Index("ix_inbound_sms_inbox", InboundSms.status, InboundSms.received_at)
