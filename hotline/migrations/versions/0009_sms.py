@@ -1,7 +1,7 @@
 """Inbound SMS: every text a caller sends, once per gateway id, and the staff inbox.
 
 Revision ID: 0009_sms
-Revises: 0004
+Revises: 0008_outbox
 Create Date: 2026-11-29
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_sms"
-down_revision = "0004"
+down_revision = "0008_outbox"
 branch_labels = None
 depends_on = None
 
