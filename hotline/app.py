@@ -24,6 +24,7 @@ from hotline.flows.check import check_all
 from hotline.jobqueue import JobQueue
 from hotline.keywords import Keywords
 from hotline.services import callbacks
+from hotline.services.inbound_sms import ENTRY_NODES, SmsService
 from hotline.services.ussd import ERROR_KEYS, UssdService
 from hotline.store import MemoryStore, RedisStore
 from hotline.textcodec import Budget
@@ -164,6 +165,13 @@ def register_flows(app: Flask) -> None:
 
     app.extensions["hotline.engine_for"] = engine_for
     app.extensions["hotline.catalog"] = catalog
+    missing = [n for n in ENTRY_NODES if n not in graph.nodes]
+    if missing:
+        raise SpecError([f"flows: node {n} is missing (the SMS channel enters there)"
+                         for n in missing])
+    app.extensions["hotline.sms"] = SmsService(
+        engine_for, catalog, app.extensions["hotline.store"], app.config,
+        Keywords(catalog, silent_exit_words(app.config)))
     app.extensions["hotline.ussd"] = UssdService(
         engine_for, catalog, app.extensions["hotline.store"], app.config,
         config.service_codes(app.config))
