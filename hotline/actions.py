@@ -47,17 +47,17 @@ def callback_submit(call: ActionCall) -> ActionResult:
     return ActionResult(done.expect_day, {"ref": done.ref, "until": done.expect_until})
 
 
-@action("sms.copy")
+@action("sms.copy", provides=("sent",))
 def sms_copy(call: ActionCall) -> ActionResult:
     """Send the SMS copy named by the session variable ``copy`` (the caller said yes).
 
     Keyed by the session and the topic, so a replayed hop or a repeated text
-    queues it once.
+    queues it once. ``sent`` tells the SMS channel that the copy is the reply.
     """
     topic = call.vars.get("copy", "")
-    inbound_sms.send_copy(current_app.extensions["hotline.catalog"],
+    sent = inbound_sms.send_copy(current_app.extensions["hotline.catalog"],
                           current_app.config["CENTRE"], phone=call.context["phone"],
                           topic=topic, lang=call.lang,
                           idempotency_key=f"copy:{call.context.get('session_id', '')}:{topic}",
                           default_lang=current_app.config["DEFAULT_LANGUAGE"])
-    return ActionResult()
+    return ActionResult(vars={"sent": "yes" if sent else "no"})

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from hotline.errors import ConfigError, HotlineError
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, Contact, StaffUser
-from hotline.services import contacts
+from hotline.services import contacts, outbox
 from hotline.worktime import WorktimeError, WorkWeek, day_word
 
 log = logging.getLogger(__name__)
@@ -376,6 +376,12 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
         _insert(row)
     if sms_ok:
         row.sms_confirmation = _confirmation(language, row.ref)
+        if channel != "sms":  # by SMS, the conversation's last reply is the confirmation
+            outbox.queue_sms(db.session, to=contact.phone, body=row.sms_confirmation,
+                             language=language or current_app.config["DEFAULT_LANGUAGE"],
+                             priority="reply", kind="confirmation",
+                             idempotency_key=f"callback-confirm:{row.id}",
+                             contact_id=contact.id, callback_request_id=row.id)
     else:
         row.sms_confirmation = None
     changed = before != (row.reason, row.safe_to_call, row.safe_times, row.sms_ok, row.language)

@@ -8,8 +8,8 @@ them, each keyed by the inbound row, so one text never gets two answers.
 
 Conversations (CALL, a tip) run the USSD flows on the same engine, one screen
 per reply; the state is kept in the store under the phone number with a TTL.
-A conversation in which the caller said a text is not safe (``sms: no``) ends
-without a reply.
+A conversation in which the caller said a text is not safe (``sms: no``), or
+whose last step sent its own text (a topic copy), ends without a further reply.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 CALL_START = "callback.reason"  # where CALL enters the callback flow
 COPY_START = "sendcopy.ask"  # where a tip number enters the "send this by SMS" flow
 ENTRY_NODES = (CALL_START, COPY_START)
-QUIET = ("sms", "no")  # a conversation variable: the caller said a text is not safe
+QUIET = (("sms", "no"),  # the caller said a text is not safe: answer nothing more
+         ("sent", "yes"))  # an action sent the answer itself (a topic copy)
 RE_ENGAGE = ("help", "info", "call", "topic", "start")
 
 
@@ -263,7 +264,7 @@ class SmsService:
         lang = state.lang or self._lang(row, contact)
         if state.ended:
             self.store.delete(self._key(contact.phone))
-            quiet = state.vars.get(QUIET[0]) == QUIET[1]
+            quiet = any(state.vars.get(name) == value for name, value in QUIET)
             return self._answer(row, contact, None if quiet else text, lang)
         self.store.set(self._key(contact.phone),
                        json.dumps({"state": state.to_dict()}).encode(), self.ttl)
