@@ -421,16 +421,47 @@ def record_ring(phone: str, now: datetime | None = None) -> RingResult:
             row.last_ring_at = row.updated_at = now
             _event(row.id, "ring", now, detail=f"missed call ({row.rings})")
         return RingResult(row.id, row.ref, False, counted)
+    row = _new_unknown(contact, "missed_call", now, rings=1)
+    _event(row.id, "created", now, detail="missed call")
+    return RingResult(row.id, row.ref, True, True)
+
+
+def _new_unknown(contact: Contact, channel: str, now: datetime, rings: int = 0
+                 ) -> CallbackRequest:
+    """A request nobody has said the reason of yet (a missed call, a text to staff)."""
+    cfg = settings()
     schedule = cfg.week
-    row = CallbackRequest(contact_id=contact.id, channel="missed_call", reason="unknown",
+    row = CallbackRequest(contact_id=contact.id, channel=channel, reason="unknown",
                           language=contact.language, safe_to_call="unknown", safe_times="",
                           sms_ok=None, status="open", priority=NORMAL, created_at=now,
-                          updated_at=now, attempts=0, rings=1, last_ring_at=now,
+                          updated_at=now, attempts=0, rings=rings,
+                          last_ring_at=now if rings else None,
                           deadline_at=cfg.deadline(now, NORMAL, schedule),
                           next_attempt_at=schedule.next_open(now).astimezone(UTC))
     _insert(row)
-    _event(row.id, "created", now, detail="missed call")
-    return RingResult(row.id, row.ref, True, True)
+    return row
+
+
+def request_from_text(contact_id: int, staff_id: int, text: str,
+                      now: datetime | None = None) -> tuple[int, str]:
+    """Staff turn a caller's text into a callback request (or find their open one).
+
+    The caller commits. Returns the request's id and reference; the text goes on its
+    timeline, so whoever calls back reads what the caller wrote.
+    """
+    now = now_utc(now)
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        raise RequestNotFound(contact_id)
+    db.session.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
+    open_rows = _open_for(contact.id)
+    row = min(open_rows, key=lambda r: (r.priority, utc(r.created_at))) if open_rows \
+        else _new_unknown(contact, "sms", now)
+    if not open_rows:
+        _event(row.id, "created", now, staff_id=staff_id, detail="from a text message")
+    _event(row.id, "sms", now, staff_id=staff_id, detail="text message from the caller",
+           note=text)
+    return row.id, row.ref
 
 
 def withdraw_for_phone(phone: str, now: datetime | None = None) -> int:
