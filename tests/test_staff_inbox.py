@@ -9,7 +9,15 @@ import sqlalchemy as sa
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, InboundSms, OutboxMessage
 from tests.smskit import Texter
-from tests.staffkit import AR_PHONE, EN_PHONE, Staff, make_request, make_user, quick_hashing, text_of
+from tests.staffkit import (
+    AR_PHONE,
+    EN_PHONE,
+    Staff,
+    make_request,
+    make_user,
+    quick_hashing,
+    text_of,
+)
 
 EN_MASKED, AR_MASKED = "+249 91* *** *78", "+249 12* *** *89"
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
