@@ -84,3 +84,25 @@ def test_a_callback_confirmation_goes_only_where_the_caller_allowed_it(ussd):
 def test_no_confirmation_when_the_caller_said_no(ussd):
     callback_request(ussd, sms="2")
     assert queued("confirmation") == []
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_every_service_offers_its_copy_and_sends_it_after_the_question(app, ussd, lang):
+    catalog = app.extensions["hotline.catalog"]
+    offer = catalog.render(lang, "sendcopy.offer")
+    for service in range(1, 8):  # the six services and the centre's details
+        if "English" in ussd.dial():
+            ussd.press(LANG_CHOICE[lang])
+        screen = ussd.press("2", str(service))
+        while "98 " in screen:
+            screen = ussd.press("98")
+        last = screen.splitlines()[-2]
+        assert last.endswith(f". {offer}"), (service, screen)
+        ussd.press(last.split(".")[0], "1")
+        assert ussd.ended
+    copies = queued("topic_copy")
+    assert len(copies) == 7
+    assert copies[-1].body == catalog.render(lang, "sms.services.centre", app.config["CENTRE"])
+    for copy in copies:  # neutral: the phone may be read by someone else
+        for word in ("MRRC", "IOM", "traffick", "الاتجار", "المنظمة"):
+            assert word not in copy.body
