@@ -140,3 +140,17 @@ def test_arbitrary_form_data_never_500s(client, data):
     response = client.post(URL, data=data)
     assert response.status_code in (200, 400), response.get_data(as_text=True)
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_redis_down_still_stores_and_answers_the_text(make_app):
+    from tests.test_health import DOWN_REDIS
+
+    app = make_app(REDIS_URL=DOWN_REDIS)
+    with app.app_context():
+        response = app.test_client().post(URL, data={**GOOD, "id": "ATXid_redis_down"})
+        assert response.status_code == 200
+        row = db.session.scalars(sa.select(InboundSms).where(
+            InboundSms.provider_id == "ATXid_redis_down")).one()
+        assert (row.text, row.kind) == ("HELP", "keyword")  # keywords need no Redis
+        assert db.session.query(OutboxMessage).filter_by(kind="sms_reply").count() == 1
+        db.session.remove()

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -179,7 +180,7 @@ class SmsService:
         row.kind, row.command, row.status = "keyword", "exit", "done"
         row.text = ""  # the word itself is a secret of the caller's; keep no copy
         contact.exited_at = now
-        self.store.delete(self._key(contact.phone))
+        self._forget(contact.phone)
         withdrawn = callbacks.withdraw_for_phone(contact.phone, now)  # commits
         log.info("silent exit by SMS from %s (%d request(s) withdrawn)",
                  mask_phone(contact.phone), withdrawn)
@@ -189,7 +190,7 @@ class SmsService:
         """STOP: no more bulk messages, one confirmation per opt-out. START undoes it."""
         lang = self._lang(row, contact)
         row.kind, row.command, row.status = "keyword", command.name, "done"
-        self.store.delete(self._key(contact.phone))
+        self._forget(contact.phone)
         if command.name == "stop":
             if contact.opted_out_at is None:
                 contact.opted_out_at = callbacks.now_utc()
@@ -233,13 +234,32 @@ class SmsService:
         return f"sms:conversation:{phone}"
 
     def _load(self, phone: str) -> State | None:
-        raw = self.store.get(self._key(phone))
+        """The conversation under way, if any. Without Redis there is none: keywords and
+        texts for staff still work, a conversation starts again from its first question."""
+        try:
+            raw = self.store.get(self._key(phone))
+        except RedisError:
+            log.warning("SMS conversation state unavailable (Redis); answering without it")
+            return None
         if not raw:
             return None
         try:
             return State.from_dict(json.loads(raw)["state"])
         except (ValueError, KeyError, TypeError):
             return None
+
+    def _save(self, phone: str, state: State) -> None:
+        try:
+            self.store.set(self._key(phone), json.dumps({"state": state.to_dict()}).encode(),
+                           self.ttl)
+        except RedisError:
+            log.warning("SMS conversation state not kept (Redis)")
+
+    def _forget(self, phone: str) -> None:
+        try:
+            self.store.delete(self._key(phone))
+        except RedisError:
+            log.warning("SMS conversation state not deleted (Redis); it expires by itself")
 
     def _context(self, row: InboundSms, contact: Contact, state: State) -> dict[str, str]:
         return {"phone": contact.phone, "channel": "sms", "network_code": row.network_code,
@@ -263,11 +283,10 @@ class SmsService:
     def _reply_screen(self, row: InboundSms, contact: Contact, state: State, text: str) -> str:
         lang = state.lang or self._lang(row, contact)
         if state.ended:
-            self.store.delete(self._key(contact.phone))
+            self._forget(contact.phone)
             quiet = any(state.vars.get(name) == value for name, value in QUIET)
             return self._answer(row, contact, None if quiet else text, lang)
-        self.store.set(self._key(contact.phone),
-                       json.dumps({"state": state.to_dict()}).encode(), self.ttl)
+        self._save(contact.phone, state)
         return self._answer(row, contact, text, lang)
 
 

@@ -19,6 +19,7 @@ from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, Contact, InboundSms
 from hotline.privacy import mask_phone
 from hotline.services import callbacks, outbox
+from hotline.services.queue import QueuePage
 from hotline.textcodec import measure, sms_parts
 
 STATUSES = ("new", "attached", "answered", "converted", "dismissed")
@@ -51,15 +52,10 @@ class InboxItem:
 
 
 @dataclass(frozen=True)
-class InboxPage:
-    items: tuple[InboxItem, ...]
-    total: int
-    page: int
-    per_page: int
+class InboxPage(QueuePage):
+    """One page of texts; counted and paged as the queue is."""
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+    items: tuple[InboxItem, ...]  # type: ignore[assignment]
 
 
 def max_parts() -> int:
