@@ -142,15 +142,16 @@ def test_arbitrary_form_data_never_500s(client, data):
     assert "Traceback" not in response.get_data(as_text=True)
 
 
-def test_redis_down_still_stores_and_answers_the_text(make_app):
+def test_redis_down_still_stores_and_answers_the_text(app, make_app):
     from tests.test_health import DOWN_REDIS
 
-    app = make_app(REDIS_URL=DOWN_REDIS)
-    with app.app_context():
-        response = app.test_client().post(URL, data={**GOOD, "id": "ATXid_redis_down"})
+    down = make_app(REDIS_URL=DOWN_REDIS)  # ``app`` emptied the tables first
+    with down.app_context():
+        response = down.test_client().post(URL, data={**GOOD, "id": "ATXid_redis_down"})
         assert response.status_code == 200
         row = db.session.scalars(sa.select(InboundSms).where(
             InboundSms.provider_id == "ATXid_redis_down")).one()
         assert (row.text, row.kind) == ("HELP", "keyword")  # keywords need no Redis
-        assert db.session.query(OutboxMessage).filter_by(kind="sms_reply").count() == 1
+        key = f"sms-reply:{row.id}"
+        assert db.session.query(OutboxMessage).filter_by(idempotency_key=key).count() == 1
         db.session.remove()
