@@ -33,7 +33,7 @@ def outbox(kind: str | None = None) -> list[OutboxMessage]:
 def test_help_answers_in_the_language_of_the_word(client):
     texter = Texter(client)
     assert texter.say("help").startswith("Send INFO for travel tips")
-    assert texter.say("مساعدة").startswith("أرسل معلومات لنصائح السفر")
+    assert texter.say("مساعدة").startswith("أرسل «معلومات» لنصائح السفر")
     assert contact().language == "ar"
     assert [m.language for m in outbox()] == ["en", "ar"]
     assert all(m.priority == "reply" for m in outbox())
@@ -122,15 +122,15 @@ def test_the_conversation_state_has_a_time_to_live(client, app):
 
 def test_stop_opts_out_with_one_confirmation_and_start_undoes_it(client):
     texter = Texter(client)
-    assert texter.say("STOP").startswith("You will get no more news")
+    assert texter.say("STOP").startswith("You will get no more alerts")
     stopped = contact().opted_out_at
     assert stopped is not None
     assert texter.say("stop") is None  # one confirmation, not one per STOP
     assert texter.say("غ") is None
     assert contact().opted_out_at == stopped
-    assert texter.say("START").startswith("You will get news messages again")
+    assert texter.say("START").startswith("You will get alerts again")
     assert contact().opted_out_at is None
-    assert texter.say("الغاء").startswith("لن تصلك رسائل الأخبار")  # a new opt-out, confirmed
+    assert texter.say("الغاء").startswith("لن تصلك التنبيهات")  # a new opt-out, confirmed
 
 
 def test_the_silent_exit_withdraws_requests_and_answers_nothing(client):
@@ -150,7 +150,7 @@ def test_the_silent_exit_withdraws_requests_and_answers_nothing(client):
 def test_unknown_text_gets_the_bilingual_help_once_a_day_and_reaches_staff(client):
     texter = Texter(client)
     reply = texter.say("I need help with my papers")
-    assert "Send HELP" in reply and "أرسل مساعدة" in reply
+    assert "Send HELP" in reply and "أرسل «مساعدة»" in reply
     assert texter.say("hello?") is None  # once per day
     rows = list(db.session.scalars(sa.select(InboundSms).order_by(InboundSms.id)))
     assert [(r.kind, r.status) for r in rows] == [("staff", "new"), ("staff", "new")]
