@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = ROOT / "config" / "defaults.toml"
 ENV_PREFIX = "HOTLINE_"
 ENVIRONMENTS = ("development", "production")
-INT_KEYS = {"ussd": ("gsm7_budget", "ucs2_budget", "session_ttl", "max_hops", "max_text_bytes")}
+INT_KEYS = {"ussd": ("gsm7_budget", "ucs2_budget", "session_ttl", "max_hops", "max_text_bytes"),
+            "outbox": ("batch_size", "max_attempts", "hard_failure_threshold")}
 
 
 def _read_defaults(path: Path = DEFAULTS) -> dict[str, Any]:
@@ -39,6 +40,10 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         key = name[len(ENV_PREFIX):]
         if name.startswith(ENV_PREFIX) and key in settings and not isinstance(settings[key], dict):
             settings[key] = value
+        section, _, inner = key.partition("__")  # HOTLINE_OUTBOX__RATE_PARTS_PER_SECOND=20
+        if name.startswith(ENV_PREFIX) and inner and isinstance(settings.get(section), dict) \
+                and inner.lower() in settings[section]:
+            settings[section][inner.lower()] = _toml_value(value)
     for key, value in (overrides or {}).items():
         if isinstance(value, Mapping) and isinstance(settings.get(key), dict):
             settings[key] = {**settings[key], **value}
@@ -46,6 +51,14 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
             settings[key] = value
     settings.setdefault("ROOT", str(ROOT))
     return settings
+
+
+def _toml_value(text: str) -> Any:
+    """``20`` is a number, ``["+249…"]`` a list, anything else the string itself."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
 
 
 def problems(settings: Mapping[str, Any]) -> list[str]:

@@ -24,3 +24,12 @@ def _expire_callback_claims() -> str:
 
 
 SWEEPS.append(_expire_callback_claims)
+
+
+def _sweep_outbox() -> str:
+    from hotline.services.outbox import sweep as sweep_outbox
+
+    return sweep_outbox()
+
+
+SWEEPS.append(_sweep_outbox)
