@@ -72,6 +72,12 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
             value = settings.get(section.upper(), {}).get(key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 found.append(f"[{section}] {key} must be a positive whole number, got {value!r}")
+    oncall = settings.get("OUTBOX", {}).get("oncall_numbers", [])
+    if not isinstance(oncall, list) or not all(
+            isinstance(n, str) and n[:1] == "+" and n[1:].isdigit() and 7 < len(n) < 17
+            for n in oncall):
+        found.append(f"[outbox] oncall_numbers must be a list of E.164 numbers such as "
+                     f"\"+249912345678\", got {oncall!r}")
     hops = settings.get("PROXY_HOPS", 0)
     if not str(hops).isdigit() or int(hops) > 5:
         found.append(f"HOTLINE_PROXY_HOPS must be a whole number from 0 to 5, got {hops!r}")

@@ -33,3 +33,12 @@ def _sweep_outbox() -> str:
 
 
 SWEEPS.append(_sweep_outbox)
+
+
+def _alert_oncall() -> str:
+    from hotline.services.oncall import sweep_unclaimed
+
+    return sweep_unclaimed()
+
+
+SWEEPS.append(_alert_oncall)

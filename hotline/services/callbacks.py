@@ -28,7 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from hotline.errors import ConfigError, HotlineError
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, Contact, StaffUser
-from hotline.services import contacts
+from hotline.services import contacts, oncall
+from hotline.services.outbox import queue_sms
 from hotline.worktime import WorktimeError, WorkWeek, day_word
 
 log = logging.getLogger(__name__)
@@ -325,7 +326,7 @@ def _open_for(contact_id: int) -> list[CallbackRequest]:
 
 def _confirmation(lang: str | None, ref: str) -> str:
     """The neutral SMS text (reference only, no reason, no organisation), in the caller's
-    language; stored now, sent once the SMS pipeline exists."""
+    language; queued in the outbox with the request (``submit``)."""
     catalog = current_app.extensions["hotline.catalog"]
     lang = lang if lang in catalog.languages else current_app.config["DEFAULT_LANGUAGE"]
     return catalog.render(lang, "sms.callback.confirm",
@@ -387,6 +388,14 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
         _event(row.id, "updated", now, detail=f"{channel}: asked again")
     if created or changed:
         row.updated_at = now
+    if row.sms_confirmation:  # sent once per request, in the caller's language
+        queue_sms(db.session, to=phone, body=row.sms_confirmation,
+                  language=language or current_app.config["DEFAULT_LANGUAGE"],
+                  priority="reply", kind="confirmation",
+                  idempotency_key=f"callback-confirmation-{row.id}", contact_id=contact.id,
+                  callback_request_id=row.id)
+    if created:
+        oncall.after_hours(db.session, row, cfg.week, now)
     db.session.commit()
     expect = utc(row.deadline_at)
     if expect is None or expect <= now:  # already late: promise the urgent delay from now on
