@@ -180,6 +180,7 @@ def page_globals() -> dict[str, Any]:
 from hotline.staff import (  # noqa: E402,F401  (views register on bp)
     admin,
     auth,
+    outbox,
     queue,
     requests,
     simulator,
