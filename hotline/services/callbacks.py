@@ -28,7 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from hotline.errors import ConfigError, HotlineError
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, Contact, StaffUser
-from hotline.services import contacts, outbox
+from hotline.services import contacts, oncall
+from hotline.services.outbox import queue_sms
 from hotline.worktime import WorktimeError, WorkWeek, day_word
 
 log = logging.getLogger(__name__)
@@ -325,7 +326,7 @@ def _open_for(contact_id: int) -> list[CallbackRequest]:
 
 def _confirmation(lang: str | None, ref: str) -> str:
     """The neutral SMS text (reference only, no reason, no organisation), in the caller's
-    language; stored now, sent once the SMS pipeline exists."""
+    language; queued in the outbox with the request (``submit``)."""
     catalog = current_app.extensions["hotline.catalog"]
     lang = lang if lang in catalog.languages else current_app.config["DEFAULT_LANGUAGE"]
     return catalog.render(lang, "sms.callback.confirm",
@@ -376,12 +377,6 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
         _insert(row)
     if sms_ok:
         row.sms_confirmation = _confirmation(language, row.ref)
-        if channel != "sms":  # by SMS, the conversation's last reply is the confirmation
-            outbox.queue_sms(db.session, to=contact.phone, body=row.sms_confirmation,
-                             language=language or current_app.config["DEFAULT_LANGUAGE"],
-                             priority="reply", kind="confirmation",
-                             idempotency_key=f"callback-confirm:{row.id}",
-                             contact_id=contact.id, callback_request_id=row.id)
     else:
         row.sms_confirmation = None
     changed = before != (row.reason, row.safe_to_call, row.safe_times, row.sms_ok, row.language)
@@ -393,6 +388,16 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
         _event(row.id, "updated", now, detail=f"{channel}: asked again")
     if created or changed:
         row.updated_at = now
+    # Sent once per request, in the caller's language; by SMS the conversation's last
+    # reply already is the confirmation.
+    if row.sms_confirmation and channel != "sms":
+        queue_sms(db.session, to=phone, body=row.sms_confirmation,
+                  language=language or current_app.config["DEFAULT_LANGUAGE"],
+                  priority="reply", kind="confirmation",
+                  idempotency_key=f"callback-confirmation-{row.id}", contact_id=contact.id,
+                  callback_request_id=row.id)
+    if created:
+        oncall.after_hours(db.session, row, cfg.week, now)
     db.session.commit()
     expect = utc(row.deadline_at)
     if expect is None or expect <= now:  # already late: promise the urgent delay from now on

@@ -181,6 +181,7 @@ from hotline.staff import (  # noqa: E402,F401  (views register on bp)
     admin,
     auth,
     inbox,
+    outbox,
     queue,
     requests,
     simulator,
