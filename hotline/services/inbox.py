@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from hotline.errors import HotlineError
 from hotline.extensions import db
@@ -74,7 +75,10 @@ def _item(row: InboundSms, ref: str | None) -> InboxItem:
 
 
 def _for_staff():
-    return select(InboundSms, CallbackRequest.ref).outerjoin(
+    """Texts for staff (and those whose handling failed), with the request's reference;
+    contact and handler loaded in one more query per page, not one per row."""
+    return select(InboundSms, CallbackRequest.ref).options(
+        selectinload(InboundSms.contact), selectinload(InboundSms.handled_by)).outerjoin(
         CallbackRequest, CallbackRequest.id == InboundSms.request_id).where(
         InboundSms.kind.in_(("staff", "received")))
 
@@ -92,11 +96,6 @@ def list_messages(status: str = "new", page: int = 1, per_page: int = 25) -> Inb
                                              InboundSms.id.desc())
                               .limit(per_page).offset((page - 1) * per_page)).all()
     return InboxPage(tuple(_item(r, ref) for r, ref in rows), total, page, per_page)
-
-
-def count_new() -> int:
-    return db.session.scalar(select(func.count()).select_from(InboundSms).where(
-        InboundSms.kind.in_(("staff", "received")), InboundSms.status == "new")) or 0
 
 
 def get_message(message_id: int) -> InboxItem:
