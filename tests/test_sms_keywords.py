@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hotline.app import silent_exit_words
 from hotline.config import load_settings
@@ -97,3 +99,34 @@ def test_words_strips_punctuation_and_folds_letter_variants():
     assert words("  «إلـغـاءُ»!! ") == "الغاء"
     assert words("Ta marbuta: مساعدة") == "ta marbuta مساعده"
     assert words("ی ک") == "ي ك"  # Persian yeh and kaf
+
+
+DIACRITICS = "\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0640"  # harakat, shadda, tatweel
+VARIANTS = {"ا": "اأإآ", "ه": "هة", "ي": "يىی"}
+
+
+def _written(word: str, data) -> str:
+    """How a caller might type ``word``: any case, letter variants, marks, punctuation."""
+    out = []
+    for ch in word:
+        ch = data.draw(st.sampled_from(VARIANTS.get(ch, ch)))
+        ch = ch.upper() if data.draw(st.booleans()) else ch
+        out.append(ch + data.draw(st.text(alphabet=DIACRITICS, max_size=2)) if "\u0600" <= ch
+                   <= "\u06ff" else ch)
+    around = st.text(alphabet=" .!?،؟«»\"'()-\u200f", max_size=3)
+    return data.draw(around) + "".join(out) + data.draw(around)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_any_way_of_writing_a_keyword_matches_it(keywords, data):
+    word, command = data.draw(st.sampled_from(sorted(keywords.table.items())))
+    assert keywords.match(_written(word, data)) == command
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=200))
+def test_any_text_is_a_command_or_for_staff_never_an_error(keywords, text):
+    found = keywords.match(text)
+    assert found is None or found.name in ("help", "info", "call", "stop", "start", "exit",
+                                           "topic")
