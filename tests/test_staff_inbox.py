@@ -174,3 +174,15 @@ def test_keyword_and_conversation_texts_cannot_be_acted_on(client, ana):
 def test_the_inbox_needs_a_sign_in(client):
     response = client.get("/staff/inbox")
     assert response.status_code == 303 and "/staff/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(("text", "lang", "label"), [("أين مكتبكم؟", "ar", "Reply in Arabic"),
+                                                     ("where is your office?", "en",
+                                                      "Reply in English")])
+def test_a_caller_who_never_chose_a_language_is_answered_in_the_script_they_wrote(
+        client, ana, text, lang, label):
+    message_id = texted(client, EN_PHONE, text)
+    assert label in ana.html(f"/staff/inbox/{message_id}")
+    ana.post(f"/staff/inbox/{message_id}/reply", {"body": "ok"},
+             page=f"/staff/inbox/{message_id}")
+    assert outbox("staff_reply")[0].language == lang

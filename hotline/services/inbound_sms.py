@@ -133,7 +133,8 @@ class SmsService:
         command = self.keywords.match(row.text)
         conversation = self._load(contact.phone)
         row.language = (command.lang if command else None) or \
-            (conversation.lang if conversation else None) or contact.language
+            (conversation.lang if conversation else None) or contact.language or \
+            self._written_in(row.text)
         if command is not None and command.lang and contact.language != command.lang:
             contact.language = command.lang
         if command is not None and command.name in RE_ENGAGE:
@@ -155,6 +156,17 @@ class SmsService:
         vars_ = {"copy": command.topic or ""} if command.name == "topic" else {}
         node = COPY_START if command.name == "topic" else CALL_START
         return self._start(row, contact, State(node=node, lang=lang, vars=vars_))
+
+    def _written_in(self, text: str) -> str | None:
+        """A guess for a caller who never chose a language: Arabic letters say Arabic,
+        Latin ones English (when those languages have content), so staff answer in kind."""
+        if any("\u0600" <= ch <= "\u06ff" for ch in text):
+            guess = "ar"
+        elif any(ch.isascii() and ch.isalpha() for ch in text):
+            guess = "en"
+        else:
+            return None
+        return guess if guess in self.catalog.languages else None
 
     def _lang(self, row: InboundSms, contact: Contact) -> str:
         lang = row.language or contact.language or self.default_lang
