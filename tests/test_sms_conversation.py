@@ -172,3 +172,20 @@ def test_a_keyword_after_the_silent_exit_is_answered_again(client):
     texter.say("exit")
     assert texter.say("INFO") is not None
     assert contact().exited_at is None
+
+
+def test_texts_of_one_phone_are_handled_one_after_the_other(app, client):
+    """A second text waits for the first: both step the conversation, in order."""
+    import threading
+    import time
+
+    texter = Texter(client)
+    texter.say("CALL")
+    store = app.extensions["hotline.store"]
+    assert store.add(f"sms:handling:{PHONE}", b"1", 15)  # a first text still being handled
+    threading.Timer(0.5, store.delete, args=[f"sms:handling:{PHONE}"]).start()
+    started = time.monotonic()
+    safe = texter.say("1")  # waits until the first is done, then steps from its state
+    assert time.monotonic() - started >= 0.4
+    assert "1." in safe and safe != texter.replies()[0]
+    assert store.get(f"sms:handling:{PHONE}") is None  # released after handling

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -44,6 +45,8 @@ ENTRY_NODES = (CALL_START, COPY_START)
 QUIET = (("sms", "no"),  # the caller said a text is not safe: answer nothing more
          ("sent", "yes"))  # an action sent the answer itself (a topic copy)
 RE_ENGAGE = ("help", "info", "call", "topic", "start")
+LOCK_WAIT = 5.0  # seconds a text waits for the previous one of the same phone
+LOCK_TTL = 15  # seconds a crashed handler can hold a phone's texts back
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class SmsService:
                 raise
             return Handled(False, again.id, again.kind)
         row_id = row.id
+        held = self._hold(msg.phone)
         try:
             kind = self.handle(row_id)
         except Exception:
@@ -118,7 +122,31 @@ class SmsService:
             log.exception("inbound SMS %d from %s stored but not handled; left for staff",
                           row_id, mask_phone(msg.phone))
             kind = "received"
+        finally:
+            if held:
+                self._drop(self._lock_key(msg.phone))
         return Handled(True, row_id, kind)
+
+    @staticmethod
+    def _lock_key(phone: str) -> str:
+        return f"sms:handling:{phone}"
+
+    def _hold(self, phone: str) -> bool:
+        """Handle one phone's texts one after the other: two texts sent in quick succession
+        would otherwise both step the conversation from the same state. Waits up to
+        ``LOCK_WAIT`` seconds, then goes on regardless (a reply late is worse than a rare
+        double step); without Redis it does not wait at all."""
+        deadline = time.monotonic() + LOCK_WAIT
+        try:
+            while not self.store.add(self._lock_key(phone), b"1", LOCK_TTL):
+                if time.monotonic() > deadline:
+                    log.warning("texts from %s overlap; handling without waiting",
+                                mask_phone(phone))
+                    return False
+                time.sleep(0.05)
+        except RedisError:
+            return False
+        return True
 
     @staticmethod
     def _find(provider_id: str) -> InboundSms | None:
@@ -268,10 +296,14 @@ class SmsService:
             log.warning("SMS conversation state not kept (Redis)")
 
     def _forget(self, phone: str) -> None:
+        self._drop(self._key(phone))
+
+    def _drop(self, key: str) -> None:
         try:
-            self.store.delete(self._key(phone))
+            self.store.delete(key)
         except RedisError:
-            log.warning("SMS conversation state not deleted (Redis); it expires by itself")
+            log.warning("SMS state %s not deleted (Redis); it expires by itself",
+                        key.split(":")[1])
 
     def _context(self, row: InboundSms, contact: Contact, state: State) -> dict[str, str]:
         return {"phone": contact.phone, "channel": "sms", "network_code": row.network_code,
