@@ -5,6 +5,6 @@ from __future__ import annotations
 from hotline.services import outbox
 
 
-def send_outbox(message_id: int) -> str:
-    """Send one outbox message, batched with others of the same body (see services.outbox)."""
-    return outbox.send(message_id)
+def send_outbox(message_ids: int | list[int]) -> str:
+    """Send outbox messages, batched with others of the same text (see services.outbox)."""
+    return outbox.send(message_ids)

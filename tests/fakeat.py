@@ -8,7 +8,9 @@ answered with HTTP 201, ``Content-Type: application/json`` exactly, and
 recipient. Failure modes switch at run time; ``accepted`` counts every message
 it accepted, per recipient, which is what the fault tests compare.
 
-Run alone for a look: ``python -m tests.fakeat`` prints its URL.
+Run alone (``python -m tests.fakeat``) it prints its URL on the first line and serves
+until interrupted; ``GET /_fake/log`` returns every request it saw (the benchmark
+reads it from another process), ``DELETE /_fake/log`` forgets them.
 """
 
 from __future__ import annotations
@@ -68,6 +70,17 @@ class FakeAT:
             def log_message(self, *args: object) -> None:  # quiet
                 pass
 
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                if self.path != "/_fake/log":
+                    return fake._reply(self, 404, "text/plain", "Not Found")
+                fake._reply(self, 200, "application/json", json.dumps(fake.log()))
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                if self.path != "/_fake/log":
+                    return fake._reply(self, 404, "text/plain", "Not Found")
+                fake.forget()
+                fake._reply(self, 200, "application/json", "{}")
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
@@ -103,6 +116,19 @@ class FakeAT:
     def total(self) -> int:
         with self._lock:
             return sum(self.accepted.values())
+
+    def log(self) -> dict:
+        """What another process may ask for (``GET /_fake/log``): every request seen."""
+        with self._lock:
+            return {"accepted": sum(self.accepted.values()), "refused": self.refused,
+                    "requests": [{"at": r.at, "recipients": r.recipients, "message": r.message}
+                                 for r in self.requests]}
+
+    def forget(self) -> None:
+        with self._lock:
+            self.accepted.clear()
+            self.requests.clear()
+            self.refused = 0
 
     # --- the API ---------------------------------------------------------------------------
 
@@ -178,7 +204,10 @@ class FakeAT:
 
 if __name__ == "__main__":
     with FakeAT() as fake:
-        print(f"fake Africa's Talking at {fake.url}/version1/messaging (apiKey {fake.api_key})")
+        # The first line is what a benchmark reads to find it.
+        print(fake.url, flush=True)
+        print(f"fake Africa's Talking at {fake.url}/version1/messaging (apiKey {fake.api_key}); "
+              f"GET/DELETE {fake.url}/_fake/log", flush=True)
         try:
             while True:
                 time.sleep(3600)

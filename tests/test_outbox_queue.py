@@ -14,7 +14,7 @@ PHONE = "+249912345678"
 
 def _queued(app, name: str) -> list[int]:
     queue = Queue(name, connection=app.extensions["hotline.redis"])
-    return [job.args[0] for job in queue.get_jobs()]
+    return [i for job in queue.get_jobs() for i in job.args[0]]
 
 
 def _queue(key: str = "k1", **extra):
@@ -48,6 +48,16 @@ def test_a_repeated_key_returns_the_first_row_and_adds_nothing(app):
     assert again.id == first.id and again.body == first.body
     assert db.session.query(OutboxMessage).count() == 1
     assert _queued(app, "replies") == [first.id]
+
+
+def test_one_commit_is_one_job_per_priority(app):
+    for i in range(3):
+        _queue(f"r{i}", to=f"+24991234567{i}")
+    _queue("b", priority="bulk")
+    db.session.commit()
+    replies = Queue("replies", connection=app.extensions["hotline.redis"]).get_jobs()
+    assert [job.args[0] for job in replies] == [[1, 2, 3]]
+    assert _queued(app, "bulk") == [4]
 
 
 def test_bulk_goes_to_the_bulk_queue_and_arabic_counts_ucs2_parts(app):

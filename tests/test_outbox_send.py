@@ -38,7 +38,7 @@ def _contact(phone: str, **marks) -> None:
 def test_identical_messages_go_in_one_request_each_keeping_its_row(sender, fake):
     ids = queue(3)
     assert outbox.send(ids[0]) == "3 sent"
-    assert [outbox.send(i) for i in ids[1:]] == ["taken", "taken"]
+    assert [outbox.send(i) for i in ids[1:]] == ["1 taken", "1 taken"]
     [request] = fake.requests
     assert sorted(request.recipients) == sorted(r.recipient for r in rows(sender))
     sent = rows(sender)
@@ -80,7 +80,7 @@ def test_an_expired_message_is_never_sent(sender, fake):
 
 def test_a_message_not_yet_due_waits(sender, fake):
     [i] = queue(1, not_before=utcnow() + timedelta(hours=1))
-    assert outbox.send(i) == "not due"
+    assert outbox.send(i) == "1 not due"
     assert statuses(sender) == ["queued"] and fake.requests == []
 
 
@@ -91,7 +91,7 @@ def test_transient_codes_are_retried_with_backoff_then_given_up(sender, fake):
     [row] = rows(sender)
     assert (row.status, row.attempts, row.provider_status) == ("queued", 1, "500")
     assert row.next_attempt_at > utcnow()
-    assert outbox.send(i) == "not due"  # the backoff holds
+    assert outbox.send(i) == "1 not due"  # the backoff holds
     for _ in range(4):
         db.session.execute(db.update(OutboxMessage).values(next_attempt_at=None))
         db.session.commit()

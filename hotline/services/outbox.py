@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from flask import current_app
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import bindparam, event, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -32,6 +32,7 @@ Priority = Literal["reply", "bulk"]
 PRIORITIES = ("reply", "bulk")
 QUEUE_OF = {"reply": "replies", "bulk": "bulk"}
 SEND_JOB = "hotline.jobs.send_outbox"
+JOB_IDS = 500  # message ids per job: a broadcast's thousands of rows are a few jobs
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_BODY = 1600  # ten GSM-7 parts; templates stay within three, staff replies are capped
 _PENDING = "hotline.outbox.pending"
@@ -120,7 +121,8 @@ def _on_rollback(session: Session) -> None:
 
 
 def enqueue(items: Iterable[tuple[int, str]], *, delay: timedelta | None = None) -> int:
-    """Hand ``(message id, priority)`` pairs to rq; a failure is logged, never raised.
+    """Hand ``(message id, priority)`` pairs to rq, one job per priority (and per
+    ``JOB_IDS`` ids); a failure is logged, never raised.
 
     A lost enqueue costs only time: the row stays ``queued`` and the sweeper hands
     it over again.
@@ -128,14 +130,19 @@ def enqueue(items: Iterable[tuple[int, str]], *, delay: timedelta | None = None)
     from hotline.jobqueue import jobs
 
     queue = jobs()
-    handed = 0
+    by_priority: dict[str, list[int]] = {}
     for message_id, priority in items:
-        try:
-            queue.enqueue(SEND_JOB, message_id, queue=QUEUE_OF[priority], delay=delay)
-            handed += 1
-        except Exception:  # noqa: BLE001 (Redis down: the row waits for the sweeper)
-            log.warning("outbox message %s not enqueued; the sweeper will retry", message_id,
-                        exc_info=True)
+        by_priority.setdefault(priority, []).append(message_id)
+    handed = 0
+    for priority, ids in by_priority.items():
+        for start in range(0, len(ids), JOB_IDS):
+            chunk = ids[start:start + JOB_IDS]
+            try:
+                queue.enqueue(SEND_JOB, chunk, queue=QUEUE_OF[priority], delay=delay)
+                handed += len(chunk)
+            except Exception:  # noqa: BLE001 (Redis down: the rows wait for the sweeper)
+                log.warning("outbox messages %s… not enqueued; the sweeper will retry",
+                            chunk[0], exc_info=True)
     return handed
 
 
@@ -234,69 +241,111 @@ def _screen(session: Session, rows: list[OutboxMessage], now: datetime) -> list[
     return going
 
 
-def send(message_id: int) -> str:
-    """The rq job's body: claim a batch, ask the gateway once, record every outcome."""
+def send(message_ids: int | list[int]) -> str:
+    """The rq job's body: for each id still queued, claim a batch of rows with its text,
+    ask the gateway once, record every recipient's outcome.
+
+    One job carries the ids one commit queued (see ``enqueue``), so a thousand rows of
+    one broadcast are a few jobs, not a thousand; ids another job already sent are
+    skipped with one query. The job holds one database connection throughout.
+    """
     from hotline.extensions import db
 
+    ids = [message_ids] if isinstance(message_ids, int) else list(message_ids)
+    said: dict[str, int] = {}
+    with db.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as session:
+        waiting = list(session.scalars(select(OutboxMessage.id)
+                                       .where(OutboxMessage.id.in_(ids),
+                                              OutboxMessage.status == "queued")
+                                       .order_by(OutboxMessage.id)))
+        session.rollback()
+        said["taken"] = len(ids) - len(waiting)
+        done: set[int] = set()
+        for lead in waiting:
+            if lead not in done:
+                for word, n in _send_batch(session, lead, done).items():
+                    said[word] = said.get(word, 0) + n
+    return ", ".join(f"{n} {word}" for word, n in sorted(said.items()) if n) or "nothing"
+
+
+def _send_batch(session: Session, lead: int, done: set[int]) -> dict[str, int]:
     now = utcnow()
-    with Session(db.engine, expire_on_commit=False) as session:
-        claimed = _claim(session, message_id, now)
-        if isinstance(claimed, str):
-            session.commit()
-            return claimed
-        going = _screen(session, claimed, now)
+    claimed = _claim(session, lead, now)
+    if isinstance(claimed, str):
         session.commit()
-        if not going:
-            return f"{len(claimed)} not sent (expired or suppressed)"
-        body, parts = going[0].body, going[0].parts
-        ratelimit.wait(parts * len(going))
-        try:
-            outcomes = {o.number: o for o in gateway().send([r.recipient for r in going], body)}
-        except GatewayError as exc:
-            outcomes = {r.recipient: Outcome(r.recipient, exc.verdict, exc.code) for r in going}
-            log.warning("gateway refused a batch of %s: %s", len(going), exc)
-        counts = _record(session, going, outcomes)
-        session.commit()
-    return ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+        return {claimed: 1}
+    done.update(row.id for row in claimed)
+    going = _screen(session, claimed, now)
+    session.commit()
+    counts = {"expired or suppressed": len(claimed) - len(going)}
+    if not going:
+        return counts
+    body, parts = going[0].body, going[0].parts
+    ratelimit.wait(parts * len(going))
+    try:
+        outcomes = {o.number: o for o in gateway().send([r.recipient for r in going], body)}
+    except GatewayError as exc:
+        outcomes = {r.recipient: Outcome(r.recipient, exc.verdict, exc.code) for r in going}
+        log.warning("gateway refused a batch of %s: %s", len(going), exc)
+    for word, n in _record(session, going, outcomes).items():
+        counts[word] = counts.get(word, 0) + n
+    session.commit()
+    return counts
+
+
+RECORD = (update(OutboxMessage)
+          .where(OutboxMessage.id == bindparam("b_id"), OutboxMessage.status == "sending")
+          .values(status=bindparam("b_status"), error=bindparam("b_error"),
+                  provider_status=bindparam("b_code"),
+                  provider_message_id=bindparam("b_message_id"),
+                  sent_at=bindparam("b_sent_at"), next_attempt_at=bindparam("b_next"),
+                  updated_at=bindparam("b_now")))
 
 
 def _record(session: Session, rows: list[OutboxMessage],
             outcomes: dict[str, Outcome]) -> dict[str, int]:
-    """Write each recipient's outcome; retries go back to ``queued`` with a backoff."""
+    """Write each recipient's outcome; retries go back to ``queued`` with a backoff.
+
+    Only rows still ``sending`` change (the sweeper may have given up on a send that
+    took too long). This commit is asynchronous on PostgreSQL: if the database
+    itself crashes in the next instant and loses it, the rows are still ``sending``
+    and the sweeper treats them as a lost worker's, the same rule as any ambiguous send.
+    """
     now = utcnow()
     counts: dict[str, int] = {}
-    retries: list[tuple[OutboxMessage, timedelta]] = []
-    session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
-                    .with_for_update().execution_options(populate_existing=True)).all()
+    params, opted_out = [], []
     for row in rows:
-        if row.status != "sending":  # the sweeper gave up on us meanwhile
-            continue
         outcome = outcomes.get(row.recipient) or Outcome(row.recipient, "ambiguous", "no-answer")
         verdict = outcome.verdict
         if verdict == "ambiguous":
             # Replies: at least once (a doubled reply beats a lost one). Bulk: at most once
             # (one request carries a whole batch; doubling it doubles it for everyone).
             verdict = "retry" if row.priority == "reply" else "failed-ambiguous"
-        row.provider_status, row.updated_at = outcome.code, now
+        values = {"b_id": row.id, "b_code": outcome.code, "b_now": now, "b_message_id": None,
+                  "b_sent_at": None, "b_next": None, "b_error": ""}
         if verdict == "accepted":
-            row.status, row.sent_at, row.error = "sent", now, ""
-            row.provider_message_id = outcome.message_id
+            values.update(b_status="sent", b_sent_at=now, b_message_id=outcome.message_id)
         elif verdict == "retry" and row.attempts < int(settings()["max_attempts"]):
-            row.status, row.error = "queued", f"retrying after {outcome.code}"
             delay = _backoff(row.attempts)
-            row.next_attempt_at = now + delay
-            retries.append((row, delay))
+            values.update(b_status="queued", b_next=now + delay,
+                          b_error=f"retrying after {outcome.code}")
+            _after_commit_enqueue(session, row.id, row.priority, delay)
         else:
-            row.status = "failed"
-            row.error = {"retry": "gave up after retries", "permanent": "refused by gateway",
-                         "failed-ambiguous": "may or may not have been sent; not retried"
-                         }.get(verdict, verdict) + f" ({outcome.code})"
+            values.update(b_status="failed", b_error={
+                "retry": "gave up after retries", "permanent": "refused by gateway",
+                "failed-ambiguous": "may or may not have been sent; not retried",
+            }.get(verdict, verdict) + f" ({outcome.code})")
             if outcome.opted_out:
-                _opt_out(session, row.recipient, now)
-        counts[row.status] = counts.get(row.status, 0) + 1
-    session.flush()
-    for row, delay in retries:
-        _after_commit_enqueue(session, row.id, row.priority, delay)
+                opted_out.append(row.recipient)
+        counts[values["b_status"]] = counts.get(values["b_status"], 0) + 1
+        params.append(values)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    session.connection().execute(RECORD, params)  # Core executemany, no ORM bookkeeping
+    if opted_out:
+        session.execute(update(Contact).where(Contact.phone.in_(opted_out),
+                                              Contact.opted_out_at.is_(None))
+                        .values(opted_out_at=now))
     return counts
 
 
@@ -304,12 +353,6 @@ def _backoff(attempts: int) -> timedelta:
     first = float(settings()["backoff_seconds"])
     most = float(settings()["max_backoff_seconds"])
     return timedelta(seconds=min(most, first * 2 ** max(0, attempts - 1)))
-
-
-def _opt_out(session: Session, phone: str, now: datetime) -> None:
-    contact = session.scalars(select(Contact).where(Contact.phone == phone)).first()
-    if contact is not None and contact.opted_out_at is None:
-        contact.opted_out_at = now
 
 
 # --- the sweeper -----------------------------------------------------------------------------
