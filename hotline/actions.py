@@ -7,8 +7,10 @@ which placeholders will be filled.
 
 from __future__ import annotations
 
+from flask import current_app
+
 from hotline.flows.engine import Action, ActionCall, ActionResult
-from hotline.services import callbacks
+from hotline.services import callbacks, inbound_sms
 
 ACTIONS: dict[str, Action] = {}
 PROVIDES: dict[str, tuple[str, ...]] = {}
@@ -67,3 +69,19 @@ def contact_exit(call: ActionCall) -> ActionResult:
     callbacks.withdraw_for_phone(call.context["phone"],
                                  channel=call.context.get("channel", "ussd"))
     return ActionResult()
+
+
+@action("sms.copy", provides=("sent",))
+def sms_copy(call: ActionCall) -> ActionResult:
+    """Send the SMS copy named by the session variable ``copy`` (the caller said yes).
+
+    Keyed by the session and the topic, so a replayed hop or a repeated text
+    queues it once. ``sent`` tells the SMS channel that the copy is the reply.
+    """
+    topic = call.vars.get("copy", "")
+    sent = inbound_sms.send_copy(current_app.extensions["hotline.catalog"],
+                          current_app.config["CENTRE"], phone=call.context["phone"],
+                          topic=topic, lang=call.lang,
+                          idempotency_key=f"copy:{call.context.get('session_id', '')}:{topic}",
+                          default_lang=current_app.config["DEFAULT_LANGUAGE"])
+    return ActionResult(vars={"sent": "yes" if sent else "no"})

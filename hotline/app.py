@@ -23,7 +23,9 @@ from hotline.extensions import db, migrate
 from hotline.flows import Engine, Graph
 from hotline.flows.check import check_all
 from hotline.jobqueue import JobQueue
+from hotline.keywords import Keywords
 from hotline.services import callbacks
+from hotline.services.inbound_sms import ENTRY_NODES, SmsService
 from hotline.services.ussd import ERROR_KEYS, UssdService
 from hotline.store import MemoryStore, RedisStore
 from hotline.textcodec import Budget
@@ -66,14 +68,24 @@ def check_specs(settings: Mapping[str, Any]):
     centre = json.dumps(settings["CENTRE"], sort_keys=True)  # hashable, with per-language tables
     return _check_specs(settings["ROOT"], centre,
                         tuple(sorted(budgets(settings).values(), key=repr)),
-                        tuple(sorted(window_hours(settings).items())))
+                        tuple(sorted(window_hours(settings).items())),
+                        silent_exit_words(settings))
+
+
+def silent_exit_words(settings: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(str(w) for w in (settings.get("SMS") or {}).get("silent_exit", ()))
 
 
 @lru_cache(maxsize=8)
-def _check_specs(root: str, centre: str, all_budgets: tuple, windows: tuple = ()):
-    return check_all(Path(root), values=json.loads(centre), budgets=all_budgets,
-                     action_names=set(ACTIONS), action_vars=provided_vars(),
-                     code_keys=ERROR_KEYS, screen_keys=ERROR_KEYS, windows=dict(windows))
+def _check_specs(root: str, centre: str, all_budgets: tuple, windows: tuple = (),
+                 silent_exit: tuple = ()):
+    values = json.loads(centre)
+    checked = check_all(Path(root), values=values, budgets=all_budgets,
+                        action_names=set(ACTIONS), action_vars=provided_vars(),
+                        code_keys=ERROR_KEYS, screen_keys=ERROR_KEYS, windows=dict(windows))
+    if checked.graph is not None and not checked.problems:
+        checked.problems.extend(Keywords(checked.catalog, silent_exit).problems(values))
+    return checked
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -172,6 +184,13 @@ def register_flows(app: Flask) -> None:
 
     app.extensions["hotline.engine_for"] = engine_for
     app.extensions["hotline.catalog"] = catalog
+    missing = [n for n in ENTRY_NODES if n not in graph.nodes]
+    if missing:
+        raise SpecError([f"flows: node {n} is missing (the SMS channel enters there)"
+                         for n in missing])
+    app.extensions["hotline.sms"] = SmsService(
+        engine_for, catalog, app.extensions["hotline.store"], app.config,
+        Keywords(catalog, silent_exit_words(app.config)))
     app.extensions["hotline.ussd"] = UssdService(
         engine_for, catalog, app.extensions["hotline.store"], app.config,
         config.service_codes(app.config))

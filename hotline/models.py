@@ -170,6 +170,76 @@ class VoiceCall(db.Model):
     currency: Mapped[str] = mapped_column(String(8), default="")
 
 
+class InboundSms(db.Model):
+    """A text a caller sent us, stored once per gateway id before the webhook answers.
+
+    ``kind`` says what the service made of it: a keyword, a step of an SMS
+    conversation, or a message for staff (``received`` until then, so a text whose
+    handling failed still reaches staff). ``status`` is for staff messages: new in
+    the inbox, attached to the caller's open request, answered, turned into a
+    request, or dismissed.
+    """
+
+    __tablename__ = "inbound_sms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(100), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    to_code: Mapped[str] = mapped_column(String(40), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    link_id: Mapped[str] = mapped_column(String(100), default="")
+    network_code: Mapped[str] = mapped_column(String(10), default="")
+    gateway_date: Mapped[str] = mapped_column(String(40), default="")
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20), default="received")
+    command: Mapped[str] = mapped_column(String(20), default="")
+    language: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(20), default="done")
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"))
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reply: Mapped[str] = mapped_column(Text, default="")
+
+    contact: Mapped[Contact] = relationship()
+    handled_by: Mapped[StaffUser | None] = relationship()
+
+
+class OutboxMessage(db.Model):
+    """One outbound SMS to one recipient, written in the same transaction as its cause.
+
+    rq jobs send by id and the sweeper re-enqueues what a lost job left behind, so the
+    row, not Redis, is the record of what must still go out.
+    """
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))  # reply|confirmation|topic|staff_reply|oncall…
+    recipient: Mapped[str] = mapped_column(String(20))  # E.164
+    body: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    encoding: Mapped[str] = mapped_column(String(8))  # GSM-7|UCS-2
+    parts: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(10))  # reply|bulk
+    # queued -> sending -> sent|failed|expired|suppressed; sent -> delivered|undelivered
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    provider_status: Mapped[str] = mapped_column(String(40), default="")  # last code/report
+    error: Mapped[str] = mapped_column(String(200), default="")
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    callback_request_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"),
+                                                           index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 # The queue page orders open work by urgency then age; this index serves it.
 db.Index("ix_callback_requests_queue", CallbackRequest.status, CallbackRequest.priority,
          CallbackRequest.created_at)
@@ -177,3 +247,10 @@ db.Index("ix_callback_requests_queue", CallbackRequest.status, CallbackRequest.p
 # The statistics page counts the requests of a period (the last 30 days by default), and
 # the queue's newest-first order pages from the end; without it both read the whole table.
 db.Index("ix_callback_requests_created_at", CallbackRequest.created_at)
+
+# The staff inbox lists messages by status, newest first.
+db.Index("ix_inbound_sms_inbox", InboundSms.status, InboundSms.received_at)
+
+# The sweeper looks for rows stuck in queued/sending; the staff page lists the newest.
+db.Index("ix_outbox_messages_status_updated", OutboxMessage.status, OutboxMessage.updated_at)
+db.Index("ix_outbox_messages_created_at", OutboxMessage.created_at)

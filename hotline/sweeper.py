@@ -24,3 +24,21 @@ def _expire_callback_claims() -> str:
 
 
 SWEEPS.append(_expire_callback_claims)
+
+
+def _sweep_outbox() -> str:
+    from hotline.services.outbox import sweep as sweep_outbox
+
+    return sweep_outbox()
+
+
+SWEEPS.append(_sweep_outbox)
+
+
+def _alert_oncall() -> str:
+    from hotline.services.oncall import sweep_unclaimed
+
+    return sweep_unclaimed()
+
+
+SWEEPS.append(_alert_oncall)

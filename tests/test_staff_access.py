@@ -26,7 +26,8 @@ def staff_routes(app, request_id: int = 1, user_id: int = 1) -> list[tuple[str, 
         if not rule.rule.startswith("/staff"):
             continue
         url = rule.rule.replace("<int:request_id>", str(request_id)) \
-            .replace("<int:user_id>", str(user_id)).replace("<path:filename>", "staff.css")
+            .replace("<int:user_id>", str(user_id)).replace("<path:filename>", "staff.css") \
+            .replace("<int:message_id>", "1")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))
     return found

@@ -180,6 +180,8 @@ def page_globals() -> dict[str, Any]:
 from hotline.staff import (  # noqa: E402,F401  (views register on bp)
     admin,
     auth,
+    inbox,
+    outbox,
     queue,
     requests,
     simulator,

@@ -1,0 +1,257 @@
+"""Outbox throughput and latency: queued replies through ``hotline worker`` processes to the
+fake Africa's Talking server, against a bare ``requests`` loop posting the same batches.
+
+Run from the repository root (PostgreSQL and Redis on localhost)::
+
+    .venv/bin/python -m tests.bench.outbox                  # about a minute
+    .venv/bin/python -m tests.bench.outbox --messages 20000 # the issue's figure, ~5 minutes
+
+Two phases, on a fresh schema, with the rate limit off:
+
+1. **Backlog**: ``--messages`` replies are queued with ``queue_sms`` (commits of
+   ``--per-commit``, as web requests do) while no worker runs; then ``--workers`` real
+   ``hotline worker`` processes start and drain them through the real SDK to the fake
+   server (its own process). Messages per second is measured from the workers' start to
+   the last message the fake accepted. Then the baseline: one bare loop of
+   ``requests.post`` (as the SDK posts: form fields, ``apiKey`` header, no pooling)
+   sends the very batches the workers made, in the same order, to the same fake server.
+   Target of issue 10: at least 0.5 of the bare loop.
+2. **Steady**: ``--steady`` messages queued at ``--steady-rate`` per second while the
+   workers run: p50/p99 queue-to-gateway latency, from the row's ``created_at`` to the
+   fake server receiving it.
+
+Exit status: 0 target met, 1 any message lost or doubled, 2 target missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from datetime import datetime
+
+import psutil
+import requests
+from sqlalchemy import func, select
+
+from hotline.app import create_app
+from hotline.extensions import db
+from hotline.models import OutboxMessage
+from hotline.services.outbox import queue_sms
+from tests.bench.common import (
+    BIN,
+    ROOT,
+    base_env,
+    ensure_database,
+    flush_redis,
+    migrate,
+    ms,
+    percentile,
+    require_scratch,
+    reset_schema,
+    service_processes,
+    shout,
+    table,
+    verdict,
+)
+
+DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/hotline_bench_outbox"
+REDIS_URL = "redis://127.0.0.1:6379/10"
+API_KEY = "fake-key"
+TARGET = 0.5
+
+
+def parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--messages", type=int, default=3000, help="backlog size (issue: 20000)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--bodies", type=int, default=60,
+                    help="distinct texts among the messages (0: every one different, so "
+                         "nothing can be batched)")
+    ap.add_argument("--per-commit", type=int, default=10)
+    ap.add_argument("--steady", type=int, default=300, help="messages in the latency phase")
+    ap.add_argument("--steady-rate", type=float, default=50.0, help="per second")
+    ap.add_argument("--database-url", default=DATABASE_URL)
+    ap.add_argument("--redis-url", default=REDIS_URL)
+    return ap.parse_args()
+
+
+class Fake:
+    """``python -m tests.fakeat`` in its own process, so it never shares a GIL with us."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.fakeat"], cwd=ROOT,
+                                     env=base_env(), stdout=subprocess.PIPE, text=True)
+        self.url = self.proc.stdout.readline().strip()  # type: ignore[union-attr]
+
+    def log(self) -> dict:
+        with urllib.request.urlopen(f"{self.url}/_fake/log", timeout=30) as answer:  # noqa: S310
+            return json.load(answer)
+
+    def forget(self) -> None:
+        req = urllib.request.Request(f"{self.url}/_fake/log", method="DELETE")
+        urllib.request.urlopen(req, timeout=10).close()  # noqa: S310
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def cpu(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+        except psutil.Error:
+            pass
+    return total
+
+
+def queue_messages(n: int, bodies: int, per_commit: int, start: int, pace: float = 0.0) -> None:
+    """``n`` replies to ``n`` different numbers; ``pace`` > 0: that many per second."""
+    began = time.monotonic()
+    for i in range(n):
+        number = start + i
+        body = (f"Reply {number % bodies}: your request is received." if bodies
+                else f"Reply {number}: your request is received.")
+        queue_sms(db.session, to=f"+2499{number:08d}", body=body, language="en",
+                  priority="reply", kind="bench", idempotency_key=f"bench-{number}")
+        if (i + 1) % per_commit == 0 or i == n - 1:
+            db.session.commit()
+        if pace:
+            ahead = began + (i + 1) / pace - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+
+
+def wait_sent(total: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                                 .where(OutboxMessage.status.not_in(("queued", "sending"))))
+        db.session.commit()
+        if done >= total:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"timed out: {done} of {total} messages settled")
+
+
+def bare_loop(url: str, batches: list[dict]) -> float:
+    """The same batches, posted the way the SDK posts them, one after the other."""
+    began = time.perf_counter()
+    for batch in batches:
+        answer = requests.post(
+            f"{url}/version1/messaging", timeout=(3.05, 9.05),
+            headers={"apiKey": API_KEY, "Accept": "application/json"},
+            data={"username": "hotline", "to": ",".join(batch["recipients"]),
+                  "message": batch["message"], "bulkSMSMode": 1, "from": "MRRC"})
+        answer.raise_for_status()
+        answer.json()
+    return time.perf_counter() - began
+
+
+def main() -> int:
+    args = parse()
+    require_scratch(args.database_url, args.redis_url)
+    ensure_database(args.database_url)
+    reset_schema(args.database_url)
+    flush_redis(args.redis_url)
+    fake = Fake()
+    settings = {"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
+                "SECRET_KEY": "bench-" + "x" * 32, "WEBHOOK_TOKEN": "bench-token-0123456789",
+                "AT_USERNAME": "hotline", "AT_API_KEY": API_KEY, "AT_SENDER_ID": "MRRC",
+                "AT_BASE_URL": fake.url}
+    env = base_env(**settings)
+    env["HOTLINE_OUTBOX__RATE_PARTS_PER_SECOND"] = "0"
+    migrate(env)
+    app = create_app({**settings, "OUTBOX": {"rate_parts_per_second": 0}})
+    workers: list[subprocess.Popen] = []
+    problems: list[str] = []
+    try:
+        with app.app_context():
+            # --- phase 1: a backlog -----------------------------------------------------
+            t0 = time.perf_counter()
+            queue_messages(args.messages, args.bodies, args.per_commit, 0)
+            queued_in = time.perf_counter() - t0
+            database = db.engine.url.database or ""
+            services = service_processes(database)
+            svc_before = cpu(services)
+            fake_before = cpu([psutil.Process(fake.proc.pid)])
+            started = time.time()
+            workers = [subprocess.Popen([str(BIN / "hotline"), "worker"], env=env, cwd=ROOT,
+                                        stdout=open(f"/tmp/bench-worker-{i}.log", "w"),
+                                        stderr=subprocess.STDOUT)
+                       for i in range(args.workers)]
+            wait_sent(args.messages, timeout=600)
+            log = fake.log()
+            worker_cpu = cpu([psutil.Process(w.pid) for w in workers])
+            svc_cpu, fake_cpu = cpu(services) - svc_before, \
+                cpu([psutil.Process(fake.proc.pid)]) - fake_before
+            last = max(r["at"] for r in log["requests"])
+            drain = last - started
+            batches = log["requests"]
+            counts = Counter(n for r in batches for n in r["recipients"])
+            if len(counts) != args.messages or set(counts.values()) != {1}:
+                problems.append(f"backlog: {len(counts)} recipients reached, "
+                                f"{sum(v > 1 for v in counts.values())} more than once")
+            fake.forget()
+            bare = bare_loop(fake.url, batches)
+            fake.forget()
+            # --- phase 2: steady arrivals -------------------------------------------------
+            t1 = time.time()
+            queue_messages(args.steady, args.bodies, 1, 1_000_000, pace=args.steady_rate)
+            wait_sent(args.messages + args.steady, timeout=300)
+            steady_log = fake.log()
+            created = {row.recipient: row.created_at for row in db.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == "bench",
+                                            OutboxMessage.created_at >= datetime.fromtimestamp(
+                                                t1).astimezone()))}
+            latencies = [r["at"] - created[n].timestamp() for r in steady_log["requests"]
+                         for n in r["recipients"] if n in created]
+            steady_counts = Counter(n for r in steady_log["requests"] for n in r["recipients"])
+            if len(steady_counts) != args.steady or set(steady_counts.values()) != {1}:
+                problems.append(f"steady: {len(steady_counts)} of {args.steady} reached once")
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        fake.stop()
+
+    rate, bare_rate = args.messages / drain, args.messages / bare
+    ratio = rate / bare_rate
+    sizes = [len(r["recipients"]) for r in batches]
+    print(f"outbox benchmark: {args.messages} queued replies, {args.bodies or 'all'} distinct "
+          f"texts, {args.workers} workers, rate limit off, {psutil.cpu_count()} CPUs")
+    print(f"queueing them (queue_sms, commits of {args.per_commit}) took {queued_in:.1f} s "
+          f"({args.messages / queued_in:.0f}/s)\n")
+    print(table([
+        ["sender", "messages/s", "requests", "recipients/request", "elapsed"],
+        ["hotline workers", f"{rate:.0f}", str(len(sizes)), f"{sum(sizes) / len(sizes):.1f}",
+         f"{drain:.2f} s"],
+        ["bare requests loop", f"{bare_rate:.0f}", str(len(sizes)),
+         f"{sum(sizes) / len(sizes):.1f}", f"{bare:.2f} s"],
+    ]))
+    print(f"\nCPU seconds while draining: workers {worker_cpu:.1f}, PostgreSQL+Redis "
+          f"{svc_cpu:.1f}, fake gateway {fake_cpu:.1f} (of {drain * psutil.cpu_count():.1f} "
+          f"available)")
+    print(f"steady arrivals at {args.steady_rate:.0f}/s ({args.steady} messages): "
+          f"queue-to-gateway p50 {ms(percentile(latencies, 50))}, "
+          f"p99 {ms(percentile(latencies, 99))}, max {ms(max(latencies, default=float('nan')))}")
+    print(f"\nworkers / bare loop: {ratio:.2f} (target >= {TARGET}) {verdict(ratio >= TARGET)}")
+    if problems:
+        shout(problems)
+        return 1
+    return 0 if ratio >= TARGET else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
