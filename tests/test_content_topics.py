@@ -272,6 +272,12 @@ def test_rights_come_first_and_arabic_topics_fit_three_pages(engine: Engine):
     assert len(engine.pages(TOPIC_MENU, "ar")) <= 3
 
 
+def test_the_arabic_services_list_fits_three_pages(engine: Engine):
+    """Seven services: 2 pages in English; short Arabic titles keep Arabic to 3 (was 4)."""
+    assert len(engine.pages(SERVICE_MENU, "en")) <= 2
+    assert len(engine.pages(SERVICE_MENU, "ar")) <= 3
+
+
 def test_request_a_call_cannot_be_read_as_contact_us(engine: Engine):
     for lang in _languages(engine):
         labels = [engine.catalog.render(lang, o.label) for o in GRAPH[GRAPH.home].options]
@@ -295,7 +301,15 @@ def test_request_a_call_cannot_be_read_as_contact_us(engine: Engine):
     ("services.medical", "ar", ["خلال 3 أيام"]),
     ("services.referral", "en", ["information session"]),
     ("services.referral", "ar", ["جلسة توعية"]),
-    ("services.protection", "ar", ["مجانا وبسرية"]),
+    ("services.protection", "ar", ["مجانا وبسرية", "الأحد-الخميس"]),
+    ("services.protection", "en", ["Free and confidential", "Sunday to Thursday"]),
+    # parity: what the English says, the Arabic says too (days, UNHCR, "in danger now")
+    ("awareness.smugglers", "en", ["Free help, Sunday to Thursday"]),
+    ("awareness.smugglers", "ar", ["مساعدة مجانية، الأحد-الخميس"]),
+    ("awareness.safe_ways", "en", ["through UNHCR", "UNHCR decides who goes"]),
+    ("awareness.safe_ways", "ar", ["مفوضية اللاجئين", "ولا تباع"]),
+    ("services.centre", "en", ["In danger now? Police"]),
+    ("services.centre", "ar", ["في خطر؟ الشرطة"]),
 ])
 def test_corrected_facts_are_on_the_screens(engine: Engine, node_id: str, lang: str,
                                             words: list[str]):
