@@ -323,6 +323,19 @@ def test_safe_times_show_the_hours_of_the_window_the_caller_chose(make_app, team
                 in page
 
 
+def test_the_holder_is_told_how_to_open_the_call_safely(app, team):
+    """Review S5: a missed call never said whether the phone is safe; the call opens neutrally
+    and the caller has a way out."""
+    rang = callbacks.record_ring("+249944444444").request_id
+    asked = make_request("+249955555555", "medical")
+    db.session.commit()
+    for request_id in (rang, asked):
+        team["ana"].claim(request_id)
+        page = team["ana"].html(f"/staff/requests/{request_id}")
+        assert "is this a good time to talk?" in page and "wrong number" in page
+        assert ("nobody has asked whether this phone is safe" in page) == (request_id == rang)
+
+
 @pytest.mark.parametrize("path", ["/staff/requests/2147483647",
                                   "/staff/requests/99999999999999999999",
                                   "/staff/requests/-1", "/staff/requests/abc"])
