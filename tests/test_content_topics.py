@@ -134,6 +134,20 @@ def _path_parent(path: list[str]) -> str:
     return node_id
 
 
+@pytest.mark.parametrize("node_id", PAGED)
+def test_each_screen_key_is_one_whole_screen_with_its_links(engine: Engine, node_id: str):
+    """One key, one screen (content/README.md): a key a few characters too long is split
+    between words onto a screen the author never planned («... ولا» / «تباع»), and a last
+    screen too long for its links leaves the links alone on a screen of their own."""
+    node = GRAPH[node_id]
+    for lang in _languages(engine):
+        pages = engine.pages(node_id, lang)
+        assert len(pages) == len(node.text), (lang, pages)
+        links = [f"{i}. {engine.catalog.render(lang, o.label)}"
+                 for i, o in enumerate(node.options, 1)]
+        assert pages[-1].split("\n")[len(pages[-1].split("\n")) - len(links):] == links
+
+
 @pytest.mark.parametrize("node_id", [n for n in PAGED if GRAPH[n].options])
 def test_links_on_the_last_page_lead_where_they_say(engine: Engine, node_id: str):
     path = _path_to(node_id)
