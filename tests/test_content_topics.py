@@ -322,6 +322,9 @@ def test_request_a_call_cannot_be_read_as_contact_us(engine: Engine):
     ("awareness.smugglers", "ar", ["مساعدة مجانية، الأحد-الخميس"]),
     ("awareness.safe_ways", "en", ["through UNHCR", "UNHCR decides who goes"]),
     ("awareness.safe_ways", "ar", ["مفوضية اللاجئين", "ولا تباع"]),
+    # kidnapping happens in Libya too: the police number is Sudan's only
+    ("awareness.kidnap", "en", ["Police in Sudan"]),
+    ("awareness.kidnap", "ar", ["الشرطة بالسودان"]),
     ("services.centre", "en", ["In danger now? Police"]),
     ("services.centre", "ar", ["في خطر؟ الشرطة"]),
 ])
