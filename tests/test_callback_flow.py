@@ -19,6 +19,8 @@ THURSDAY_1430 = datetime(2026, 11, 26, 14, 30, tzinfo=KRT)
 SUNDAY_1000 = datetime(2026, 11, 29, 10, 0, tzinfo=KRT)
 LANG_CHOICE = {"ar": "1", "en": "2"}
 MENU_CALLBACK = "4"
+CONSENT = {"en": "We keep your number only to call you back", "ar": "نحفظ رقمك لنتصل بك فقط"}
+POLICE = {"en": "Police", "ar": "الشرطة"}
 
 
 @pytest.fixture()
@@ -70,6 +72,8 @@ def test_urgent_request_on_thursday_afternoon_promises_sunday_morning(app, ussd,
         seen.append(ussd.press(choice))
         assert not ussd.ended
     assert render(app, lang, "callback.confirm.title") in seen[-1]
+    # consent where the number is collected: what it is kept for, before sending
+    assert CONSENT[lang] in seen[-1]
     end = ussd.press("1")
     assert ussd.ended
     [row] = requests()
@@ -85,6 +89,12 @@ def test_urgent_request_on_thursday_afternoon_promises_sunday_morning(app, ussd,
     assert row.sms_confirmation == render(app, lang, "sms.callback.confirm", ref=row.ref)
     for word in ("danger", "exploit", "MRRC", "IOM", "خطر", "استغلال", "الهجرة"):
         assert word not in row.sms_confirmation
+    # ... and, like every confirmation, the line for when it cannot wait: the MRRC's
+    # number first, then the police, labelled
+    centre, police = (app.config["CENTRE"][k] for k in ("centre_hotline", "police_number"))
+    assert centre in row.sms_confirmation and police in row.sms_confirmation
+    assert row.sms_confirmation.index(centre) < row.sms_confirmation.index(POLICE[lang]) \
+        < row.sms_confirmation.index(police)
     assert events("created") == 1
 
 
@@ -149,6 +159,8 @@ def test_cancel_stores_nothing(app, ussd, lang):
     ussd.press("1", "1", "1")
     end = ussd.press("2")
     assert ussd.ended and end == render(app, lang, "callback.cancelled")
+    # it says the request was not sent (review §2.1: «لم نرسل شيئا» read as "we sent nothing")
+    assert {"en": "request was not sent", "ar": "لم نرسل طلبك"}[lang] in end
     assert requests() == []
 
 

@@ -309,6 +309,33 @@ def test_notes_and_caller_text_are_shown_as_text_never_run(app, team):
             '&lt;/script&gt; &amp; &lt;b&gt;</span>') in page
 
 
+def test_safe_times_show_the_hours_of_the_window_the_caller_chose(make_app, team):
+    """The caller picked "Late afternoon (4-6:30)" from labels showing config hours; staff
+    read the same window with its hours, from the same config, not a word alone."""
+    other = make_app(CALLBACKS={"windows": {"morning": "08:00-12:00",
+                                            "afternoon": "12:00-15:00",
+                                            "evening": "16:00-18:30"}})
+    with other.app_context():
+        request_id = make_request(safe="times", times="morning,evening")
+        agent = Staff(other, "ana@example.org")
+        for page in (agent.html(f"/staff/requests/{request_id}"), agent.html("/staff/")):
+            assert "Only at certain times: Morning (08:00-12:00), Late afternoon (16:00-18:30)" \
+                in page
+
+
+def test_the_holder_is_told_how_to_open_the_call_safely(app, team):
+    """Review S5: a missed call never said whether the phone is safe; the call opens neutrally
+    and the caller has a way out."""
+    rang = callbacks.record_ring("+249944444444").request_id
+    asked = make_request("+249955555555", "medical")
+    db.session.commit()
+    for request_id in (rang, asked):
+        team["ana"].claim(request_id)
+        page = team["ana"].html(f"/staff/requests/{request_id}")
+        assert "is this a good time to talk?" in page and "wrong number" in page
+        assert ("nobody has asked whether this phone is safe" in page) == (request_id == rang)
+
+
 @pytest.mark.parametrize("path", ["/staff/requests/2147483647",
                                   "/staff/requests/99999999999999999999",
                                   "/staff/requests/-1", "/staff/requests/abc"])

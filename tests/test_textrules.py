@@ -106,3 +106,18 @@ def test_hotline_check_refuses_a_latin_acronym_in_arabic(workcopy: Path):
     assert result.exit_code == 1
     assert "content/ar/awareness.yaml: awareness.rights.p3: Latin acronym MRRC in " \
            "right-to-left text" in result.output
+
+
+def test_a_full_stop_right_after_a_number_in_arabic_is_refused():
+    """«نتصل قبل 15:00.» and «اتصل 0912345678.»: the stop sticks to the number's other side
+    on a phone that lays the line out left to right; English may end on a number."""
+    written = Catalog({"en": {"k": "Call {centre_hotline}. Before 15:00."},
+                       "ar": {"k": "اتصل {centre_hotline}. نتصل قبل 15:00."}})
+    found = problems(written, GOOD)
+    assert found == ["content/ar: k: full stop right after a number in right-to-left text: "
+                     "end the line there or go on without it"]
+    later = Catalog({"en": {"k": "Before {until}."},
+                     "ar": {"k": "رقم طلبك {ref}. نتصل قبل {until}."}})
+    assert len(problems(later, GOOD)) == 1  # filled at run time: still a number
+    fine = Catalog({"en": {"k": "A."}, "ar": {"k": "خلال 3 أيام.\nقبل 15:00\nنحن {centre_name}."}})
+    assert problems(fine, GOOD) == []

@@ -10,6 +10,9 @@ screens in Arabic (content-review.md §2.3, §5 N4):
   number.
 - Arabic text carries no Latin acronym. "MRRC" means nothing to an Arabic
   reader, and on a phone with a left-to-right base direction it splits the line.
+- Arabic text puts no full stop right after a number ("قبل 15:00."): on a phone
+  that lays the line out left to right the stop sticks to the number's other
+  side, and in a reference or a phone number it reads as one more character.
 - A config value is numbers (one value for every language) or words (one value
   per language): a shared value with letters in it would put English words on
   an Arabic screen.
@@ -27,6 +30,9 @@ NATIONAL_NUMBER = re.compile(r"0[0-9]{8,10}|[1-9][0-9]{2,5}")  # 0912345678, 999
 SPACED_NUMBER = re.compile(r"\+\s?[0-9]|[0-9][ \u00a0][0-9]")
 LATIN_ACRONYM = re.compile(r"(?<![A-Za-z])[A-Z]{2,}(?![A-Za-z])")
 RIGHT_TO_LEFT = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+# A digit, or a placeholder the flow fills with digits at run time (the time we call
+# before, the request's reference, a window's hours), right before a full stop.
+STOP_AFTER_NUMBER = re.compile(r"(?:[0-9]|\{(?:until|ref|hours)\})\.(?=\s|$)")
 WHERE = "config/defaults.toml [centre]"
 
 
@@ -79,6 +85,9 @@ def text_problems(catalog: Catalog, values: Mapping[str, Value]) -> list[str]:
             if acronyms:
                 problems.append(f"{where}: Latin acronym {', '.join(acronyms)} in right-to-left "
                                 "text: write the name in the language itself")
+            if RIGHT_TO_LEFT.search(text) and STOP_AFTER_NUMBER.search(text):
+                problems.append(f"{where}: full stop right after a number in right-to-left "
+                                "text: end the line there or go on without it")
     return problems
 
 

@@ -174,7 +174,8 @@ def page_globals() -> dict[str, Any]:
     from hotline.staff import labels
 
     return {"labels": labels, "ui_lang": "en", "ui_dir": "ltr",
-            "timezone": current_app.config.get("TIMEZONE") or "Africa/Khartoum"}
+            "timezone": current_app.config.get("TIMEZONE") or "Africa/Khartoum",
+            "windows": dict((current_app.config.get("CALLBACKS") or {}).get("windows") or {})}
 
 
 from hotline.staff import (  # noqa: E402,F401  (views register on bp)

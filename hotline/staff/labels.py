@@ -6,6 +6,8 @@ without a label here is shown as it is stored, so a new code is never hidden.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 REASON = {
     "danger": "Danger or exploitation",
     "medical": "Medical help",
@@ -47,7 +49,8 @@ REFERRAL = {
     "none": "No referral",
 }
 # The words the caller chose from (content callback.times.*): "evening" is 15:00-18:00 by
-# default, which Sudanese call late afternoon («عصرا»); the hours are in [callbacks.windows].
+# default, which Sudanese call late afternoon («عصرا»); the hours are in [callbacks.windows]
+# and ``safe_time`` adds them, so staff call in the window the caller saw.
 SAFE_TIMES = {"morning": "Morning", "afternoon": "Midday", "evening": "Late afternoon"}
 SAFE = {"yes": "Any time", "times": "Only at certain times", "unknown": "Not asked (missed call)"}
 EVENT = {
@@ -85,6 +88,14 @@ AUDIT = {
     "sms_dismiss": "Dismissed a text message",
     "sms_to_request": "Made a request from a text message",
 }
+
+
+def safe_time(code: str, windows: Mapping[str, object]) -> str:
+    """A safe-time window with its hours from ``[callbacks.windows]`` ("Late afternoon
+    (15:00-18:00)"): the caller chose from labels that showed the hours, and a word alone
+    ("evening") would send staff to call at the wrong time."""
+    hours = windows.get(code)
+    return f"{label(SAFE_TIMES, code)} ({hours})" if hours else label(SAFE_TIMES, code)
 
 
 def label(table: dict[str, str], code: str | None) -> str:
