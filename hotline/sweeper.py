@@ -24,3 +24,15 @@ def _expire_callback_claims() -> str:
 
 
 SWEEPS.append(_expire_callback_claims)
+
+
+def _store_spooled_missed_calls() -> str:
+    from flask import current_app
+
+    from hotline.services.missed_calls import record_spooled
+
+    stored, waiting = current_app.extensions["hotline.spool"].drain(record_spooled)
+    return f"missed calls: {stored} spooled call(s) stored, {waiting} still waiting"
+
+
+SWEEPS.append(_store_spooled_missed_calls)

@@ -104,6 +104,18 @@ class UssdService:
         return UssdReply(text, end=True)
 
     def handle(self, hop: UssdHop) -> UssdReply:
+        """The hop's screen; when PostgreSQL fails or the hop's deadline passes, a clean END
+        in the caller's language (both languages when it is not known yet)."""
+        seen: dict[str, str | None] = {"lang": None}
+        try:
+            return self._handle(hop, seen)
+        except Exception:  # the caller gets a clean END, the log gets the details
+            if db.session.registry.has():
+                db.session.rollback()
+            log.exception("USSD hop failed (session %s)", hop.session_id[:40])
+            return self._error("error.unavailable", seen["lang"])
+
+    def _handle(self, hop: UssdHop, seen: dict[str, str | None]) -> UssdReply:
         if self.service_codes and hop.service_code not in self.service_codes:
             log.warning("USSD for unknown service code %r", hop.service_code[:40])
             return self._error("error.unavailable", None)
@@ -114,6 +126,8 @@ class UssdService:
         key = f"ussd:{hop.session_id}"
         raw = self.store.get(key)
         record = Record.loads(raw) if raw else None
+        if record is not None:
+            seen["lang"] = record.state.lang
         if record is not None and record.text == hop.text:  # the gateway sent a hop again
             return record.reply
         if record is not None and record.raw_phone == hop.phone:
@@ -127,22 +141,23 @@ class UssdService:
         if record is not None and inputs and record.state.hops == len(inputs) - 1 \
                 and "*".join(inputs[:-1]) == record.text:
             state = record.state
-        state, reply = self._advance(hop, phone, inputs, state)
+        state, reply = self._advance(hop, phone, inputs, state, seen)
         if record is not None and extends(record.text, hop.text):
             return reply  # an older hop sent again: answered, the newer record kept
         self.store.set(key, Record(hop.text, state, reply, hop.phone, phone).dumps(),
                        self.ussd["session_ttl"])
         return reply
 
-    def _advance(self, hop: UssdHop, phone: str, inputs: list[str], state: State | None
-                 ) -> tuple[State, UssdReply]:
+    def _advance(self, hop: UssdHop, phone: str, inputs: list[str], state: State | None,
+                 seen: dict[str, str | None]) -> tuple[State, UssdReply]:
         """Begin on a dial, step from a ``state`` one hop behind, else replay ``inputs``."""
         engine = self.engine_for(hop.network_code)
         context = {"phone": phone, "session_id": hop.session_id, "channel": "ussd",
                    "network_code": hop.network_code}
         lang_before: str | None = None
         if not inputs:
-            state, screen = engine.begin(open_session(hop, phone), context)
+            seen["lang"] = open_session(hop, phone)
+            state, screen = engine.begin(seen["lang"], context)
             lang_before = state.lang
         elif state is not None:
             lang_before = state.lang
@@ -150,14 +165,20 @@ class UssdService:
         else:
             log.info("USSD session %s rebuilt by replaying %d input(s)", hop.session_id[:40],
                      len(inputs))
-            state, screen = engine.replay(inputs, open_session(hop, phone), context)
+            seen["lang"] = open_session(hop, phone)
+            state, screen = engine.replay(inputs, seen["lang"], context)
+        seen["lang"] = state.lang or seen["lang"]
         if db.session.registry.has() and db.session().in_transaction():
             db.session.commit()  # what an action wrote; most hops never open a session
         if state.lang is not None and state.lang != lang_before:
             # Remembered on the hop that chooses it, so most hops need no database at all
             # (measured by tests/bench/ussd_hops.py). A replay writes it again: harmless.
-            if contacts.remember_language(phone, state.lang):
-                log.info("contact %s now reads %s", mask_phone(phone), state.lang)
+            try:
+                if contacts.remember_language(phone, state.lang):
+                    log.info("contact %s now reads %s", mask_phone(phone), state.lang)
+            except Exception:  # the screen (perhaps a stored request) still goes out
+                log.warning("language of contact %s not remembered", mask_phone(phone),
+                            exc_info=True)
         return state, UssdReply(screen.text, screen.end)
 
 
