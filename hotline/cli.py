@@ -99,6 +99,7 @@ def simulate(lang: str | None, phone: str, network: str, inputs: str | None) -> 
 def worker(burst: bool) -> None:
     """Run an rq worker on the replies, default and bulk queues (in that order)."""
     from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
 
     from hotline.jobqueue import QUEUES, jobs
 
@@ -106,8 +107,8 @@ def worker(burst: bool) -> None:
     if queue.connection is None:
         raise click.ClickException("HOTLINE_REDIS_URL is not set: jobs run inline, no worker "
                                    "is needed in development")
-    SimpleWorker([queue.queues[name] for name in QUEUES],
-                 connection=queue.connection).work(burst=burst)
+    SimpleWorker([queue.queues[name] for name in QUEUES], connection=queue.connection,
+                 serializer=JSONSerializer).work(burst=burst)
 
 
 @cli.command()
