@@ -120,6 +120,16 @@ def sweep() -> None:
         click.echo(line)
 
 
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be done, change nothing.")
+def purge(dry_run: bool) -> None:
+    """Delete or anonymise callers' data older than the [retention] periods (see README)."""
+    from hotline.services import retention
+
+    for line in retention.purge(dry_run=dry_run):
+        click.echo(line)
+
+
 @cli.command("setup-dev", hidden=True)
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
 def setup_dev(base_url: str) -> None:
