@@ -14,8 +14,6 @@ from flask import Flask, Response, jsonify, request
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -27,14 +25,14 @@ from hotline.extensions import db, migrate
 from hotline.flows import Engine, Graph
 from hotline.flows.check import check_all
 from hotline.jobqueue import JobQueue
-from hotline.services import callbacks
+from hotline.services import callbacks, ussd
 from hotline.services.ussd import ERROR_KEYS, UssdService
 from hotline.spool import Spool
 from hotline.store import GuardedStore, MemoryStore, RedisStore
 from hotline.textcodec import Budget
 
 log = logging.getLogger("hotline")
-DEPENDENCY_ERRORS = (RedisError, DBAPIError, PoolTimeout, deadline.DeadlineExceeded)
+DEPENDENCY_ERRORS = (RedisError, *ussd.DEPENDENCY_ERRORS)
 UNAVAILABLE_PAGE = (  # no template: rendering one may need the very service that is down
     "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Temporarily unavailable"
     "</title><h1>Temporarily unavailable</h1><p>A service this page needs is not answering. "
@@ -231,7 +229,7 @@ def register_flows(app: Flask) -> None:
         GuardedStore(app.extensions["hotline.store"], app.config["LIMITS"]["redis_retry_seconds"],
                      app.extensions["hotline.log_every"]),
         app.config,
-        config.service_codes(app.config))
+        config.service_codes(app.config), app.extensions["hotline.log_every"])
 
 
 def register_blueprints(app: Flask) -> None:

@@ -9,7 +9,6 @@ from an earlier probe is not started again, so probes cannot pile up on a hung s
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -21,7 +20,6 @@ from hotline import deadline
 from hotline.extensions import db
 
 bp = Blueprint("health", __name__)
-log = logging.getLogger(__name__)
 
 _checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
 _running: dict[tuple[int, str], Future[None]] = {}
@@ -66,7 +64,9 @@ def readyz() -> tuple[Response, int]:
             problems[name] = "slow"
         elif future.exception() is not None:
             problems[name] = "down"
-            log.warning("readiness: %s down: %s", name, type(future.exception()).__name__)
+            app.extensions["hotline.log_every"].warning(
+                f"ready:{name}", "readiness: %s down: %s", name,
+                type(future.exception()).__name__)
     if problems:
         return jsonify(status="unavailable", down=list(problems), detail=problems), 503
     return jsonify(status="ok"), 200

@@ -17,11 +17,14 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Insert, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hotline.content import Catalog
+from hotline.deadline import DeadlineExceeded
 from hotline.extensions import db
 from hotline.flows import Engine, State
+from hotline.logs import Every
 from hotline.models import UssdSession, UssdSessionEnd, utcnow
 from hotline.phones import to_e164
 from hotline.privacy import mask_phone
@@ -29,6 +32,7 @@ from hotline.services import contacts
 from hotline.store import Store
 
 log = logging.getLogger(__name__)
+DEPENDENCY_ERRORS = (DBAPIError, PoolTimeout, DeadlineExceeded)
 
 ERROR_KEYS = ("error.unavailable", "error.too_long")
 
@@ -84,7 +88,8 @@ class UssdService:
     """Serves hops for one app; engines per network code share one graph and catalog."""
 
     def __init__(self, engine_for: Callable[[str], Engine], catalog: Catalog, store: Store,
-                 settings: Mapping[str, Any], service_codes: set[str]) -> None:
+                 settings: Mapping[str, Any], service_codes: set[str],
+                 every: Every | None = None) -> None:
         self.engine_for = engine_for
         self.catalog = catalog
         self.store = store
@@ -92,6 +97,7 @@ class UssdService:
         self.region = settings.get("DEFAULT_REGION", "SD")
         self.default_lang = settings.get("DEFAULT_LANGUAGE", catalog.languages[0])
         self.service_codes = service_codes
+        self.every = every or Every(log, 60)
 
     def bilingual(self, key: str) -> str:
         """A message for someone whose language we do not know: every language, default first."""
@@ -109,11 +115,17 @@ class UssdService:
         seen: dict[str, str | None] = {"lang": None}
         try:
             return self._handle(hop, seen)
-        except Exception:  # the caller gets a clean END, the log gets the details
+        except DEPENDENCY_ERRORS as exc:  # down or slow: said once a minute, not per hop
+            if db.session.registry.has():
+                db.session.rollback()
+            self.every.warning(f"hop:{type(exc).__name__}", "USSD hops answer 'unavailable': "
+                               "%s (%s)", type(exc).__name__, str(exc).splitlines()[0][:200]
+                               if str(exc) else "")
+        except Exception:  # a bug: the caller gets a clean END, the log gets the details
             if db.session.registry.has():
                 db.session.rollback()
             log.exception("USSD hop failed (session %s)", hop.session_id[:40])
-            return self._error("error.unavailable", seen["lang"])
+        return self._error("error.unavailable", seen["lang"])
 
     def _handle(self, hop: UssdHop, seen: dict[str, str | None]) -> UssdReply:
         if self.service_codes and hop.service_code not in self.service_codes:

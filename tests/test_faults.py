@@ -1,0 +1,113 @@
+"""Faults mid-load: PostgreSQL refusing, hanging and dropping connections (through a TCP
+proxy the test controls), Redis stopped mid-session (a redis-server of the test's own).
+
+For each: every hop answers within the gateway's 10 s (here: within the short test
+limits, far less), ``/readyz`` answers within 2 s naming what is wrong, and every
+callback reference a caller was shown is stored, and every stored one was shown.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from tests import faultkit
+from tests.conftest import DATABASE_URL, TOKEN
+from tests.faultproxy import FaultProxy
+
+# Short limits so the suite stays quick; production's are in config/defaults.toml.
+LIMITS = {"ussd_hop_seconds": 2.0, "request_seconds": 3.0, "ready_seconds": 1.0,
+          "db_connect_timeout": 2, "db_statement_timeout_ms": 1500, "db_lock_timeout_ms": 1000,
+          "db_pool_timeout": 1.0, "redis_socket_timeout": 0.3, "redis_connect_timeout": 0.3,
+          "redis_retry_seconds": 1.0}
+# A hop's deadline, plus one connect that began just before it, plus a Redis write.
+WORST_HOP = LIMITS["ussd_hop_seconds"] + LIMITS["db_connect_timeout"] + 1.0
+
+
+class ClientTransport:
+    """The app in this process, one test client per caller thread."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.local = threading.local()
+
+    def _client(self):
+        if not hasattr(self.local, "client"):
+            self.local.client = self.app.test_client()
+        return self.local.client
+
+    def post(self, path: str, form: dict[str, str]) -> tuple[int, str]:
+        response = self._client().post(path, data=form)
+        return response.status_code, response.get_data(as_text=True)
+
+    def get(self, path: str) -> tuple[int, str]:
+        response = self._client().get(path)
+        return response.status_code, response.get_data(as_text=True)
+
+
+def stored_refs() -> set[str]:
+    """Read straight from PostgreSQL, not through the proxy."""
+    engine = sa.create_engine(DATABASE_URL)
+    with engine.connect() as conn:
+        refs = set(conn.scalars(sa.text("SELECT ref FROM callback_requests")))
+    engine.dispose()
+    return refs
+
+
+@pytest.fixture()
+def proxy():
+    url = sa.engine.make_url(DATABASE_URL)
+    running = FaultProxy((url.host or "127.0.0.1", url.port or 5432)).start()
+    yield running
+    running.stop()
+
+
+def through(proxy: FaultProxy) -> str:
+    host, port = proxy.address()
+    return sa.engine.make_url(DATABASE_URL).set(host=host, port=port) \
+        .render_as_string(hide_password=False)
+
+
+def check(outcome: faultkit.Outcome, component: str) -> None:
+    print(outcome.line())
+    assert not outcome.bad_answers, outcome.bad_answers[:5]
+    assert outcome.within == outcome.hops and outcome.worst < WORST_HOP, outcome.line()
+    assert outcome.readyz and outcome.worst_ready < faultkit.READY_LIMIT, outcome.readyz
+    assert any(code == 503 and component in body for code, _, body in outcome.readyz), \
+        outcome.readyz
+    assert outcome.confirmed == outcome.stored, (outcome.confirmed ^ outcome.stored)
+
+
+@pytest.mark.parametrize("mode", ["refuse", "hang", "drop"])
+def test_database_fault_mid_load(app, make_app, proxy, mode):
+    faulty = make_app(DATABASE_URL=through(proxy), LIMITS=LIMITS)
+    transport = ClientTransport(faulty)
+    outcome = faultkit.run(transport, TOKEN, f"database {mode}", lambda: proxy.set(mode),
+                           lambda: proxy.set("pass"), stored_refs, callers=3, fault_after=0.5,
+                           fault_for=2.5, recover_for=1.5)
+    check(outcome, "database")
+    # and the service is whole again: a new caller gets through and is stored
+    after = faultkit.Outcome("after")
+    faultkit.session(transport, TOKEN, after, "+249912999001")
+    assert len(after.confirmed) == 1 and after.confirmed <= stored_refs()
+    assert transport.get("/readyz")[0] == 200
+
+
+def test_redis_stopped_mid_session_every_caller_still_gets_through(app, make_app, caplog):
+    own = faultkit.OwnRedis().start()
+    try:
+        faulty = make_app(REDIS_URL=own.url, LIMITS=LIMITS)
+        with caplog.at_level("WARNING"):
+            outcome = faultkit.run(ClientTransport(faulty), TOKEN, "redis stopped", own.stop,
+                                   lambda: None, stored_refs, callers=3, fault_after=0.5,
+                                   fault_for=2.0, recover_for=1.0)
+    finally:
+        own.stop()
+    check(outcome, "redis")
+    # the database was there all along: every session ended with a stored request
+    assert len(outcome.stored) == outcome.sessions
+    said = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
+    assert len(said) == 1, [r.getMessage() for r in said]  # once a minute, not once a hop
