@@ -107,9 +107,12 @@ def session(transport: Transport, token: str, outcome: Outcome, phone: str,
                 return
 
 
+MOBILE = ("91", "92", "90", "96", "99", "12", "11", "95", "93")  # valid Sudanese prefixes
+
+
 def phones(prefix: int, count: int) -> list[str]:
-    """Distinct valid Sudanese numbers (Zain, +24991...), one per caller."""
-    return [f"+2499{prefix % 10}{i:07d}" for i in range(1, count + 1)]  # +2499 1xxxxxxx
+    """Distinct valid Sudanese mobile numbers, one per caller; ``prefix`` picks the network."""
+    return [f"+249{MOBILE[prefix % len(MOBILE)]}{i:07d}" for i in range(1, count + 1)]
 
 
 def run(transport: Transport, token: str, fault: str, switch_on: Callable[[], None],

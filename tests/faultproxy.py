@@ -72,7 +72,14 @@ class FaultProxy:
     def _listen(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))  # 0 the first time: the kernel chooses
+        for attempt in range(50):  # the old listener may linger while accept() wakes up
+            try:
+                sock.bind(("127.0.0.1", self.port))  # 0 the first time: the kernel chooses
+                break
+            except OSError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.05)
         sock.listen(64)
         sock.settimeout(0.2)
         self.port = sock.getsockname()[1]
@@ -81,6 +88,10 @@ class FaultProxy:
     def _close_listener(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept loop up now
+            except OSError:
+                pass
             listener.close()
 
     def _reset_all(self) -> None:

@@ -13,7 +13,10 @@ import threading
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
+from hotline.models import CallbackRequest
 from tests import faultkit
 from tests.conftest import DATABASE_URL, TOKEN
 from tests.faultproxy import FaultProxy
@@ -111,3 +114,38 @@ def test_redis_stopped_mid_session_every_caller_still_gets_through(app, make_app
     assert len(outcome.stored) == outcome.sessions
     said = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
     assert len(said) == 1, [r.getMessage() for r in said]  # once a minute, not once a hop
+
+
+def test_a_database_lost_just_after_the_request_is_stored_still_confirms_it(
+        app, make_app, proxy, monkeypatch):
+    faulty = make_app(DATABASE_URL=through(proxy), LIMITS=LIMITS)
+    armed = threading.Event()
+    commit = Session.commit
+
+    def note_request(session, flush_context, instances) -> None:
+        if armed.is_set() and any(isinstance(o, CallbackRequest) for o in session.new):
+            session.info["request_flushed"] = True
+
+    def commit_then_cut(session: Session) -> None:
+        commit(session)
+        if session.info.pop("request_flushed", False):
+            armed.clear()
+            proxy.set("refuse")  # every connection reset the moment the commit returned
+
+    class ArmBeforeLastHop(ClientTransport):
+        def post(self, path: str, form: dict[str, str]) -> tuple[int, str]:
+            if form["text"] == "*".join(faultkit.CALLBACK_PATH):
+                armed.set()
+            return super().post(path, form)
+
+    outcome = faultkit.Outcome("cut after commit")
+    monkeypatch.setattr(Session, "commit", commit_then_cut)
+    event.listen(Session, "before_flush", note_request)
+    try:
+        faultkit.session(ArmBeforeLastHop(faulty), TOKEN, outcome, "+249912999002")
+    finally:
+        event.remove(Session, "before_flush", note_request)
+        monkeypatch.undo()
+        proxy.set("pass")
+    assert not armed.is_set()  # the cut did happen, after the request's commit
+    assert len(outcome.confirmed) == 1 and outcome.confirmed == stored_refs()

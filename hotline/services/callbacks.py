@@ -387,11 +387,14 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
         _event(row.id, "updated", now, detail=f"{channel}: asked again")
     if created or changed:
         row.updated_at = now
+    # Read before the commit: reading a row after it reloads it, and a database lost in
+    # between would tell the caller "cannot serve" about a request that is stored.
+    request_id, ref, deadline_at = row.id, row.ref, row.deadline_at
     db.session.commit()
-    expect = utc(row.deadline_at)
+    expect = utc(deadline_at)
     if expect is None or expect <= now:  # already late: promise the urgent delay from now on
         expect = schedule.add(now, cfg.urgent_hours)
-    return Submission(row.id, row.ref, created, day_word(now, expect, cfg.week.tz),
+    return Submission(request_id, ref, created, day_word(now, expect, cfg.week.tz),
                       expect.astimezone(cfg.week.tz).strftime("%H:%M"))
 
 
