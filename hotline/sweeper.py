@@ -63,10 +63,14 @@ def _purge_once_a_day() -> str:
     from hotline.services import callbacks, retention
 
     day = callbacks.now_utc().strftime("%Y-%m-%d")
-    if not current_app.extensions["hotline.store"].add(f"hotline:purged:{day}", b"1",
-                                                         2 * 24 * 3600):
+    store, key = current_app.extensions["hotline.store"], f"hotline:purged:{day}"
+    if not store.add(key, b"1", 2 * 24 * 3600):
         return f"retention: already applied on {day}"
-    return "retention: " + "; ".join(retention.purge())
+    try:
+        return "retention: " + "; ".join(retention.purge())
+    except Exception:
+        store.delete(key)  # not done: the next sweep tries again
+        raise
 
 
 SWEEPS.append(_purge_once_a_day)

@@ -149,3 +149,33 @@ def test_a_database_lost_just_after_the_request_is_stored_still_confirms_it(
         proxy.set("pass")
     assert not armed.is_set()  # the cut did happen, after the request's commit
     assert len(outcome.confirmed) == 1 and outcome.confirmed == stored_refs()
+
+
+def test_staff_pages_answer_a_clear_503_never_a_500_while_redis_is_down(app, make_app,
+                                                                       monkeypatch):
+    from tests.staffkit import TOKEN_FIELD, Staff, make_user, quick_hashing
+
+    quick_hashing(monkeypatch)
+    own = faultkit.OwnRedis().start()
+    try:
+        staffed = make_app(REDIS_URL=own.url, LIMITS=LIMITS)
+        with staffed.app_context():
+            make_user("amal@mrrc.example")
+            agent = Staff(staffed, "amal@mrrc.example")
+        own.stop()
+        newcomer = staffed.test_client()
+        browser = staffed.test_client()  # another browser, at the sign-in form
+        csrf = TOKEN_FIELD.search(browser.get("/staff/login").get_data(as_text=True)).group(1)
+        answers = [agent.get("/staff/"), agent.get("/staff/stats"),
+                   agent.client.post("/staff/requests/1/claim"),
+                   newcomer.get("/staff/"),
+                   browser.post("/staff/login", data={"email": "amal@mrrc.example",
+                                                    "password": "x" * 12, "csrf_token": csrf})]
+        for response in answers:
+            body = response.get_data(as_text=True)
+            assert response.status_code < 500 or response.status_code == 503, body[:300]
+            assert "Traceback" not in body
+        assert [r.status_code for r in answers[:2]] == [503, 503]
+        assert "Temporarily unavailable" in answers[0].get_data(as_text=True)
+    finally:
+        own.stop()
