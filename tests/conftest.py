@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATABASE_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/hotline_test")
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TOKEN = "test-webhook-token-0123456789"
+TOKEN = "test-webhook-token-0123456789abcdef"  # production wants 32+
 SPOOL_DIR = Path(tempfile.mkdtemp(prefix="hotline-test-spool-"))
 PHONE = "+249912345678"
 
