@@ -9,6 +9,7 @@ callback reference a caller was shown is stored, and every stored one was shown.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -179,3 +180,26 @@ def test_staff_pages_answer_a_clear_503_never_a_500_while_redis_is_down(app, mak
         assert "Temporarily unavailable" in answers[0].get_data(as_text=True)
     finally:
         own.stop()
+
+
+def test_a_hop_the_database_keeps_waiting_ends_in_the_callers_language_in_time(app, make_app,
+                                                                               proxy):
+    faulty = make_app(DATABASE_URL=through(proxy), LIMITS=LIMITS)
+    transport = ClientTransport(faulty)
+    form = {"sessionId": "ATUid_lang", "serviceCode": faultkit.SERVICE_CODE,
+            "phoneNumber": "+249912999003", "networkCode": "63401", "text": ""}
+    path = faultkit.CALLBACK_PATH
+    for step in range(len(path)):  # English chosen, up to the confirmation screen
+        status, body = transport.post(f"/webhooks/at/ussd?token={TOKEN}",
+                                      {**form, "text": "*".join(path[:step])})
+        assert status == 200 and body.startswith("CON "), body
+    proxy.set("hang")
+    started = time.monotonic()
+    status, body = transport.post(f"/webhooks/at/ussd?token={TOKEN}",
+                                  {**form, "text": "*".join(path)})
+    took = time.monotonic() - started
+    proxy.set("pass")
+    english = faulty.extensions["hotline.catalog"].render("en", "error.unavailable")
+    assert (status, body) == (200, "END " + english)  # English only: the caller chose it
+    assert LIMITS["ussd_hop_seconds"] <= took < WORST_HOP
+    assert stored_refs() == set()

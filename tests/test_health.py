@@ -68,6 +68,7 @@ def test_every_database_connection_and_redis_call_has_time_limits(app):
     kwargs = app.extensions["hotline.redis"].connection_pool.connection_kwargs
     assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.5, 0.5)
     assert db.engine.pool.timeout() == 2.0
+    assert db.engine.hide_parameters  # bound values (phone numbers) never in errors or logs
 
 
 def test_a_deadline_cuts_a_statement_the_server_would_let_run(app):

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Insert, bindparam, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hotline.content import Catalog
@@ -32,7 +32,9 @@ from hotline.services import contacts
 from hotline.store import Store
 
 log = logging.getLogger(__name__)
-DEPENDENCY_ERRORS = (DBAPIError, PoolTimeout, DeadlineExceeded)
+# PostgreSQL down, slow or cut off (lost connections, timeouts, lock waits); other
+# database errors are bugs and are logged in full.
+DEPENDENCY_ERRORS = (OperationalError, InterfaceError, PoolTimeout, DeadlineExceeded)
 
 ERROR_KEYS = ("error.unavailable", "error.too_long")
 
