@@ -49,6 +49,7 @@ class Outcome:
     stored: set[str] = field(default_factory=set)
     readyz: list[tuple[int, float, str]] = field(default_factory=list)
     sessions: int = 0
+    ready_after: int = 0  # /readyz once the fault was lifted
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -118,7 +119,7 @@ def phones(prefix: int, count: int) -> list[str]:
 def run(transport: Transport, token: str, fault: str, switch_on: Callable[[], None],
         switch_off: Callable[[], None], stored: Callable[[], set[str]], callers: int = 4,
         fault_after: float = 0.5, fault_for: float = 3.0, recover_for: float = 1.5,
-        pause: float = 0.1, prefix: int = 1) -> Outcome:
+        pause: float = 0.1, prefix: int = 1, recovers: bool = True) -> Outcome:
     """Callers in threads start sessions until the end; the fault lasts from ``fault_after``
     for ``fault_for`` seconds, then ``recover_for`` seconds of calls follow."""
     outcome = Outcome(fault)
@@ -148,6 +149,13 @@ def run(transport: Transport, token: str, fault: str, switch_on: Callable[[], No
     switch_off()
     for thread in threads:
         thread.join(timeout=120)
+    # Ready again once the fault is lifted (``recovers``; not a Redis killed for good): a 200
+    # also means no readiness check of the fault is still running on its thread.
+    for _ in range(40 if recovers else 0):
+        outcome.ready_after = transport.get("/readyz")[0]
+        if outcome.ready_after == 200:
+            break
+        time.sleep(0.25)
     outcome.stored = stored()
     return outcome
 

@@ -93,6 +93,7 @@ def test_database_fault_mid_load(app, make_app, proxy, mode):
                            lambda: proxy.set("pass"), stored_refs, callers=3, fault_after=0.5,
                            fault_for=2.5, recover_for=1.5)
     check(outcome, "database")
+    assert outcome.ready_after == 200
     # and the service is whole again: a new caller gets through and is stored
     after = faultkit.Outcome("after")
     faultkit.session(transport, TOKEN, after, "+249912999001")
@@ -107,7 +108,7 @@ def test_redis_stopped_mid_session_every_caller_still_gets_through(app, make_app
         with caplog.at_level("WARNING"):
             outcome = faultkit.run(ClientTransport(faulty), TOKEN, "redis stopped", own.stop,
                                    lambda: None, stored_refs, callers=3, fault_after=0.5,
-                                   fault_for=2.0, recover_for=1.0)
+                                   fault_for=2.0, recover_for=1.0, recovers=False)
     finally:
         own.stop()
     check(outcome, "redis")

@@ -121,7 +121,7 @@ def main() -> int:
                                        lambda: stored(args.database_url), callers=args.callers,
                                        fault_after=args.fault_after, fault_for=args.fault_for,
                                        recover_for=args.recover_for, pause=args.pause,
-                                       prefix=index + 1)
+                                       prefix=index + 1, recovers=fault != "redis")
                 results.append(outcome)
                 print(outcome.line(), flush=True)
                 if outcome.bad_answers:
