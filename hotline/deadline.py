@@ -173,6 +173,12 @@ def watch_engine(engine: Engine) -> None:
     event.listen(engine, "connect", _connect)
     event.listen(engine, "checkout", checkout)
     event.listen(engine, "checkin", _checkin)
+    # A connection closed while checked out frees its descriptor for another socket:
+    # forget it first, so a deadline never shuts down a socket that is not its own.
+    event.listen(engine, "invalidate", _forget)
+    event.listen(engine, "soft_invalidate", _forget)
+    event.listen(engine, "close", _checkin)
+    event.listen(engine, "detach", _checkin)
     event.listen(engine, "before_cursor_execute", _before_execute)
 
 
@@ -203,6 +209,10 @@ def _checkin(dbapi_connection: Any, record: Any) -> None:
     held = record.info.pop("hotline.deadline", None)
     if held is not None:
         held[0].unwatch(held[1])
+
+
+def _forget(dbapi_connection: Any, record: Any, exception: BaseException | None) -> None:
+    _checkin(dbapi_connection, record)
 
 
 def _before_execute(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
