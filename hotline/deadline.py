@@ -96,7 +96,8 @@ class _Watchdog:
                 self._heap.clear()
                 threading.Thread(target=self._run, name="hotline-deadlines", daemon=True).start()
             heapq.heappush(self._heap, (deadline.expires, next(self._seq), deadline))
-            self._cond.notify()
+            if self._heap[0][2] is deadline:  # sooner than what the thread waits for
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
