@@ -24,6 +24,7 @@ INT_KEYS = {"ussd": ("gsm7_budget", "ucs2_budget", "session_ttl", "max_hops", "m
             "retention": ("closed_request_days", "ussd_session_days", "voice_call_days",
                           "contact_days")}
 MIN_WEBHOOK_TOKEN = 32
+GATEWAY_SECONDS = 10  # Africa's Talking waits this long for a USSD answer
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -67,6 +68,16 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
     for key, value in settings.get("LIMITS", {}).items():
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             found.append(f"[limits] {key} must be a positive number, got {value!r}")
+    limits = settings.get("LIMITS", {})
+    if not any("[limits]" in p for p in found) and limits:
+        worst = limits["ussd_hop_seconds"] + limits["db_connect_timeout"] \
+            + 2 * limits["redis_socket_timeout"]
+        if worst >= GATEWAY_SECONDS - 1:
+            found.append(f"[limits] a USSD hop could take {worst:g} s (ussd_hop_seconds + "
+                         "db_connect_timeout + two Redis waits): keep it under "
+                         f"{GATEWAY_SECONDS - 1} s, the gateway waits {GATEWAY_SECONDS} s")
+        if limits["ready_seconds"] >= 2:
+            found.append("[limits] ready_seconds must be under 2: /readyz answers within 2 s")
     hops = settings.get("PROXY_HOPS", 0)
     if not str(hops).isdigit() or int(hops) > 5:
         found.append(f"HOTLINE_PROXY_HOPS must be a whole number from 0 to 5, got {hops!r}")

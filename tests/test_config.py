@@ -136,3 +136,11 @@ def test_x_forwarded_for_without_trusted_proxies_is_ignored_and_logged_once(make
     assert answers == ["192.0.2.1"] * 3  # the socket's address, not the header's
     warnings = [r for r in caplog.records if "X-Forwarded-For" in r.getMessage()]
     assert len(warnings) == 1 and "HOTLINE_PROXY_HOPS" in warnings[0].getMessage()
+
+
+def test_time_limits_that_could_not_answer_the_gateway_in_time_are_refused():
+    found = problems(load_settings({"LIMITS": {"ussd_hop_seconds": 7.0, "ready_seconds": 2}},
+                                   environ={}))
+    assert any("a USSD hop could take 10 s" in p for p in found)
+    assert any("ready_seconds must be under 2" in p for p in found)
+    assert problems(load_settings(environ={})) == []
