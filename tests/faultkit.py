@@ -10,6 +10,7 @@ reference on the END screen) is compared with what the database holds.
 
 from __future__ import annotations
 
+import random
 import re
 import secrets
 import shutil
@@ -50,6 +51,7 @@ class Outcome:
     readyz: list[tuple[int, float, str]] = field(default_factory=list)
     sessions: int = 0
     ready_after: int = 0  # /readyz once the fault was lifted
+    transcripts: dict[str, list[str]] = field(default_factory=dict)  # phone: what it saw
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -100,6 +102,9 @@ def session(transport: Transport, token: str, outcome: Outcome, phone: str,
         took = time.monotonic() - started
         with outcome.lock:
             outcome.latencies.append(took)
+            outcome.transcripts.setdefault(phone, []).append(
+                f"{time.time():.3f} +{took * 1000:.0f}ms {form['text']!r} -> {status} "
+                f"{body[:50]!r}")
             if status != 200 or not body.startswith(("CON ", "END ")):
                 outcome.bad_answers.append(f"{status} {body[:120]!r}")
                 return
@@ -126,7 +131,10 @@ def run(transport: Transport, token: str, fault: str, switch_on: Callable[[], No
     numbers = iter(phones(prefix, 100_000))
     ends = time.monotonic() + fault_after + fault_for + recover_for
 
-    def caller() -> None:
+    stagger = random.Random(prefix)
+
+    def caller(offset: float) -> None:
+        time.sleep(offset)  # callers do not all dial at the same instant
         while time.monotonic() < ends:
             with outcome.lock:
                 phone = next(numbers)
@@ -135,7 +143,9 @@ def run(transport: Transport, token: str, fault: str, switch_on: Callable[[], No
                 outcome.sessions += 1
             time.sleep(pause * 3)  # the next caller dials a moment later
 
-    threads = [threading.Thread(target=caller, daemon=True) for _ in range(callers)]
+    cycle = pause * (len(CALLBACK_PATH) + 3)
+    threads = [threading.Thread(target=caller, args=(stagger.uniform(0, cycle),), daemon=True)
+               for _ in range(callers)]
     for thread in threads:
         thread.start()
     time.sleep(fault_after)

@@ -204,3 +204,39 @@ def test_a_hop_the_database_keeps_waiting_ends_in_the_callers_language_in_time(a
     assert (status, body) == (200, "END " + english)  # English only: the caller chose it
     assert LIMITS["ussd_hop_seconds"] <= took < WORST_HOP
     assert stored_refs() == set()
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["reply-lost", "not-committed"])
+def test_a_commit_whose_reply_is_lost_is_confirmed_only_if_stored(app, monkeypatch, committed):
+    """A connection lost during COMMIT: the server may or may not have stored the request.
+    (The lost reply is simulated around the real commit: its timing cannot be produced
+    reliably with the proxy.)"""
+    commit = Session.commit
+    armed = threading.Event()
+
+    def commit_losing_the_reply(session: Session) -> None:
+        flushed = armed.is_set() and any(isinstance(o, CallbackRequest)
+                                         for o in [*session.new, *session.dirty])
+        if flushed:
+            armed.clear()
+            if committed:
+                commit(session)
+            else:
+                session.rollback()
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the "
+                                                                  "connection unexpectedly"))
+        commit(session)
+
+    monkeypatch.setattr(Session, "commit", commit_losing_the_reply)
+    outcome = faultkit.Outcome("lost commit reply")
+
+    class ArmBeforeLastHop(ClientTransport):
+        def post(self, path: str, form: dict[str, str]) -> tuple[int, str]:
+            if form["text"] == "*".join(faultkit.CALLBACK_PATH):
+                armed.set()
+            return super().post(path, form)
+
+    faultkit.session(ArmBeforeLastHop(app), TOKEN, outcome, "+249912999004")
+    assert not armed.is_set()
+    assert len(outcome.confirmed) == (1 if committed else 0)
+    assert outcome.confirmed == stored_refs()
