@@ -126,6 +126,10 @@ def main() -> int:
                 print(outcome.line(), flush=True)
                 if outcome.bad_answers:
                     print("  bad answers:", outcome.bad_answers[:3])
+                for ref in sorted(outcome.stored ^ outcome.confirmed)[:3]:
+                    said = "stored, caller told sorry" if ref in outcome.stored \
+                        else "confirmed, NOT STORED"
+                    print(f"  {ref}: {said}")
     finally:
         proxy.stop()
         own_redis.stop()
