@@ -1,14 +1,37 @@
-"""Gunicorn settings for production: threads suit a service waiting on PostgreSQL and Redis."""
+"""Gunicorn settings for production: threads suit a service waiting on PostgreSQL and Redis.
+
+No request can hold a thread for long: every request has a deadline that cuts its
+database sockets (``[limits]`` in defaults.toml, ``hotline.deadline``), Redis commands
+time out, and ``timeout`` replaces a worker whose main loop stops answering. With
+``threads`` per worker, one slow dependency slows some requests, never all of them.
+"""
 
 import multiprocessing
 import os
 
+from hotline import logs
+
+# Every log line of the master and its workers (gunicorn's own error and access logs
+# included) goes through the redactor: no phone number, e-mail, token or secret.
+logs.install(os.environ.get(f"HOTLINE_{key}") for key in ("SECRET_KEY", "WEBHOOK_TOKEN",
+                                                            "AT_API_KEY"))
+
 bind = os.environ.get("HOTLINE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("HOTLINE_WEB_WORKERS", multiprocessing.cpu_count()))
 worker_class = "gthread"
-threads = int(os.environ.get("HOTLINE_WEB_THREADS", 4))
-timeout = 15  # a USSD hop must answer within 10 s; a stuck worker is replaced
+threads = int(os.environ.get("HOTLINE_WEB_THREADS", 8))
+timeout = 30  # the worker's own heartbeat; requests are bounded by their deadlines (<= 8 s)
 graceful_timeout = 10
-accesslog = None  # request URLs carry the webhook token: no access log by default
+keepalive = 5  # the gateway reuses connections; an idle one is closed after this
 max_requests = 5000
 max_requests_jitter = 500
+limit_request_line = 4094
+limit_request_fields = 50
+# Off unless asked for ("-" for stderr). The path is logged without its query string,
+# where the webhook token travels; the redactor would remove it anyway.
+accesslog = os.environ.get("HOTLINE_ACCESS_LOG") or None
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+def post_fork(server, worker):  # noqa: ARG001  (gunicorn's hook signature)
+    logs.install()  # inherited from the master already; a no-op made explicit

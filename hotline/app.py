@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import redis
+import sqlalchemy.engine.url as sa_url
 from flask import Flask, Response, jsonify, request
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hotline import config
+from hotline import config, deadline, logs
 from hotline.actions import ACTIONS, provided_vars
 from hotline.content import Catalog
 from hotline.errors import ConfigError, SpecError
@@ -24,14 +27,20 @@ from hotline.flows import Engine, Graph
 from hotline.flows.check import check_all
 from hotline.jobqueue import JobQueue
 from hotline.keywords import Keywords
-from hotline.services import callbacks
+from hotline.services import callbacks, ussd
 from hotline.services.inbound_sms import ENTRY_NODES, SmsService
 from hotline.services.ussd import ERROR_KEYS, UssdService
-from hotline.store import MemoryStore, RedisStore
+from hotline.spool import Spool
+from hotline.store import GuardedStore, MemoryStore, RedisStore
 from hotline.textcodec import Budget
 from hotline.worktime import WorktimeError, hours_label
 
 log = logging.getLogger("hotline")
+DEPENDENCY_ERRORS = (RedisError, *ussd.DEPENDENCY_ERRORS)
+UNAVAILABLE_PAGE = (  # no template: rendering one may need the very service that is down
+    "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Temporarily unavailable"
+    "</title><h1>Temporarily unavailable</h1><p>A service this page needs is not answering. "
+    "Nothing you did was lost; try again in a minute.</p></html>")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SECURITY_HEADERS = (  # on every response unless a page set its own
     ("X-Content-Type-Options", "nosniff"),
@@ -106,6 +115,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if hops:  # the client's address (sign-in throttling) is the proxy's unless we trust it
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     configure_logging(app)
+    register_limits(app)
     register_database(app)
     register_store(app)
     register_flows(app)
@@ -114,26 +124,45 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-class RedactToken(logging.Filter):
-    """Access logs print request URLs; the webhook token in them is a secret."""
-
-    PATTERN = re.compile(r"(token=)[^&\s\"]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(self.PATTERN.sub(r"\1[redacted]", a) if isinstance(a, str)
-                                else a for a in record.args)
-        record.msg = self.PATTERN.sub(r"\1[redacted]", str(record.msg))
-        return True
-
-
 def configure_logging(app: Flask) -> None:
+    """Redact every log record of this process (numbers, e-mails, tokens, our secrets)."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    access = logging.getLogger("werkzeug")
-    if not any(isinstance(f, RedactToken) for f in access.filters):
-        access.addFilter(RedactToken())
+    logs.install(secret_values(app.config))
+
+
+def secret_values(settings: Mapping[str, Any]) -> list[str | None]:
+    """Values that must never appear in a log line, even inside an error message."""
+    found = [settings.get(k) for k in ("SECRET_KEY", "WEBHOOK_TOKEN", "AT_API_KEY")]
+    for key in ("DATABASE_URL", "REDIS_URL"):
+        try:
+            found.append(sa_url.make_url(str(settings.get(key) or "")).password)  # type: ignore[arg-type]
+        except Exception:  # not a URL: nothing to hide in it
+            continue
+    return found
+
+
+def register_limits(app: Flask) -> None:
+    """A deadline on every request, shorter on the gateway's; see ``hotline.deadline``."""
+    limits = app.config["LIMITS"]
+    every = logs.Every(log, limits["degraded_log_seconds"])
+    app.extensions["hotline.log_every"] = every
+    trusted_hops = int(app.config.get("PROXY_HOPS") or 0)
+
+    @app.before_request
+    def start_deadline() -> None:
+        seconds = limits["ussd_hop_seconds"] if request.path.startswith("/webhooks/") \
+            else limits["request_seconds"]  # the gateway waits at most 10 s for an answer
+        deadline.start(seconds)
+        if not trusted_hops and "X-Forwarded-For" in request.headers:
+            every.warning("xff", "X-Forwarded-For received but HOTLINE_PROXY_HOPS=0: the header "
+                          "is ignored and the client address is the connecting socket's; set "
+                          "HOTLINE_PROXY_HOPS to the number of proxies in front")
+
+    @app.teardown_request
+    def finish_deadline(exc: BaseException | None) -> None:
+        deadline.finish(None)
 
 
 def register_database(app: Flask) -> None:
@@ -143,25 +172,65 @@ def register_database(app: Flask) -> None:
         url = f"sqlite:///{Path(app.instance_path) / 'hotline.sqlite3'}"
         log.info("development mode: SQLite database at %s", url)
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url, app.config["LIMITS"]))
     app.config["MAX_CONTENT_LENGTH"] = app.config.get("MAX_CONTENT_LENGTH") or 256 * 1024
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    with app.app_context():
+        deadline.watch_engine(db.engine)  # also pings each connection as it leaves the pool
+
+
+def engine_options(url: str, limits: Mapping[str, Any]) -> dict[str, Any]:
+    """Every wait on PostgreSQL bounded: connecting, each statement, locks, the pool, TCP.
+
+    Bound parameters never appear in errors or logs (``hide_parameters``): they are
+    callers' phone numbers.
+    """
+    options: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": False}
+    if not url.startswith("postgresql"):
+        return options
+    server = (f"-c statement_timeout={int(limits['db_statement_timeout_ms'])} "
+              f"-c lock_timeout={int(limits['db_lock_timeout_ms'])} "
+              f"-c idle_in_transaction_session_timeout="
+              f"{int(limits['db_idle_in_transaction_ms'])}")
+    options.update(
+        pool_timeout=limits["db_pool_timeout"], pool_size=int(limits["db_pool_size"]),
+        max_overflow=int(limits["db_max_overflow"]),
+        connect_args={
+            "connect_timeout": max(2, int(limits["db_connect_timeout"])), "options": server,
+            "keepalives": 1, "keepalives_idle": int(limits["db_keepalives_idle"]),
+            "keepalives_interval": int(limits["db_keepalives_interval"]),
+            "keepalives_count": int(limits["db_keepalives_count"]),
+            # unacknowledged data this long means the host is gone (Linux; milliseconds)
+            "tcp_user_timeout": int(limits["db_keepalives_idle"] * 1000)})
+    return options
 
 
 def register_store(app: Flask) -> None:
     url = app.config.get("REDIS_URL")
     if url:
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        limits = app.config["LIMITS"]
+        client = redis.Redis.from_url(
+            url, socket_timeout=limits["redis_socket_timeout"],
+            socket_connect_timeout=limits["redis_connect_timeout"],
+            retry=Retry(NoBackoff(), 0))  # a retry would double the wait of a hop
         app.extensions["hotline.redis"] = client
         app.extensions["hotline.store"] = RedisStore(client)
         JobQueue(app, client)
+        register_spool(app, client)
     else:
         log.info("development mode: no HOTLINE_REDIS_URL, sessions kept in this process "
                  "and jobs run inline")
         app.extensions["hotline.redis"] = None
         app.extensions["hotline.store"] = MemoryStore()
         JobQueue(app, None)
+        register_spool(app, None)
+
+
+def register_spool(app: Flask, client: redis.Redis | None) -> None:
+    """Where missed calls wait while PostgreSQL is down (see ``hotline.spool``)."""
+    directory = Path(app.config.get("SPOOL_DIR") or Path(app.instance_path) / "spool")
+    app.extensions["hotline.spool"] = Spool("voice", client, directory)
 
 
 def register_flows(app: Flask) -> None:
@@ -192,8 +261,11 @@ def register_flows(app: Flask) -> None:
         engine_for, catalog, app.extensions["hotline.store"], app.config,
         Keywords(catalog, silent_exit_words(app.config)))
     app.extensions["hotline.ussd"] = UssdService(
-        engine_for, catalog, app.extensions["hotline.store"], app.config,
-        config.service_codes(app.config))
+        engine_for, catalog,
+        GuardedStore(app.extensions["hotline.store"], app.config["LIMITS"]["redis_retry_seconds"],
+                     app.extensions["hotline.log_every"]),
+        app.config,
+        config.service_codes(app.config), app.extensions["hotline.log_every"])
 
 
 def register_blueprints(app: Flask) -> None:
@@ -210,6 +282,26 @@ def register_errorhandlers(app: Flask) -> None:
         if request.path.startswith("/webhooks/"):
             return Response(f"{exc.code} {exc.name}\n", exc.code, mimetype="text/plain")
         return jsonify(error=exc.name, status=exc.code), exc.code  # type: ignore[return-value]
+
+    def dependency_down(exc: Exception) -> Response:
+        """PostgreSQL or Redis down or slow: a clear 503, never a 500 or a traceback."""
+        db.session.rollback()
+        app.extensions["hotline.log_every"].warning(
+            f"down:{type(exc).__name__}", "%s %s answered 503: %s (%s)", request.method,
+            request.path, type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
+        if request.path.startswith("/webhooks/"):
+            return Response("503 Service Unavailable: retry later\n", 503,
+                            mimetype="text/plain", headers={"Retry-After": "30"})
+        if request.is_json or request.path.startswith("/staff/try/"):
+            response = jsonify(error="temporarily unavailable, try again in a minute",
+                               status=503)
+            response.status_code = 503
+            return response
+        return Response(UNAVAILABLE_PAGE, 503, mimetype="text/html",
+                        headers={"Retry-After": "30", "Cache-Control": "no-store"})
+
+    for error in DEPENDENCY_ERRORS:
+        app.register_error_handler(error, dependency_down)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

@@ -104,6 +104,7 @@ def worker(burst: bool) -> None:
     queues; ``hotline sweep`` is the backstop when a scheduled job is lost.
     """
     from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
 
     from hotline.jobqueue import QUEUES, jobs
 
@@ -111,8 +112,8 @@ def worker(burst: bool) -> None:
     if queue.connection is None:
         raise click.ClickException("HOTLINE_REDIS_URL is not set: jobs run inline, no worker "
                                    "is needed in development")
-    SimpleWorker([queue.queues[name] for name in QUEUES],
-                 connection=queue.connection).work(burst=burst, with_scheduler=True)
+    SimpleWorker([queue.queues[name] for name in QUEUES], connection=queue.connection,
+                 serializer=JSONSerializer).work(burst=burst, with_scheduler=True)
 
 
 @cli.command()
@@ -121,6 +122,16 @@ def sweep() -> None:
     from hotline import sweeper
 
     for line in sweeper.sweep():
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be done, change nothing.")
+def purge(dry_run: bool) -> None:
+    """Delete or anonymise callers' data older than the [retention] periods (see README)."""
+    from hotline.services import retention
+
+    for line in retention.purge(dry_run=dry_run):
         click.echo(line)
 
 

@@ -14,13 +14,19 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = ROOT / "config" / "defaults.toml"
 ENV_PREFIX = "HOTLINE_"
 ENVIRONMENTS = ("development", "production")
 INT_KEYS = {"ussd": ("gsm7_budget", "ucs2_budget", "session_ttl", "max_hops", "max_text_bytes"),
-            "outbox": ("batch_size", "max_attempts", "hard_failure_threshold")}
+            "outbox": ("batch_size", "max_attempts", "hard_failure_threshold"),
+            "retention": ("closed_request_days", "ussd_session_days", "voice_call_days",
+                          "contact_days")}
+MIN_WEBHOOK_TOKEN = 32
+GATEWAY_SECONDS = 10  # Africa's Talking waits this long for a USSD answer
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def _read_defaults(path: Path = DEFAULTS) -> dict[str, Any]:
@@ -78,6 +84,19 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
             for n in oncall):
         found.append(f"[outbox] oncall_numbers must be a list of E.164 numbers such as "
                      f"\"+249912345678\", got {oncall!r}")
+    for key, value in settings.get("LIMITS", {}).items():
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            found.append(f"[limits] {key} must be a positive number, got {value!r}")
+    limits = settings.get("LIMITS", {})
+    if not any("[limits]" in p for p in found) and limits:
+        worst = limits["ussd_hop_seconds"] + limits["db_connect_timeout"] \
+            + 2 * limits["redis_socket_timeout"]
+        if worst >= GATEWAY_SECONDS - 1:
+            found.append(f"[limits] a USSD hop could take {worst:g} s (ussd_hop_seconds + "
+                         "db_connect_timeout + two Redis waits): keep it under "
+                         f"{GATEWAY_SECONDS - 1} s, the gateway waits {GATEWAY_SECONDS} s")
+        if limits["ready_seconds"] >= 2:
+            found.append("[limits] ready_seconds must be under 2: /readyz answers within 2 s")
     hops = settings.get("PROXY_HOPS", 0)
     if not str(hops).isdigit() or int(hops) > 5:
         found.append(f"HOTLINE_PROXY_HOPS must be a whole number from 0 to 5, got {hops!r}")
@@ -85,18 +104,28 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
         return found
     if len(settings.get("SECRET_KEY") or "") < 32:
         found.append("HOTLINE_SECRET_KEY must be set to at least 32 random characters")
-    if len(settings.get("WEBHOOK_TOKEN") or "") < 16:
-        found.append("HOTLINE_WEBHOOK_TOKEN must be set to at least 16 random characters")
+    if len(settings.get("WEBHOOK_TOKEN") or "") < MIN_WEBHOOK_TOKEN:
+        found.append(f"HOTLINE_WEBHOOK_TOKEN must be set to at least {MIN_WEBHOOK_TOKEN} "
+                     "random characters")
     if not str(settings.get("DATABASE_URL") or "").startswith("postgresql"):
         found.append("HOTLINE_DATABASE_URL must be a postgresql:// URL in production")
     if not str(settings.get("REDIS_URL") or "").startswith(("redis://", "rediss://", "unix://")):
         found.append("HOTLINE_REDIS_URL must be a redis:// URL in production")
+    elif not redis_is_private(str(settings["REDIS_URL"])):
+        found.append("HOTLINE_REDIS_URL needs a password unless Redis is on a Unix socket or "
+                     "this machine (127.0.0.1): jobs and sessions must not be open to others")
     if not str(settings.get("USSD_SERVICE_CODE") or "").strip():
         found.append("HOTLINE_USSD_SERVICE_CODE must be set")
     for key in ("AT_USERNAME", "AT_API_KEY"):
         if not settings.get(key):
             found.append(f"HOTLINE_{key} must be set in production (Africa's Talking)")
     return found
+
+
+def redis_is_private(url: str) -> bool:
+    """Only we can reach it: a password, a Unix socket, or a loopback address."""
+    parts = urlsplit(url)
+    return parts.scheme == "unix" or bool(parts.password) or parts.hostname in LOOPBACK
 
 
 def fill_development_secrets(settings: dict[str, Any], instance: Path) -> None:

@@ -1,12 +1,16 @@
 """Background jobs by dotted name: rq when Redis is configured, inline otherwise.
 
 Services enqueue ``"hotline.jobs.name"`` with ids, never objects, so they never
-import the jobs module and a job always reads fresh rows.
+import the jobs module and a job always reads fresh rows. Jobs are stored as JSON
+(rq's ``JSONSerializer``), never pickle: whoever can write to Redis must not be able
+to run code in the worker. Arguments that JSON cannot carry are refused at enqueue,
+inline mode included, so a development run fails the way production would.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from datetime import timedelta
 from typing import Any
@@ -14,6 +18,7 @@ from typing import Any
 from flask import Flask, current_app
 from redis import Redis
 from rq import Queue, Retry
+from rq.serializers import JSONSerializer
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +28,8 @@ QUEUES = ("replies", "default", "bulk")  # listened to in this order: replies be
 class JobQueue:
     def __init__(self, app: Flask, connection: Redis | None) -> None:
         self.connection = connection
-        self.queues = {name: Queue(name, connection=connection) for name in QUEUES} \
-            if connection is not None else {}
+        self.queues = {name: Queue(name, connection=connection, serializer=JSONSerializer)
+                       for name in QUEUES} if connection is not None else {}
         app.extensions["hotline.jobs"] = self
 
     def enqueue(self, func: str, *args: Any, queue: str = "default",
@@ -34,6 +39,11 @@ class JobQueue:
         Inline (no Redis) a delayed job is not run: whatever scheduled it must also
         be found by ``hotline sweep``, as outbox retries are.
         """
+        try:
+            json.dumps([args, kwargs])
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"job {func} arguments must be JSON values (ids, text): {exc}") \
+                from None
         if self.connection is None:
             if delay:
                 log.info("no Redis: %s not scheduled in %s, left to the sweeper", func, delay)

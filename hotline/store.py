@@ -12,6 +12,8 @@ from typing import Protocol
 
 import redis
 
+from hotline.logs import Every
+
 
 class Store(Protocol):
     def get(self, key: str) -> bytes | None: ...
@@ -74,3 +76,63 @@ class MemoryStore:
 
     def ping(self) -> bool:
         return True
+
+
+class GuardedStore:
+    """The store as USSD uses it: an accelerator, never a requirement.
+
+    A Redis error or timeout reads as "nothing stored" and a write is skipped, so the
+    hop replays ``text`` from the database instead of failing. After a failure Redis
+    is left alone for ``retry_seconds``, so a Redis that hangs costs one timeout, not
+    one per hop; the degradation is logged once per interval with a count.
+    """
+
+    def __init__(self, store: Store, retry_seconds: float, every: Every) -> None:
+        self.store, self.retry_seconds, self.every = store, retry_seconds, every
+        self._down_until = 0.0
+
+    def _degraded(self, exc: Exception | None) -> None:
+        if exc is not None:
+            self._down_until = time.monotonic() + self.retry_seconds
+        self.every.warning("store", "Redis unavailable (%s): USSD sessions are rebuilt from "
+                           "the database", type(exc).__name__ if exc else "skipped")
+
+    def _usable(self) -> bool:
+        if time.monotonic() < self._down_until:
+            self._degraded(None)
+            return False
+        return True
+
+    def get(self, key: str) -> bytes | None:
+        if self._usable():
+            try:
+                return self.store.get(key)
+            except redis.RedisError as exc:
+                self._degraded(exc)
+        return None
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        if self._usable():
+            try:
+                self.store.set(key, value, ttl)
+            except redis.RedisError as exc:
+                self._degraded(exc)
+
+    def add(self, key: str, value: bytes, ttl: int) -> bool:
+        """False when Redis is down: whoever asks must not assume it holds the key."""
+        if self._usable():
+            try:
+                return self.store.add(key, value, ttl)
+            except redis.RedisError as exc:
+                self._degraded(exc)
+        return False
+
+    def delete(self, *keys: str) -> None:
+        if self._usable():
+            try:
+                self.store.delete(*keys)
+            except redis.RedisError as exc:
+                self._degraded(exc)
+
+    def ping(self) -> bool:
+        return self.store.ping()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,14 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DATABASE_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/hotline_test")
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TOKEN = "test-webhook-token-0123456789"
+TOKEN = "test-webhook-token-0123456789abcdef"  # production wants 32+
+SPOOL_DIR = Path(tempfile.mkdtemp(prefix="hotline-test-spool-"))
 PHONE = "+249912345678"
 
 
 def overrides(**extra: Any) -> dict[str, Any]:
     return {"TESTING": True, "ENV": "development", "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL, "SECRET_KEY": "test-secret-" + "x" * 32,
-            "WEBHOOK_TOKEN": TOKEN, **extra}
+            "WEBHOOK_TOKEN": TOKEN, "SPOOL_DIR": str(SPOOL_DIR), **extra}
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +73,7 @@ def _clean(app: Flask) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     client.flushdb()
     client.close()
+    shutil.rmtree(SPOOL_DIR, ignore_errors=True)
 
 
 def dispose(app: Flask) -> None:

@@ -115,10 +115,10 @@ def test_setup_dev_prints_the_webhook_urls_that_exist_and_a_staff_login(app):
 def test_access_log_never_shows_the_webhook_token():
     import logging
 
-    from hotline.app import RedactToken
+    from hotline.logs import Redactor
 
     record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '%s - "%s" %s',
                                ("127.0.0.1", "POST /webhooks/at/ussd?token=s3cret&x=1", "200"),
                                None)
-    RedactToken().filter(record)
+    Redactor().filter(record)
     assert "s3cret" not in record.getMessage() and "token=[redacted]&x=1" in record.getMessage()

@@ -83,3 +83,64 @@ def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(make_app):
 
 def test_proxy_hops_must_be_a_small_number():
     assert any("PROXY_HOPS" in p for p in problems(load_settings({"PROXY_HOPS": "x"}, environ={})))
+
+
+def production(**changes):
+    return load_settings({
+        "ENV": "production", "DATABASE_URL": "postgresql+psycopg://h/db",
+        "REDIS_URL": "redis://127.0.0.1:6379/0", "SECRET_KEY": "s" * 40,
+        "WEBHOOK_TOKEN": "t" * 32, "AT_USERNAME": "mrrc", "AT_API_KEY": "k", **changes},
+        environ={})
+
+
+@pytest.mark.parametrize("url, refused", [
+    ("redis://10.0.0.5:6379/0", True),
+    ("redis://redis.internal:6379/0", True),
+    ("rediss://:s3cret-password@redis.internal:6380/0", False),
+    ("redis://default:s3cret-password@10.0.0.5:6379/0", False),
+    ("redis://localhost:6379/0", False),
+    ("redis://[::1]:6379/0", False),
+    ("unix:///run/redis/redis.sock?db=0", False),
+])
+def test_production_refuses_redis_others_can_reach_without_a_password(url, refused):
+    found = problems(production(REDIS_URL=url))
+    assert any("needs a password" in p for p in found) is refused, found
+
+
+def test_production_refuses_a_webhook_token_shorter_than_32_characters():
+    assert any("HOTLINE_WEBHOOK_TOKEN" in p for p in problems(production(WEBHOOK_TOKEN="t" * 31)))
+    assert problems(production(WEBHOOK_TOKEN="t" * 32)) == []
+
+
+def test_every_time_limit_must_be_a_positive_number():
+    found = problems(load_settings({"LIMITS": {"ussd_hop_seconds": 0,
+                                               "redis_socket_timeout": "fast"}}, environ={}))
+    assert any("ussd_hop_seconds" in p for p in found)
+    assert any("redis_socket_timeout" in p for p in found)
+
+
+def test_x_forwarded_for_without_trusted_proxies_is_ignored_and_logged_once(make_app, caplog):
+    app = make_app(PROXY_HOPS=0)
+
+    @app.get("/whoami")
+    def whoami():
+        from flask import request
+
+        return request.remote_addr or ""
+
+    client = app.test_client()
+    with caplog.at_level("WARNING", logger="hotline"):
+        answers = [client.get("/whoami", headers={"X-Forwarded-For": "203.0.113.9"},
+                              environ_base={"REMOTE_ADDR": "192.0.2.1"}).get_data(as_text=True)
+                   for _ in range(3)]
+    assert answers == ["192.0.2.1"] * 3  # the socket's address, not the header's
+    warnings = [r for r in caplog.records if "X-Forwarded-For" in r.getMessage()]
+    assert len(warnings) == 1 and "HOTLINE_PROXY_HOPS" in warnings[0].getMessage()
+
+
+def test_time_limits_that_could_not_answer_the_gateway_in_time_are_refused():
+    found = problems(load_settings({"LIMITS": {"ussd_hop_seconds": 7.0, "ready_seconds": 2}},
+                                   environ={}))
+    assert any("a USSD hop could take 10 s" in p for p in found)
+    assert any("ready_seconds must be under 2" in p for p in found)
+    assert problems(load_settings(environ={})) == []

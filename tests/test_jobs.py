@@ -1,5 +1,9 @@
 """Background jobs through a real rq worker, and inline when there is no Redis."""
 
+import json
+import zlib
+
+import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
@@ -28,3 +32,20 @@ def test_without_redis_jobs_run_inline_and_no_worker_is_needed(make_app):
     result = CliRunner().invoke(cli, ["worker", "--burst"],
                                 obj=ScriptInfo(create_app=lambda: app))
     assert result.exit_code == 1 and "no worker is needed" in result.output
+
+
+def test_jobs_are_stored_as_json_never_pickle(app):
+    queue = jobs()
+    queue.enqueue("tests.jobfixtures.remember", "json-job", "done")
+    job = queue.queues["default"].jobs[0]
+    raw = queue.connection.hget(f"rq:job:{job.id}", "data")
+    assert json.loads(zlib.decompress(raw))[0] == "tests.jobfixtures.remember"
+    assert not raw.startswith(b"\x80")  # a pickle begins with its protocol byte
+
+
+def test_a_job_argument_json_cannot_carry_is_refused(app, make_app):
+    with pytest.raises(TypeError, match="JSON"):
+        jobs().enqueue("tests.jobfixtures.remember", "key", object())
+    inline = make_app(REDIS_URL="")
+    with inline.app_context(), pytest.raises(TypeError, match="JSON"):
+        jobs().enqueue("tests.jobfixtures.remember", "key", {1, 2})

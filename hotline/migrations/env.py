@@ -88,6 +88,12 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # The app's 3 s statement limit would stop an index build on a big table;
+            # a short lock wait stays, so a migration never queues behind live traffic.
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.exec_driver_sql("SET lock_timeout = '10s'")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hotline.errors import ConfigError, HotlineError
 from hotline.extensions import db
@@ -409,8 +409,11 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
                   callback_request_id=row.id)
     if created:
         oncall.after_hours(db.session, row, cfg.week, now)
-    db.session.commit()
-    return Submission(row.id, row.ref, created, *_expectation(row, now, cfg))
+    # Read before the commit: reading a row after it reloads it, and a database lost in
+    # between would tell the caller "cannot serve" about a request that is stored.
+    request_id, ref, expectation = row.id, row.ref, _expectation(row, now, cfg)
+    _commit_or_verify(ref, utc(row.updated_at) or now)
+    return Submission(request_id, ref, created, *expectation)
 
 
 def _expectation(row: CallbackRequest, now: datetime, cfg: Settings) -> tuple[str, str]:
@@ -458,6 +461,29 @@ def cancel_by_caller(phone: str, ref: str, now: datetime | None = None) -> bool:
         _withdraw(row, now, "the caller cancelled it (USSD)")
     db.session.commit()
     return row.status == "withdrawn"
+
+
+def _commit_or_verify(ref: str, updated_at: datetime) -> None:
+    """Commit; when the connection is lost during COMMIT, ask again on a fresh one.
+
+    A lost COMMIT reply leaves the outcome unknown: the server may have stored the
+    request. Telling that caller "cannot serve" would make the promise and the record
+    disagree, so the row is looked for once more (within the hop's deadline) and the
+    commit counts as done when the request is there as this transaction left it.
+    """
+    try:
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        try:
+            with db.engine.connect() as conn:
+                stored = conn.scalar(select(CallbackRequest.updated_at)
+                                     .where(CallbackRequest.ref == ref))
+        except Exception:
+            stored = None
+        if stored is None or utc(stored) != updated_at:
+            raise
+        log.warning("request %s: COMMIT reply lost, the request is stored", ref)
 
 
 def record_ring(phone: str, now: datetime | None = None) -> RingResult:

@@ -10,7 +10,9 @@ a lost first notification still leaves a callback request.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 
 from sqlalchemy import select
@@ -87,6 +89,18 @@ def record(notice: VoiceNotice, now: datetime | None = None) -> NoticeResult:
         log.info("missed call from %s: request %s (%s)", mask_phone(notice.caller), ring.ref,
                  "new" if ring.created else ("counted" if ring.counted else "repeat"))
     return NoticeResult(True, ring.ref if ring else None, bool(ring and ring.counted))
+
+
+def spool_item(notice: VoiceNotice, now: datetime | None = None) -> dict[str, object]:
+    """The notice as JSON-able values, with the time it arrived (the ring's time)."""
+    return {**asdict(notice), "received_at": callbacks.now_utc(now).isoformat()}
+
+
+def record_spooled(item: Mapping[str, object]) -> NoticeResult:
+    """Store a notice that waited in the spool, as of the time it arrived."""
+    fields = {f.name: item[f.name] for f in dataclass_fields(VoiceNotice) if f.name in item}
+    received = datetime.fromisoformat(str(item["received_at"]))
+    return record(VoiceNotice(**fields), now=received)  # type: ignore[arg-type]
 
 
 def _finish(call: VoiceCall, notice: VoiceNotice, now: datetime) -> None:

@@ -17,11 +17,14 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Insert, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hotline.content import Catalog
+from hotline.deadline import DeadlineExceeded
 from hotline.extensions import db
 from hotline.flows import Engine, State
+from hotline.logs import Every
 from hotline.models import UssdSession, UssdSessionEnd, utcnow
 from hotline.phones import to_e164
 from hotline.privacy import mask_phone
@@ -29,6 +32,9 @@ from hotline.services import contacts
 from hotline.store import Store
 
 log = logging.getLogger(__name__)
+# PostgreSQL down, slow or cut off (lost connections, timeouts, lock waits); other
+# database errors are bugs and are logged in full.
+DEPENDENCY_ERRORS = (OperationalError, InterfaceError, PoolTimeout, DeadlineExceeded)
 
 ERROR_KEYS = ("error.unavailable", "error.too_long")
 
@@ -84,7 +90,8 @@ class UssdService:
     """Serves hops for one app; engines per network code share one graph and catalog."""
 
     def __init__(self, engine_for: Callable[[str], Engine], catalog: Catalog, store: Store,
-                 settings: Mapping[str, Any], service_codes: set[str]) -> None:
+                 settings: Mapping[str, Any], service_codes: set[str],
+                 every: Every | None = None) -> None:
         self.engine_for = engine_for
         self.catalog = catalog
         self.store = store
@@ -92,6 +99,7 @@ class UssdService:
         self.region = settings.get("DEFAULT_REGION", "SD")
         self.default_lang = settings.get("DEFAULT_LANGUAGE", catalog.languages[0])
         self.service_codes = service_codes
+        self.every = every or Every(log, 60)
 
     def bilingual(self, key: str) -> str:
         """A message for someone whose language we do not know: every language, default first."""
@@ -128,6 +136,24 @@ class UssdService:
         return self._error(key, self.known_language(hop, ask_database=ask_database))
 
     def handle(self, hop: UssdHop) -> UssdReply:
+        """The hop's screen; when PostgreSQL fails or the hop's deadline passes, a clean END
+        in the caller's language (both languages when it is not known yet)."""
+        seen: dict[str, str | None] = {"lang": None}
+        try:
+            return self._handle(hop, seen)
+        except DEPENDENCY_ERRORS as exc:  # down or slow: said once a minute, not per hop
+            if db.session.registry.has():
+                db.session.rollback()
+            self.every.warning(f"hop:{type(exc).__name__}", "USSD hops answer 'unavailable': "
+                               "%s (%s)", type(exc).__name__, str(exc).splitlines()[0][:200]
+                               if str(exc) else "")
+        except Exception:  # a bug: the caller gets a clean END, the log gets the details
+            if db.session.registry.has():
+                db.session.rollback()
+            log.exception("USSD hop failed (session %s)", hop.session_id[:40])
+        return self._error("error.unavailable", seen["lang"])
+
+    def _handle(self, hop: UssdHop, seen: dict[str, str | None]) -> UssdReply:
         if self.service_codes and hop.service_code not in self.service_codes:
             log.warning("USSD for unknown service code %r", hop.service_code[:40])
             return self.error_reply(hop)
@@ -137,6 +163,8 @@ class UssdService:
             return self.error_reply(hop, "error.too_long")
         key = f"ussd:{hop.session_id}"
         record = self._record(hop)
+        if record is not None:
+            seen["lang"] = record.state.lang
         if record is not None and record.text == hop.text:  # the gateway sent a hop again
             return record.reply
         if record is not None and record.raw_phone == hop.phone:
@@ -150,7 +178,7 @@ class UssdService:
         if record is not None and inputs and record.state.hops == len(inputs) - 1 \
                 and "*".join(inputs[:-1]) == record.text:
             state = record.state
-        state, reply = self._advance(hop, phone, inputs, state)
+        state, reply = self._advance(hop, phone, inputs, state, seen)
         if state.private:  # e.g. "not safe to call": the path that led here is kept nowhere;
             self.store.delete(key)  # any further hop of this session is rebuilt by replay
             return reply
@@ -160,15 +188,16 @@ class UssdService:
                        self.ussd["session_ttl"])
         return reply
 
-    def _advance(self, hop: UssdHop, phone: str, inputs: list[str], state: State | None
-                 ) -> tuple[State, UssdReply]:
+    def _advance(self, hop: UssdHop, phone: str, inputs: list[str], state: State | None,
+                 seen: dict[str, str | None]) -> tuple[State, UssdReply]:
         """Begin on a dial, step from a ``state`` one hop behind, else replay ``inputs``."""
         engine = self.engine_for(hop.network_code)
         context = {"phone": phone, "session_id": hop.session_id, "channel": "ussd",
                    "network_code": hop.network_code}
         lang_before: str | None = None
         if not inputs:
-            state, screen = engine.begin(open_session(hop, phone), context)
+            seen["lang"] = open_session(hop, phone)
+            state, screen = engine.begin(seen["lang"], context)
             lang_before = state.lang
         elif state is not None:
             lang_before = state.lang
@@ -176,14 +205,20 @@ class UssdService:
         else:
             log.info("USSD session %s rebuilt by replaying %d input(s)", hop.session_id[:40],
                      len(inputs))
-            state, screen = engine.replay(inputs, open_session(hop, phone), context)
+            seen["lang"] = open_session(hop, phone)
+            state, screen = engine.replay(inputs, seen["lang"], context)
+        seen["lang"] = state.lang or seen["lang"]
         if db.session.registry.has() and db.session().in_transaction():
             db.session.commit()  # what an action wrote; most hops never open a session
         if state.lang is not None and state.lang != lang_before:
             # Remembered on the hop that chooses it, so most hops need no database at all
             # (measured by tests/bench/ussd_hops.py). A replay writes it again: harmless.
-            if contacts.remember_language(phone, state.lang):
-                log.info("contact %s now reads %s", mask_phone(phone), state.lang)
+            try:
+                if contacts.remember_language(phone, state.lang):
+                    log.info("contact %s now reads %s", mask_phone(phone), state.lang)
+            except Exception:  # the screen (perhaps a stored request) still goes out
+                log.warning("language of contact %s not remembered", mask_phone(phone),
+                            exc_info=True)
         return state, UssdReply(screen.text, screen.end)
 
 

@@ -3,7 +3,9 @@
 A ringing inbound call (``isActive=1``) is answered with ``<Reject/>``, which
 costs the caller nothing through the gateway, and recorded as a request; the
 final notification (``isActive=0``) is stored once. The gateway writes absent
-values as the literal string ``"None"``; those count as empty.
+values as the literal string ``"None"``; those count as empty. When the database
+is down or slow, the notification is spooled (``hotline.spool``) and stored by the
+sweeper later: a missed call is never dropped.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import logging
 from flask import Response, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
+from hotline.deadline import DeadlineExceeded
 from hotline.extensions import db
 from hotline.phones import to_e164
-from hotline.services.missed_calls import VoiceNotice, record
+from hotline.privacy import mask_phone
+from hotline.services.missed_calls import VoiceNotice, record, spool_item
+from hotline.spool import SpoolError
 from hotline.webhooks import bp, form_fields, plain
 
 log = logging.getLogger(__name__)
@@ -63,13 +68,16 @@ def voice() -> Response:
         amount=_value(fields, "amount")[:20], currency=_value(fields, "currencyCode")[:8])
     try:
         record(notice)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, DeadlineExceeded) as exc:
         db.session.rollback()
-        log.exception("voice notification %s not stored", session_id[:40])
-        if not notice.active:
+        try:  # the database is down or slow: keep the call for the sweeper, never drop it
+            key = current_app.extensions["hotline.spool"].put(spool_item(notice), session_id[:40])
+        except SpoolError:
+            log.exception("voice notification from %s LOST: database (%s) and spool both "
+                          "failed", mask_phone(caller), type(exc).__name__)
             return plain("service unavailable, retry later\n", 503)
-        # Still reject a ringing call: it costs the caller nothing, and the final
-        # notification (isActive=0) gets a second chance to record the request.
+        log.warning("voice notification from %s not stored now (%s): spooled as %s",
+                    mask_phone(caller), type(exc).__name__, key)
     if not notice.active:
         return plain("")
     return _xml(REJECT if notice.inbound else NOTHING)
