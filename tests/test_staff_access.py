@@ -41,7 +41,7 @@ def test_the_walk_finds_the_dashboard(app):
 
 
 def test_only_the_sign_in_page_and_static_files_are_public(app):
-    assert PUBLIC == {"staff.login", "staff.static"}
+    assert PUBLIC == {"staff.login", "staff.login_code", "staff.static"}
 
 
 def test_every_staff_route_refuses_anonymous_visitors(app, client):

@@ -36,13 +36,16 @@ from hotline.extensions import csrf, login_manager
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-PUBLIC = frozenset({"staff.login", "staff.static"})
+PUBLIC = frozenset({"staff.login", "staff.login_code", "staff.static"})
 DEFAULTS: dict[str, Any] = {
     "lockout_failures": 5,  # failed sign-ins in a row before the account is paused
     "lockout_minutes": 15,
-    "ip_failures": 20,  # failed sign-ins per client address per window
+    # failed sign-ins per client address per window: high, so that one office behind a
+    # shared address (NAT) is not locked out; each account still pauses after 5
+    "ip_failures": 100,
     "ip_window_minutes": 15,
-    "idle_minutes": 480,  # a sign-in nobody uses for this long ends
+    "idle_minutes": 30,  # a sign-in nobody uses for this long ends (ASVS 3.3.2)
+    "session_hours": 12,  # and any sign-in ends after this, however busy
     "refresh_seconds": 30,  # the queue page reloads its table this often
     "per_page": 25,
 }
@@ -100,6 +103,14 @@ def require_sign_in() -> Response | None:
         target = request.full_path if request.method == "GET" else None
         return redirect(url_for("staff.login", next=target), 303)
     csrf.protect()
+    if current_user.is_authenticated:
+        from hotline.staff.auth import setup_redirect
+
+        first = setup_redirect()
+        if first is not None:
+            if request.is_json or request.path.startswith("/staff/try/"):
+                return jsonify(error="finish setting up your account first"), 403  # type: ignore[return-value]
+            return redirect(first, 303)
     return None
 
 
@@ -112,8 +123,13 @@ def private_pages(response: Response) -> Response:
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if current_app.config.get("ENV") == "production":
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    response.headers.setdefault("Content-Security-Policy", CSP)
     return response
 
+
+# No outside content, no inline script; <base> and form targets cannot be hijacked.
+CSP = ("default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
+       "object-src 'none'")
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -184,4 +200,5 @@ from hotline.staff import (  # noqa: E402,F401  (views register on bp)
     requests,
     simulator,
     supervisor,
+    twofactor,
 )
