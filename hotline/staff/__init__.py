@@ -180,6 +180,14 @@ def _local_filter(at: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
     return local_time(at, fmt)
 
 
+@bp.app_template_filter("note_privacy")
+def _note_filter(note: str) -> tuple[str, bool]:
+    """A staff note as lists show it: phone-like numbers masked, and whether it had one."""
+    from hotline.privacy import mask_numbers
+
+    return mask_numbers(note)
+
+
 @bp.app_template_filter("duration")
 def _duration_filter(delta: timedelta | None) -> str:
     return duration(delta)
@@ -196,6 +204,7 @@ def page_globals() -> dict[str, Any]:
 from hotline.staff import (  # noqa: E402,F401  (views register on bp)
     admin,
     auth,
+    oversight,
     queue,
     requests,
     simulator,
