@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "ip_window_minutes": 15,
     "idle_minutes": 30,  # a sign-in nobody uses for this long ends (ASVS 3.3.2)
     "session_hours": 12,  # and any sign-in ends after this, however busy
+    "require_second_factor": False,  # for supervisors and admins; always so in production
     "refresh_seconds": 30,  # the queue page reloads its table this often
     "per_page": 25,
 }

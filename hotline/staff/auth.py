@@ -101,7 +101,11 @@ def _session_key(sid: str) -> str:
 
 
 def second_factor_required(user: StaffUser | SignedIn) -> bool:
-    return current_app.config.get("ENV") == "production" and user.role in TOTP_ROLES
+    """Supervisors and admins must use one in production (and wherever
+    ``[staff] require_second_factor`` asks for it, e.g. a trial run)."""
+    wanted = current_app.config.get("ENV") == "production" \
+        or bool(_settings().get("require_second_factor"))
+    return wanted and user.role in TOTP_ROLES
 
 
 def _client_identifier() -> str:
