@@ -178,7 +178,8 @@ def resolve(request_id: int) -> Any:
 @requires("supervisor")
 def reassign(request_id: int) -> Any:
     target = (request.form.get("staff_id") or "").strip()
-    if not target.isascii() or not target.isdigit() or int(target) > MAX_ID:
+    if not target.isascii() or not target.isdigit() or len(target) > 10 \
+            or int(target) > MAX_ID:
         return show(request_id, status=400, error="Choose a staff member to give it to.")
     try:
         callbacks.reassign(_id(request_id), current_user.id, int(target))
