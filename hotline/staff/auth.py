@@ -267,8 +267,8 @@ def requires(role: str) -> Callable[[F], F]:
 
 # Pages a signed-in user may reach before changing a generated password or setting up a
 # required second factor: nothing that shows callers' data.
-SETUP_PAGES = frozenset({"staff.account", "staff.logout", "staff.static", "staff.two_factor",
-                         "staff.two_factor_start", "staff.two_factor_enrol",
+SETUP_PAGES = frozenset({"staff.account", "staff.account_done", "staff.logout", "staff.static",
+                         "staff.two_factor", "staff.two_factor_start", "staff.two_factor_enrol",
                          "staff.two_factor_confirm", "staff.two_factor_codes"})
 
 
