@@ -433,3 +433,12 @@ def test_the_app_adds_no_address_outside_a_request(app):
     db.session.commit()
     entry = audits("staff_login")[0]
     assert entry.address == "" and entry.user_agent == ""
+
+
+def test_the_models_and_the_migrations_agree(app):
+    """What the migrations built (the test database) is what models.py describes."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), db.metadata) == []
