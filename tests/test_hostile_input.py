@@ -188,10 +188,7 @@ def _staff_family(family: str):
                 response = _send(admin.client, method, url, {**fields, "csrf_token": token},
                                  query)
             _check(response)
-            if admin.client.get("/staff/").status_code != 200:  # signed out, or changed
-                admin.client = app.test_client()
-                admin.id = make_user_again(app, admin)
-                admin.sign_in()
+            signed_in_again(app, admin)
 
     run.__name__ = f"test_hostile_{family.replace(' ', '_').replace('-', '_')}"
     return run
@@ -201,6 +198,14 @@ JSON_BODY = st.dictionaries(
     st.sampled_from(["dial", "lang", "network", "input"]),
     st.one_of(HOSTILE, st.booleans(), st.none(), st.integers(), st.lists(HOSTILE, max_size=2),
               st.dictionaries(HOSTILE, HOSTILE, max_size=2)), max_size=4)
+
+
+def signed_in_again(app, admin: Staff) -> None:
+    """After a hostile form signed the admin out (or changed them), a fresh sign-in."""
+    if admin.client.get("/staff/").status_code != 200:
+        admin.client = app.test_client()
+        admin.id = make_user_again(app, admin)
+        admin.sign_in()
 
 
 def make_user_again(app, admin: Staff) -> int:
@@ -271,10 +276,7 @@ def test_every_field_alone_with_the_classic_hostile_values(hostile, family):
                                      {name: value, "csrf_token": admin.token("/staff/account")},
                                      {})
                 _check(response)
-                if admin.client.get("/staff/").status_code != 200:
-                    admin.client = app.test_client()
-                    admin.id = make_user_again(app, admin)
-                    admin.sign_in()
+                signed_in_again(app, admin)
 
 
 @pytest.mark.parametrize("field,value", [("sessionId", "A" * 101), ("hopsCount", "9" * 11),

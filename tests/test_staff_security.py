@@ -18,6 +18,7 @@ from hotline.models import AuditLog
 from hotline.staff import auth, passwords, users
 from tests.conftest import REDIS_URL
 from tests.staffkit import PASSWORD, TOKEN_FIELD, Staff, make_user, quick_hashing, text_of
+from tests.test_staff_auth import try_login as signing_in
 
 NEW = "quiet river lantern 84"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0"
@@ -28,13 +29,8 @@ def _quick(monkeypatch):
     quick_hashing(monkeypatch)
 
 
-def login_token(client) -> str:
-    return TOKEN_FIELD.search(text_of(client.get("/staff/login"))).group(1)
-
-
 def try_login(client, email: str, password: str = PASSWORD, **extra):
-    return client.post("/staff/login", data={"email": email, "password": password,
-                                             "csrf_token": login_token(client), **extra})
+    return signing_in(client, email, password, **extra)
 
 
 def form_token(client, page: str) -> str:

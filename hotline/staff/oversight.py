@@ -31,10 +31,10 @@ class BadFilter(ValueError):
     """A filter value that cannot be used; the message says which."""
 
 
-@bp.app_context_processor
+@bp.context_processor
 def oversight_globals() -> dict[str, Any]:
     """``pending_reveals``: how many reveals wait for approval (supervisors only)."""
-    if request.blueprint != "staff" or not current_user.is_authenticated \
+    if not current_user.is_authenticated \
             or not current_user.can("supervisor") or current_user.must_change_password \
             or current_user.needs_second_factor:
         return {"pending_reveals": 0}
