@@ -15,6 +15,7 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from hotline.extensions import db
+from hotline.models import StaffUser
 from hotline.staff import bp, passwords, totp, users
 from hotline.staff.auth import _account_failed, _failed, _store, second_factor_required
 
@@ -48,14 +49,17 @@ def two_factor_start() -> Any:
     return redirect(url_for("staff.two_factor_enrol"), 303)
 
 
+def _enrol_page(secret: str, status: int = 200, error: str | None = None) -> Any:
+    return render_template("staff/two_factor_enrol.html", secret=secret, error=error,
+                           qr=totp.qr_svg(totp.uri(secret, current_user.email))), status
+
+
 @bp.get("/account/second-factor/enrol")
 def two_factor_enrol() -> Any:
     secret = _store().get(_enrol_key())
     if secret is None:
         return redirect(url_for("staff.two_factor"), 303)
-    text = secret.decode()
-    return render_template("staff/two_factor_enrol.html", secret=text,
-                           qr=totp.qr_svg(totp.uri(text, current_user.email)))
+    return _enrol_page(secret.decode())
 
 
 @bp.post("/account/second-factor/confirm")
@@ -65,11 +69,8 @@ def two_factor_confirm() -> Any:
         return _page(400, error="Setting up took too long: start again.")
     step = totp.verify(secret.decode(), request.form.get("code", "")[:40], None)
     if step is None:
-        text = secret.decode()
-        return render_template("staff/two_factor_enrol.html", secret=text,
-                               qr=totp.qr_svg(totp.uri(text, current_user.email)),
-                               error="That code did not match: check the app and try the "
-                                     "newest code."), 400
+        return _enrol_page(secret.decode(), 400, "That code did not match: check the app and "
+                                                 "try the newest code.")
     user = users.get(current_user.id)
     codes = totp.new_recovery_codes()
     user.totp_secret, user.totp_last_step = secret.decode(), step
@@ -110,7 +111,7 @@ def two_factor_off() -> Any:
     return redirect(url_for("staff.two_factor"), 303)
 
 
-def clear(user: Any) -> None:
+def clear(user: StaffUser) -> None:
     """Forget a user's second factor (theirs to set up again)."""
     user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
     user.recovery_codes = ""
