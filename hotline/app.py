@@ -46,7 +46,8 @@ SECURITY_HEADERS = (  # on every response unless a page set its own
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
-    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
+    ("Content-Security-Policy", "default-src 'self'; base-uri 'none'; form-action 'self'; "
+                                "frame-ancestors 'none'"),
 )
 
 

@@ -169,4 +169,5 @@ def create_user(email: str, role: str, name: str, ask_password: bool) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {made.user.email} ({made.user.role}).")
     if not ask_password:
-        click.echo(f"Password (shown once, change it after signing in): {made.password}")
+        click.echo(f"Password (shown once; it must be changed at the first sign-in): "
+                   f"{made.password}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.extensions import db
@@ -84,6 +84,15 @@ class StaffUser(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A generated password (new account, admin reset) must be replaced at first sign-in.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # Part of every sign-in's fingerprint: raised when the account is switched off, so
+    # switching it on again does not bring old sessions back.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32, set once confirmed
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # no code is used twice
+    recovery_codes: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class CallbackRequest(db.Model):
@@ -138,7 +147,10 @@ class CallbackEvent(db.Model):
 
 
 class AuditLog(db.Model):
-    """Who did what sensitive thing (revealed a number, exported, changed a user)."""
+    """Who did what sensitive thing (signed in, revealed a number, exported, changed a user).
+
+    Append-only: a database trigger refuses UPDATE, DELETE and TRUNCATE.
+    """
 
     __tablename__ = "audit_log"
 
@@ -148,6 +160,47 @@ class AuditLog(db.Model):
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str] = mapped_column(String(80), default="")
     detail: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(String(45), default="", server_default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+
+@event.listens_for(AuditLog, "before_insert")
+def _from_request(mapper: object, connection: object, row: AuditLog) -> None:
+    """Every entry written while serving a request carries its address and user agent.
+
+    Done here, once, so no code path that writes the log can forget them. The
+    address is ``remote_addr``: the client's only behind trusted proxies (ProxyFix).
+    """
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return
+    if not row.address:
+        row.address = (request.remote_addr or "")[:45]
+    if not row.user_agent:
+        agent = request.headers.get("User-Agent", "")
+        row.user_agent = "".join(c for c in agent if c.isprintable())[:200]
+
+
+class RevealApproval(db.Model):
+    """An agent over the hourly reveal limit asked a supervisor to approve one reveal.
+
+    pending -> approved (one reveal of that request) -> used, or pending -> refused.
+    """
+
+    __tablename__ = "reveal_approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("callback_requests.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    staff: Mapped[StaffUser] = relationship(foreign_keys=[staff_id])
+    request: Mapped[CallbackRequest] = relationship()
 
 
 class VoiceCall(db.Model):
@@ -239,6 +292,8 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+
+db.Index("ix_audit_log_action", AuditLog.action)
 
 # The queue page orders open work by urgency then age; this index serves it.
 db.Index("ix_callback_requests_queue", CallbackRequest.status, CallbackRequest.priority,

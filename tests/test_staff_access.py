@@ -9,9 +9,10 @@ import pytest
 from hotline.staff import PUBLIC
 from tests.staffkit import Staff, make_request, make_user, quick_hashing, text_of
 
-SUPERVISOR_ONLY = {"staff.stats", "staff.export", "staff.reassign"}
+SUPERVISOR_ONLY = {"staff.stats", "staff.export", "staff.reassign", "staff.audit_log",
+                   "staff.reveal_approvals", "staff.decide_reveal"}
 ADMIN_ONLY = {"staff.staff_users", "staff.create_user", "staff.user_page", "staff.update_user",
-              "staff.reset_password", "staff.unlock_user", "staff.audit_log"}
+              "staff.reset_password", "staff.unlock_user", "staff.reset_second_factor"}
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +28,8 @@ def staff_routes(app, request_id: int = 1, user_id: int = 1) -> list[tuple[str, 
             continue
         url = rule.rule.replace("<int:request_id>", str(request_id)) \
             .replace("<int:user_id>", str(user_id)).replace("<path:filename>", "staff.css") \
-            .replace("<int:message_id>", "1")
+            .replace("<int:message_id>", "1") \
+            .replace("<int:approval_id>", "1")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))
     return found
@@ -42,7 +44,7 @@ def test_the_walk_finds_the_dashboard(app):
 
 
 def test_only_the_sign_in_page_and_static_files_are_public(app):
-    assert PUBLIC == {"staff.login", "staff.static"}
+    assert PUBLIC == {"staff.login", "staff.login_code", "staff.static"}
 
 
 def test_every_staff_route_refuses_anonymous_visitors(app, client):
@@ -102,7 +104,7 @@ def test_roles_below_a_page_get_403_with_a_valid_form(app, role, forbidden):
 
 @pytest.mark.parametrize("role,links,hidden", [
     ("agent", ["Queue", "Try the service"], ["Statistics", "Audit log", ">Staff<"]),
-    ("supervisor", ["Queue", "Statistics"], ["Audit log", ">Staff<"]),
+    ("supervisor", ["Queue", "Statistics", "Audit log"], [">Staff<"]),
     ("admin", ["Queue", "Statistics", "Audit log", ">Staff<"], []),
 ])
 def test_the_menu_shows_only_what_the_role_may_open(app, role, links, hidden):

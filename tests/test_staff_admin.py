@@ -136,8 +136,9 @@ def test_create_user_command_prints_a_password_that_works(app):
                      "--name", "First admin")
     assert result.exit_code == 0, result.output
     assert "Created first@example.org (admin)." in result.output
-    password = result.output.split("signing in): ")[1].strip()
+    password = result.output.split("at the first sign-in): ")[1].strip()
     assert passwords.verify(users.find("first@example.org").password_hash, password)
+    assert users.find("first@example.org").must_change_password
     again = run_cli(app, "create-user", "--email", "first@example.org", "--role", "agent")
     assert again.exit_code == 1 and "already has an account" in again.output
 

@@ -174,7 +174,7 @@ def test_changing_ones_password_ends_other_sessions_but_not_this_one(app):
     laptop, phone = Staff(app, "ana@example.org"), Staff(app, "ana@example.org")
     new = "a brand new passphrase"
     response = laptop.post("/staff/account", {"current": PASSWORD, "new": new, "repeat": new},
-                           page="/staff/account")
+                           page="/staff/account", follow_redirects=True)
     assert response.status_code == 200 and "Your password was changed" in text_of(response)
     assert laptop.get("/staff/").status_code == 200
     assert phone.get("/staff/").status_code == 303

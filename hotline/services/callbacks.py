@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from hotline.errors import ConfigError, HotlineError
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, Contact, StaffUser
-from hotline.services import contacts, oncall
+from hotline.services import contacts, oncall, reveals
 from hotline.services.outbox import queue_sms
 from hotline.worktime import WorktimeError, WorkWeek, day_word
 
@@ -107,6 +107,8 @@ class Settings:
     ring_window: timedelta
     retry: tuple[timedelta, ...]
     max_attempts: int
+    max_claims: int = 5  # claims one staff member may hold at once
+    reveals_per_hour: int = 10  # numbers one staff member may reveal per hour unapproved
 
     def schedule(self, safe_to_call: str, safe_times: str) -> WorkWeek:
         """When staff may call this caller: working hours, or the caller's chosen windows."""
@@ -159,6 +161,8 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         claim=timedelta(minutes=number("claim_minutes", 15)),
         ring_window=timedelta(minutes=number("ring_window_minutes", 30)),
         max_attempts=int(number("max_attempts", 4)),
+        max_claims=int(number("max_claims", 5)),
+        reveals_per_hour=int(number("reveals_per_hour", 10)),
     )
     if problems or week is None:
         raise ConfigError(problems)
@@ -612,13 +616,16 @@ def claim(request_id: int, staff_id: int, now: datetime | None = None) -> ClaimR
     One conditional UPDATE decides: it succeeds only if the request is open and
     unclaimed, its claim expired, or this staff member already holds it (then
     the claim is renewed). Otherwise ``ClaimConflict`` names the holder;
-    ``RequestClosed`` or ``RequestNotFound`` say why not.
+    ``RequestClosed`` or ``RequestNotFound`` say why not; ``ClaimLimit`` when the
+    staff member already holds ``max_claims`` others.
     """
     now = now_utc(now)
-    expires = now + settings().claim
+    cfg = settings()
+    expires = now + cfg.claim
     if not isinstance(request_id, int) or isinstance(request_id, bool):
         raise RequestNotFound(request_id)
     _active_staff(staff_id)
+    reveals.check_claims(staff_id, request_id, now, cfg.max_claims)
     before = db.session.execute(
         select(CallbackRequest.claimed_by_id, CallbackRequest.claim_expires_at)
         .where(CallbackRequest.id == request_id)).one_or_none()
@@ -643,6 +650,8 @@ def claim(request_id: int, staff_id: int, now: datetime | None = None) -> ClaimR
     renewed = before is not None and before[0] == staff_id and (utc(before[1]) or now) > now
     if not renewed:
         _event(request_id, "claimed", now, staff_id)
+        db.session.add(AuditLog(at=now, staff_id=staff_id, action="claim_callback",
+                                target=f"callback_request:{request_id}", detail=f"ref {won[0]}"))
     db.session.commit()
     return ClaimResult(request_id, won[0], staff_id, expires, renewed)
 
@@ -664,13 +673,19 @@ def release(request_id: int, staff_id: int, now: datetime | None = None) -> None
 
 
 def reveal_phone(request_id: int, staff_id: int, now: datetime | None = None) -> str:
-    """The full number, for the staff member holding the claim only; audited every time."""
+    """The full number, for the staff member holding the claim only; audited every time.
+
+    Beyond ``reveals_per_hour`` in the last hour a supervisor must approve:
+    ``reveals.RevealLimit`` says one was asked.
+    """
     now = now_utc(now)
     row = _locked(request_id)
     _require_holder(row, staff_id, now)
+    approval = reveals.check_reveal(staff_id, row.id, row.ref, now, settings().reveals_per_hour)
     phone = db.session.scalar(select(Contact.phone).where(Contact.id == row.contact_id))
+    detail = f"ref {row.ref}; {approval}" if approval else f"ref {row.ref}"
     db.session.add(AuditLog(at=now, staff_id=staff_id, action="reveal_phone",
-                            target=f"callback_request:{row.id}", detail=f"ref {row.ref}"))
+                            target=f"callback_request:{row.id}", detail=detail))
     _event(row.id, "phone_revealed", now, staff_id)
     db.session.commit()
     return phone or ""
@@ -747,6 +762,7 @@ def reassign(request_id: int, supervisor_id: int, to_staff_id: int,
     """
     now = now_utc(now)
     target = _active_staff(to_staff_id)
+    reveals.check_claims(target.id, request_id, now, settings().max_claims)
     row = _locked(request_id)
     if row.status != "open":
         db.session.rollback()

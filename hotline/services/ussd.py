@@ -273,7 +273,8 @@ def record_end(fields: Mapping[str, str], region: str, private: bool = False) ->
 
     def number(name: str) -> int | None:
         value = fields.get(name, "")
-        return int(value) if value.isdigit() and len(value) < 12 else None
+        # an integer column: out of its range is "not given", never a database error
+        return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
     db.session.add(UssdSessionEnd(
         session_id=session_id, contact_id=contact.id if contact else None,

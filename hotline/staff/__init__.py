@@ -18,6 +18,7 @@ from flask import (
     Flask,
     Request,
     Response,
+    abort,
     current_app,
     g,
     jsonify,
@@ -36,13 +37,17 @@ from hotline.extensions import csrf, login_manager
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-PUBLIC = frozenset({"staff.login", "staff.static"})
+PUBLIC = frozenset({"staff.login", "staff.login_code", "staff.static"})
 DEFAULTS: dict[str, Any] = {
     "lockout_failures": 5,  # failed sign-ins in a row before the account is paused
     "lockout_minutes": 15,
-    "ip_failures": 20,  # failed sign-ins per client address per window
+    # failed sign-ins per client address per window: high, so that one office behind a
+    # shared address (NAT) is not locked out; each account still pauses after 5
+    "ip_failures": 100,
     "ip_window_minutes": 15,
-    "idle_minutes": 480,  # a sign-in nobody uses for this long ends
+    "idle_minutes": 30,  # a sign-in nobody uses for this long ends (ASVS 3.3.2)
+    "session_hours": 12,  # and any sign-in ends after this, however busy
+    "require_second_factor": False,  # for supervisors and admins; always so in production
     "refresh_seconds": 30,  # the queue page reloads its table this often
     "per_page": 25,
 }
@@ -91,15 +96,34 @@ def _forget_previous_request() -> None:
         g.pop(name, None)
 
 
+def _refuse_nul_bytes() -> None:
+    """A NUL byte in any field or query parameter is a 400 here, once for every page:
+    PostgreSQL cannot store or compare text holding one, so it would otherwise
+    surface as a 500 wherever a value reaches a query."""
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400)
+
+
 @bp.before_request
 def require_sign_in() -> Response | None:
     _forget_previous_request()
+    _refuse_nul_bytes()
     if request.endpoint not in PUBLIC and not current_user.is_authenticated:
         if request.is_json or request.path.startswith("/staff/try/"):
             return jsonify(error="sign in first"), 401  # type: ignore[return-value]
         target = request.full_path if request.method == "GET" else None
         return redirect(url_for("staff.login", next=target), 303)
     csrf.protect()
+    if current_user.is_authenticated:
+        from hotline.staff.auth import setup_redirect
+
+        first = setup_redirect()
+        if first is not None:
+            if request.is_json or request.path.startswith("/staff/try/"):
+                return jsonify(error="finish setting up your account first"), 403  # type: ignore[return-value]
+            return redirect(first, 303)
     return None
 
 
@@ -112,8 +136,13 @@ def private_pages(response: Response) -> Response:
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if current_app.config.get("ENV") == "production":
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    response.headers.setdefault("Content-Security-Policy", CSP)
     return response
 
+
+# No outside content, no inline script; <base> and form targets cannot be hijacked.
+CSP = ("default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
+       "object-src 'none'")
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -164,6 +193,14 @@ def _local_filter(at: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
     return local_time(at, fmt)
 
 
+@bp.app_template_filter("note_privacy")
+def _note_filter(note: str) -> tuple[str, bool]:
+    """A staff note as lists show it: phone-like numbers masked, and whether it had one."""
+    from hotline.privacy import mask_numbers
+
+    return mask_numbers(note)
+
+
 @bp.app_template_filter("duration")
 def _duration_filter(delta: timedelta | None) -> str:
     return duration(delta)
@@ -183,9 +220,11 @@ from hotline.staff import (  # noqa: E402,F401  (views register on bp)
     auth,
     inbox,
     outbox,
+    oversight,
     queue,
     requests,
     simulator,
     supervisor,
+    twofactor,
     urgent,
 )

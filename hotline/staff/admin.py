@@ -1,4 +1,4 @@
-"""Admin pages: staff accounts and the audit log."""
+"""Admin pages: staff accounts (the audit log is the supervisors', in ``oversight``)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ from typing import Any
 
 from flask import abort, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 
 from hotline.extensions import db
-from hotline.models import AuditLog, StaffUser
-from hotline.staff import bp, users
+from hotline.models import StaffUser
+from hotline.staff import bp, twofactor, users
 from hotline.staff.auth import requires
 
 MAX_ID = 2**31 - 1
-AUDIT_PAGE = 200
 
 
 def _user(user_id: int) -> StaffUser:
@@ -88,11 +86,13 @@ def unlock_user(user_id: int) -> Any:
     return _edit(user, message="Unlocked: the account can sign in again.")
 
 
-@bp.get("/audit")
+@bp.post("/users/<int:user_id>/second-factor")
 @requires("admin")
-def audit_log() -> Any:
-    rows = db.session.execute(
-        select(AuditLog, StaffUser.name, StaffUser.email)
-        .outerjoin(StaffUser, StaffUser.id == AuditLog.staff_id)
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(AUDIT_PAGE)).all()
-    return render_template("staff/audit.html", rows=rows, limit=AUDIT_PAGE)
+def reset_second_factor(user_id: int) -> Any:
+    """A lost phone: the user sets up a new second factor at their next sign-in."""
+    user = _user(user_id)
+    if user.totp_enabled_at is not None:
+        twofactor.clear(user)
+        users.audit(current_user.id, "staff_totp_reset", user)
+        db.session.commit()
+    return _edit(user, message="Second factor removed: they set up a new one after signing in.")

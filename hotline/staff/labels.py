@@ -87,6 +87,16 @@ AUDIT = {
     "sms_reply": "Answered a text message",
     "sms_dismiss": "Dismissed a text message",
     "sms_to_request": "Made a request from a text message",
+    "staff_login_failed": "Failed sign-in",
+    "staff_logout": "Signed out",
+    "staff_recovery_code": "Signed in with a recovery code",
+    "staff_totp_on": "Set up a second factor",
+    "staff_totp_off": "Switched the second factor off",
+    "staff_totp_reset": "Removed someone's second factor",
+    "claim_callback": "Claimed a request",
+    "reveal_approval_asked": "Asked to reveal beyond the hourly limit",
+    "reveal_approved": "Approved a reveal",
+    "reveal_refused": "Refused a reveal",
 }
 
 

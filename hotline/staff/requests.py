@@ -15,7 +15,8 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from hotline.services import callbacks
+from hotline.privacy import mask_numbers
+from hotline.services import callbacks, reveals
 from hotline.services.callbacks import (
     ClaimConflict,
     InvalidChoice,
@@ -82,10 +83,29 @@ def refused(request_id: int, exc: Exception) -> Any:
     if isinstance(exc, RequestClosed):
         return show(request_id, status=409,
                     error=f"This request is already {labels.label(labels.STATUS, exc.status)}.")
+    if isinstance(exc, reveals.ClaimLimit):
+        return show(request_id, status=409,
+                    error=f"You already hold {exc.held} requests, the most one person may. "
+                          f"Finish or release one first.")
+    if isinstance(exc, reveals.RevealLimit):
+        if exc.refused:
+            return show(request_id, status=403,
+                        error="A supervisor did not approve another reveal for now.")
+        return show(request_id, status=429,
+                    error=f"You revealed {exc.limit} numbers in the last hour, the most "
+                          f"without approval. A supervisor has been asked; press Reveal "
+                          f"again once they approve.")
     return show(request_id, status=400, error=str(exc))
 
 
-ERRORS = (ClaimConflict, NotHolder, RequestClosed, RequestNotFound, InvalidChoice, UnknownStaff)
+def _warn_if_number(note: str) -> None:
+    if mask_numbers(note)[1]:
+        flash("Your note seems to contain a phone number: it is shown masked. Keep numbers "
+              "out of notes; the caller's number is on the request.")
+
+
+ERRORS = (ClaimConflict, NotHolder, RequestClosed, RequestNotFound, InvalidChoice, UnknownStaff,
+          reveals.ClaimLimit, reveals.RevealLimit)
 
 
 @bp.get("/requests/<int:request_id>")
@@ -129,6 +149,7 @@ def attempt(request_id: int) -> Any:
                                      request.form.get("note", ""))
     except ERRORS as exc:
         return refused(request_id, exc)
+    _warn_if_number(request.form.get("note", ""))
     said = labels.label(labels.RESULT, result)
     if done.status == "unreachable":
         flash(f"{said} logged. No answer after {done.attempts} attempts: marked unreachable.")
@@ -148,6 +169,7 @@ def resolve(request_id: int) -> Any:
     except ERRORS as exc:
         return refused(request_id, exc)
     detail = get_request(request_id, current_user.id)
+    _warn_if_number(request.form.get("note", ""))
     flash(f"Request {detail.item.ref} resolved.")
     return redirect(url_for("staff.queue"), 303)
 
@@ -156,7 +178,8 @@ def resolve(request_id: int) -> Any:
 @requires("supervisor")
 def reassign(request_id: int) -> Any:
     target = (request.form.get("staff_id") or "").strip()
-    if not target.isascii() or not target.isdigit() or int(target) > MAX_ID:
+    if not target.isascii() or not target.isdigit() or len(target) > 10 \
+            or int(target) > MAX_ID:
         return show(request_id, status=400, error="Choose a staff member to give it to.")
     try:
         callbacks.reassign(_id(request_id), current_user.id, int(target))

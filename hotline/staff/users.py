@@ -67,14 +67,15 @@ def _role(role: str) -> str:
     return role
 
 
-def _password(password: str) -> str:
-    why = passwords.problem(password)
+def _password(password: str, email: str, name: str) -> str:
+    why = passwords.problem(password, (email, name))
     if why:
         raise UserError(why)
     return password
 
 
 def audit(staff_id: int | None, action: str, target: StaffUser | None, detail: str = "") -> None:
+    """One audit entry about a staff account (address and user agent are added on insert)."""
     db.session.add(AuditLog(staff_id=staff_id, action=action,
                             target=f"staff_user:{target.id}" if target else "",
                             detail=detail[:300]))
@@ -102,13 +103,15 @@ def active_users() -> list[StaffUser]:
 
 def create(email: str, role: str, name: str = "", password: str | None = None,
            by: int | None = None) -> NewUser:
-    """A new active account; without ``password`` one is generated and returned once."""
+    """A new active account; without ``password`` one is generated and returned once, and
+    must be changed at the first sign-in (whoever handed it over has seen it)."""
     email, role, name = _email(email), _role(role), _name(name)
-    chosen = _password(password) if password is not None else passwords.generate()
+    chosen = _password(password, email, name) if password is not None else passwords.generate()
     if find(email) is not None:
         raise UserError(f"{email} already has an account.")
     user = StaffUser(email=email, name=name, role=role, active=True, failed_logins=0,
-                     password_hash=passwords.hash_password(chosen))
+                     password_hash=passwords.hash_password(chosen), session_epoch=0,
+                     must_change_password=password is None)
     db.session.add(user)
     db.session.flush()
     audit(by, "staff_create", user, f"{email} as {role}")
@@ -131,6 +134,8 @@ def update(user_id: int, *, role: str, active: bool, name: str, by: int | None) 
     changes = [f"{field} {old!r}->{new!r}" for field, old, new in
                (("role", user.role, role), ("active", user.active, active),
                 ("name", user.name, name)) if old != new]
+    if user.active and not active:
+        user.session_epoch += 1  # its sign-ins end now and stay ended if it is switched on again
     user.role, user.active, user.name = role, active, name
     if changes:
         audit(by, "staff_update", user, "; ".join(changes))
@@ -139,10 +144,15 @@ def update(user_id: int, *, role: str, active: bool, name: str, by: int | None) 
 
 
 def set_password(user_id: int, password: str | None = None, by: int | None = None) -> str:
-    """A new password (generated when not given); it ends every open session of the user."""
+    """A new password (generated when not given); it ends every open session of the user.
+
+    A generated password must be changed at the next sign-in; one the user chose need not.
+    """
     user = get(user_id)
-    chosen = _password(password) if password is not None else passwords.generate()
+    chosen = _password(password, user.email, user.name) if password is not None \
+        else passwords.generate()
     user.password_hash = passwords.hash_password(chosen)
+    user.must_change_password = password is None
     user.failed_logins, user.locked_until = 0, None
     audit(by, "staff_password", user, "own password" if by == user.id else "reset")
     db.session.commit()
@@ -166,7 +176,12 @@ def locked(user: StaffUser, now: datetime | None = None) -> bool:
 
 
 def development_login() -> str:
-    """``make run``: a demo admin whose password lives in ``instance/`` (development only)."""
+    """``make run``: a demo admin whose password lives in ``instance/`` (development only).
+
+    Its password is chosen here (not "generated" for a person to change): ``make run``
+    prints it every time, so it is never forced to change, and a second factor is only
+    required in production.
+    """
     if current_app.config.get("ENV") != "development":
         return "No demo staff login outside development: use `hotline create-user`."
     path = Path(current_app.instance_path) / "dev-admin.json"

@@ -33,6 +33,8 @@ def ussd_events() -> Response:
     fields = form_fields()
     if not fields.get("sessionId", "").strip() or not fields.get("status", "").strip():
         return plain("bad request: sessionId and status are required\n", 400)
+    if len(fields["sessionId"]) > 100:  # the column's width; no gateway id is that long
+        return plain("bad request: sessionId is too long\n", 400)
     service = current_app.extensions["hotline.ussd"]
     record_end(fields, current_app.config.get("DEFAULT_REGION", "SD"),
                private=service.is_private(fields))

@@ -14,7 +14,9 @@
 
   function refresh() {
     if (document.visibilityState !== "visible" || busy()) { return; }
-    fetch(window.location.href, {credentials: "same-origin"})
+    // the header says "the page, not a person": it does not keep an idle sign-in alive
+    fetch(window.location.href, {credentials: "same-origin",
+                                 headers: {"X-Hotline-Auto-Refresh": "1"}})
       .then(function (response) {
         if (!response.ok || response.redirected) { window.location.reload(); return null; }
         return response.text();
