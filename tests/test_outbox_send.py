@@ -167,3 +167,15 @@ def test_bulk_batches_stay_within_a_second_of_the_rate(make_app, fake, app):
         outbox.send(ids[0])
         assert [len(r.recipients) for r in fake.requests] == [4]
         db.session.remove()
+
+
+def test_the_same_text_twice_to_one_number_goes_in_two_requests(sender, fake):
+    from hotline.services.outbox import queue_sms
+
+    for key in ("first", "second"):
+        queue_sms(db.session, to="+249900000009", body="same", language="en",
+                  priority="reply", kind="test", idempotency_key=key)
+    db.session.commit()
+    outbox.send([1, 2])
+    assert [r.recipients for r in fake.requests] == [["+249900000009"], ["+249900000009"]]
+    assert statuses(sender) == ["sent", "sent"]
