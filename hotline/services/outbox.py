@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -33,6 +34,7 @@ PRIORITIES = ("reply", "bulk")
 QUEUE_OF = {"reply": "replies", "bulk": "bulk"}
 SEND_JOB = "hotline.jobs.send_outbox"
 JOB_IDS = 500  # message ids per job: a broadcast's thousands of rows are a few jobs
+JOB_SECONDS = 10.0  # then a job hands its remaining ids on (replies first between jobs)
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_BODY = 1600  # ten GSM-7 parts; templates stay within three, staff replies are capped
 _PENDING = "hotline.outbox.pending"
@@ -235,7 +237,14 @@ def send(message_ids: int | list[int]) -> str:
         session.rollback()
         said["taken"] = len(ids) - len(waiting)
         done: set[int] = set()
-        for lead in waiting:
+        began = time.monotonic()
+        for index, lead in enumerate(waiting):
+            if time.monotonic() - began > JOB_SECONDS:
+                # Hand the rest to a fresh job: a worker busy with a long broadcast
+                # comes back to the replies queue between jobs.
+                said["handed on"] = enqueue([(r.id, r.priority) for r in waiting[index:]
+                                             if r.id not in done])
+                break
             later = _due(lead, now)
             if later is not None:
                 enqueue([(lead.id, lead.priority)], delay=later - now)
