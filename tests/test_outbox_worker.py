@@ -132,3 +132,17 @@ def test_a_gateway_failing_thirty_percent_of_requests(app, fake, workers, tmp_pa
     assert set(statuses(app)) == {"sent"}, worker.log()
     assert fake.refused > 0
     assert fake.accepted == {number: 1 for number in _recipients()}
+
+
+def test_two_workers_share_one_rate_limit(app, fake, workers, tmp_path):
+    """4 parts per second for everyone: 12 one-part messages take at least 2.75 s."""
+    env = worker_env(fake, rate_parts_per_second=4)
+    for i in range(12):  # different texts: twelve requests of one part
+        queue(1, body=f"message {i}", first=i)
+    _worker(workers, env, tmp_path)
+    last = _worker(workers, env, tmp_path)
+    wait_until(settled, 60, "all sent", last)
+    times = sorted(r.at for r in fake.requests)
+    assert len(times) == 12 and times[-1] - times[0] >= 2.5
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert sum(g < 0.1 for g in gaps) <= 2  # no burst beyond the few in flight at once
