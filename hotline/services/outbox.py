@@ -10,6 +10,7 @@ by another does nothing, so an id enqueued twice is sent once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -18,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, event, literal, or_, select, text, update
+from redis.exceptions import RedisError
+from sqlalchemy import and_, bindparam, case, event, func, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -35,6 +37,7 @@ QUEUE_OF = {"reply": "replies", "bulk": "bulk"}
 SEND_JOB = "hotline.jobs.send_outbox"
 JOB_IDS = 500  # message ids per job: a broadcast's thousands of rows are a few jobs
 JOB_SECONDS = 10.0  # then a job hands its remaining ids on (replies first between jobs)
+WAITING_SECONDS = 300  # a "job waiting for this text" mark older than this is ignored
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_BODY = 1600  # ten GSM-7 parts; templates stay within three, staff replies are capped
 _PENDING = "hotline.outbox.pending"
@@ -90,7 +93,7 @@ def queue_sms(session: Session | scoped_session, *, to: str, body: str, language
     else:
         real.add(row)
         real.flush()
-    _after_commit_enqueue(real, row.id, priority)
+    _after_commit_enqueue(real, row.id, priority, body=body)
     return row
 
 
@@ -103,8 +106,8 @@ def _utc(at: datetime | None) -> datetime | None:
 # --- handing ids to rq once the rows are committed --------------------------------------------
 
 def _after_commit_enqueue(session: Session, message_id: int, priority: str,
-                          delay: timedelta | None = None) -> None:
-    session.info.setdefault(_PENDING, []).append((message_id, priority, delay))
+                          delay: timedelta | None = None, body: str | None = None) -> None:
+    session.info.setdefault(_PENDING, []).append((message_id, priority, delay, body))
     if session.info.get(_HOOKED):
         return
     session.info[_HOOKED] = True
@@ -113,9 +116,51 @@ def _after_commit_enqueue(session: Session, message_id: int, priority: str,
 
 
 def _on_commit(session: Session) -> None:
+    """One job per text not already waiting for a job (see ``_mark_waiting``), and one
+    per delay for the retries."""
     pending = session.info.pop(_PENDING, [])
-    for delay in {delay for _, _, delay in pending}:
-        enqueue([(i, p) for i, p, d in pending if d == delay], delay=delay)
+    texts: dict[tuple[str, str], list[int]] = {}
+    for message_id, priority, delay, body in pending:
+        if delay is None and body is not None:
+            texts.setdefault((priority, body), []).append(message_id)
+    now = [(i, p) for (p, body), ids in texts.items() if _mark_waiting(p, body) for i in ids]
+    if now:
+        enqueue(now)
+    for delay in {d for _, _, d, b in pending if d is not None or b is None}:
+        enqueue([(i, p) for i, p, d, b in pending if d == delay and (d is not None or b is None)],
+                delay=delay)
+
+
+def _waiting_key(priority: str, body: str) -> str:
+    return f"hotline:outbox:waiting:{priority}:{hashlib.sha1(body.encode()).hexdigest()[:24]}"
+
+
+def _mark_waiting(priority: str, body: str) -> bool:
+    """True when no job is waiting for this text yet, so one must be enqueued.
+
+    A waiting job claims every queued row of its text when it starts (after
+    clearing the mark), so rows committed while it waits need no job of their own:
+    a broadcast's thousands of commits, or a burst of the same reply, make one job
+    instead of thousands that would find their rows already sent. Without Redis, or
+    when Redis fails, the answer is True (enqueue as usual; the sweeper is the net).
+    """
+    client = current_app.extensions.get("hotline.redis")
+    if client is None:
+        return True
+    try:
+        return bool(client.set(_waiting_key(priority, body), b"1", nx=True,
+                               ex=WAITING_SECONDS))
+    except RedisError:
+        return True
+
+
+def _clear_waiting(priority: str, body: str) -> None:
+    client = current_app.extensions.get("hotline.redis")
+    if client is not None:
+        try:
+            client.delete(_waiting_key(priority, body))
+        except RedisError:
+            log.warning("outbox: could not clear a waiting mark; later rows wait for the sweeper")
 
 
 def _on_rollback(session: Session) -> None:
@@ -216,12 +261,13 @@ CLAIM = _claim_statement()
 
 
 def send(message_ids: int | list[int]) -> str:
-    """The rq job's body: for each id still queued, claim a batch of rows with its text,
-    ask the gateway once, record every recipient's outcome.
+    """The rq job's body: for the text of each id still queued, claim batches of the
+    rows with that text until none is left, one gateway request per batch, and record
+    every recipient's outcome.
 
-    One job carries the ids one commit queued (see ``enqueue``), so a thousand rows of
-    one broadcast are a few jobs, not a thousand; ids another job already sent are
-    skipped with one query. The job holds one database connection throughout.
+    A job is enqueued per commit, or not at all when a job for the same text is
+    already waiting (``_mark_waiting``): that one takes the rows. The job holds one
+    database connection throughout and hands on what is left after ``JOB_SECONDS``.
     """
     from hotline.extensions import db
 
@@ -236,27 +282,41 @@ def send(message_ids: int | list[int]) -> str:
             .order_by(OutboxMessage.id)).all()
         session.rollback()
         said["taken"] = len(ids) - len(waiting)
-        done: set[int] = set()
-        began = time.monotonic()
-        for index, lead in enumerate(waiting):
-            if time.monotonic() - began > JOB_SECONDS:
-                # Hand the rest to a fresh job: a worker busy with a long broadcast
-                # comes back to the replies queue between jobs.
-                said["handed on"] = enqueue([(r.id, r.priority) for r in waiting[index:]
-                                             if r.id not in done])
-                break
+        texts: dict[tuple[str, str], Any] = {}
+        for lead in waiting:
             later = _due(lead, now)
             if later is not None:
                 enqueue([(lead.id, lead.priority)], delay=later - now)
                 said["not due"] = said.get("not due", 0) + 1
-                continue
-            while lead.id not in done:
-                counts = _send_batch(session, lead, done)
+            else:
+                texts.setdefault((lead.priority, lead.body), lead)
+        began, items = time.monotonic(), list(texts.items())
+        for index, ((priority, body), lead) in enumerate(items):
+            _clear_waiting(priority, body)  # before claiming: later commits enqueue anew
+            while time.monotonic() - began <= JOB_SECONDS:
+                counts = _send_batch(session, lead, set())
+                if not counts:  # nothing of this text left (or another worker has it)
+                    break
                 for word, n in counts.items():
                     said[word] = said.get(word, 0) + n
-                if not counts:  # another worker took the rest meanwhile
-                    break
+            else:  # out of time: a fresh job carries on, so the worker can take replies
+                said["handed on"] = enqueue(_still_queued(session, [k for k, _ in items[index:]]))
+                break
     return ", ".join(f"{n} {word}" for word, n in sorted(said.items()) if n) or "nothing"
+
+
+def _still_queued(session: Session, texts: list[tuple[str, str]]) -> list[tuple[int, str]]:
+    """One queued row of each text, to lead a fresh job to all of them."""
+    found = []
+    for priority, body in texts:
+        first = session.scalar(select(func.min(OutboxMessage.id))
+                               .where(OutboxMessage.status == "queued",
+                                      OutboxMessage.body == body,
+                                      OutboxMessage.priority == priority))
+        if first is not None:
+            found.append((first, priority))
+    session.rollback()
+    return found
 
 
 def _send_batch(session: Session, lead: Any, done: set[int]) -> dict[str, int]:
