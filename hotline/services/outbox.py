@@ -294,7 +294,7 @@ def send(message_ids: int | list[int]) -> str:
         for index, ((priority, body), lead) in enumerate(items):
             _clear_waiting(priority, body)  # before claiming: later commits enqueue anew
             while time.monotonic() - began <= JOB_SECONDS:
-                counts = _send_batch(session, lead, set())
+                counts = _send_batch(session, lead)
                 if not counts:  # nothing of this text left (or another worker has it)
                     break
                 for word, n in counts.items():
@@ -319,18 +319,19 @@ def _still_queued(session: Session, texts: list[tuple[str, str]]) -> list[tuple[
     return found
 
 
-def _send_batch(session: Session, lead: Any, done: set[int]) -> dict[str, int]:
+def _send_batch(session: Session, lead: Any) -> dict[str, int]:
+    """One batch of ``lead``'s text: claim, one gateway request, every outcome; {} when
+    nothing of the text was left to claim."""
     now = utcnow()
     claimed = session.execute(CLAIM, {
         "p_now": now, "p_body": lead.body, "p_priority": lead.priority,
         "p_size": _batch_size(lead.priority, lead.parts)}).all()
-    done.update(row.id for row in claimed)
     going, twice = [], []
     seen: set[str] = set()
     for row in claimed:
         if row.status != "sending":
             log.info("outbox message %s %s (%s)", row.id, row.status, row.error)
-        elif row.recipient in seen:  # the same text twice to one number: the next batch
+        elif row.recipient in seen:  # the same text twice to one number: the job's next batch
             twice.append(row.id)
         else:
             seen.add(row.recipient)
@@ -338,9 +339,6 @@ def _send_batch(session: Session, lead: Any, done: set[int]) -> dict[str, int]:
     if twice:
         session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(twice))
                         .values(status="queued", attempts=OutboxMessage.attempts - 1))
-        done.difference_update(twice)
-        for message_id in twice:
-            _after_commit_enqueue(session, message_id, lead.priority)
     session.commit()
     counts = {"expired or suppressed": len(claimed) - len(going) - len(twice)}
     if not going:
