@@ -41,12 +41,12 @@ def queue(n: int = 1, *, body: str = "Your request is received.", priority: str 
     return [row.id for row in rows]
 
 
-def rows(app: Flask) -> list[OutboxMessage]:
+def rows(app: Flask | None = None) -> list[OutboxMessage]:
     db.session.expire_all()
     return db.session.query(OutboxMessage).order_by(OutboxMessage.id).all()
 
 
-def statuses(app: Flask) -> list[str]:
+def statuses(app: Flask | None = None) -> list[str]:
     return [row.status for row in rows(app)]
 
 
@@ -118,13 +118,15 @@ def run_cli(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 60, what: str = "",
+               worker: Worker | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what or check}")
+    raise AssertionError(f"timed out waiting for {what or check}; statuses "
+                         f"{statuses()}\n{worker.log() if worker else ''}")
 
 
 def settled(app: Flask | None = None) -> bool:

@@ -86,3 +86,29 @@ def test_redis_down_at_enqueue_loses_nothing_the_row_waits_for_the_sweeper(make_
         db.session.commit()  # the enqueue fails after the commit; the commit stands
         assert db.session.get(OutboxMessage, row.id).status == "queued"
         db.session.remove()
+
+
+def test_a_text_already_waiting_for_a_job_gets_no_second_job(app, make_app):
+    """A burst of one text (a broadcast, a common reply) is one job, not one per commit."""
+    from tests.fakeat import FakeAT
+    from tests.outboxkit import at_settings, statuses
+
+    for i in range(3):  # three commits, one text
+        _queue(f"s{i}", to=f"+24991234567{i}")
+        db.session.commit()
+    _queue("other", body="Another text.")
+    db.session.commit()
+    assert [job.args[0] for job in Queue("replies", connection=app.extensions[
+        "hotline.redis"]).get_jobs()] == [[1], [4]]
+    with FakeAT() as fake:
+        sender = make_app(**at_settings(fake))
+        with sender.app_context():
+            from hotline.services import outbox
+
+            assert outbox.send([1]) == "3 sent"  # the job takes the rows of every commit
+            assert [len(r.recipients) for r in fake.requests] == [3]
+            db.session.remove()
+    _queue("s9", to="+249912345679")  # the job cleared the mark: a new commit, a new job
+    db.session.commit()
+    assert _queued(app, "replies")[-1] == 5
+    assert statuses() == ["sent", "sent", "sent", "queued", "queued"]

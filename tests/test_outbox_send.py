@@ -165,5 +165,29 @@ def test_bulk_batches_stay_within_a_second_of_the_rate(make_app, fake, app):
     with made.app_context():
         ids = queue(6, priority="bulk")
         outbox.send(ids[0])
-        assert [len(r.recipients) for r in fake.requests] == [4]
+        assert [len(r.recipients) for r in fake.requests] == [4, 2]
         db.session.remove()
+
+
+def test_the_same_text_twice_to_one_number_goes_in_two_requests(sender, fake):
+    from hotline.services.outbox import queue_sms
+
+    for key in ("first", "second"):
+        queue_sms(db.session, to="+249900000009", body="same", language="en",
+                  priority="reply", kind="test", idempotency_key=key)
+    db.session.commit()
+    outbox.send([1, 2])
+    assert [r.recipients for r in fake.requests] == [["+249900000009"], ["+249900000009"]]
+    assert statuses(sender) == ["sent", "sent"]
+
+
+def test_a_long_job_hands_its_remaining_ids_to_a_fresh_job(sender, fake, monkeypatch):
+    from rq import Queue
+
+    ids = [*queue(1, body="one"), *queue(1, body="two", first=5)]
+    Queue("replies", connection=sender.extensions["hotline.redis"]).empty()
+    monkeypatch.setattr(outbox, "JOB_SECONDS", -1.0)  # out of time at once
+    assert outbox.send(ids) == "2 handed on"
+    assert fake.requests == [] and statuses(sender) == ["queued", "queued"]
+    [job] = Queue("replies", connection=sender.extensions["hotline.redis"]).get_jobs()
+    assert job.args[0] == ids

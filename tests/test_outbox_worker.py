@@ -71,27 +71,25 @@ def test_sigkill_mid_batch_then_restart_and_sweep(app, fake, workers, tmp_path):
     env = worker_env(fake, batch_size=4, read_timeout=20, stuck_minutes=0.01)
     queue(4, body="reply")
     queue(8, body="bulk", priority="bulk", prefix="b", first=100)
-    fake.mode, fake.slow_seconds = "slow", 5  # accepted, answered late
+    fake.mode, fake.slow_seconds = "slow", 3  # every request accepted, answered late
     worker = _worker(workers, env, tmp_path)
-    wait_until(lambda: len(fake.requests) == 1, 30, "the reply batch to reach the gateway")
-    worker.kill()
-    fake.mode = "ok"
+    wait_until(lambda: len(fake.requests) == 1, 60, "the reply batch", worker)
+    worker.kill()  # mid-batch: the gateway has it, the rows say "sending"
     replies_in_flight = set(fake.requests[0].recipients)
     assert statuses(app).count("sending") == 4
     time.sleep(1)  # past stuck_minutes (0.6 s): the sweeper may now call them lost
     assert "(4 after a lost worker)" in run_cli(env, "sweep")
-    worker = _worker(workers, env, tmp_path)
-    wait_until(lambda: statuses(app).count("sent") == 4, 30, "replies resent")
-    # now kill it in the middle of a bulk batch
-    fake.mode = "slow"
-    wait_until(lambda: any(r.message == "bulk" for r in fake.requests), 30, "a bulk batch")
+    worker = _worker(workers, env, tmp_path)  # resends the replies, then starts on bulk
+    wait_until(lambda: any(r.message == "bulk" for r in fake.requests), 60, "a bulk batch",
+               worker)
     worker.kill()
     fake.mode = "ok"
+    assert statuses(app).count("sent") == 4
     bulk_in_flight = set(next(r for r in fake.requests if r.message == "bulk").recipients)
     time.sleep(1)
     assert "4 bulk marked failed after a lost worker" in run_cli(env, "sweep")
-    _worker(workers, env, tmp_path)
-    wait_until(settled, 60, "everything settled")
+    worker = _worker(workers, env, tmp_path)
+    wait_until(settled, 60, "everything settled", worker)
     by = {r.recipient: r for r in rows(None)}
     for number in _recipients("reply"):  # at least once; twice only if it was in flight
         assert fake.accepted[number] == (2 if number in replies_in_flight else 1)
@@ -134,3 +132,17 @@ def test_a_gateway_failing_thirty_percent_of_requests(app, fake, workers, tmp_pa
     assert set(statuses(app)) == {"sent"}, worker.log()
     assert fake.refused > 0
     assert fake.accepted == {number: 1 for number in _recipients()}
+
+
+def test_two_workers_share_one_rate_limit(app, fake, workers, tmp_path):
+    """4 parts per second for everyone: 12 one-part messages take at least 2.75 s."""
+    env = worker_env(fake, rate_parts_per_second=4)
+    for i in range(12):  # different texts: twelve requests of one part
+        queue(1, body=f"message {i}", first=i)
+    _worker(workers, env, tmp_path)
+    last = _worker(workers, env, tmp_path)
+    wait_until(settled, 60, "all sent", last)
+    times = sorted(r.at for r in fake.requests)
+    assert len(times) == 12 and times[-1] - times[0] >= 2.5
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert sum(g < 0.1 for g in gaps) <= 2  # no burst beyond the few in flight at once

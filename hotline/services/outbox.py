@@ -10,14 +10,17 @@ by another does nothing, so an id enqueued twice is sent once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from flask import current_app
-from sqlalchemy import bindparam, event, or_, select, text, update
+from redis.exceptions import RedisError
+from sqlalchemy import and_, bindparam, case, event, func, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -33,6 +36,8 @@ PRIORITIES = ("reply", "bulk")
 QUEUE_OF = {"reply": "replies", "bulk": "bulk"}
 SEND_JOB = "hotline.jobs.send_outbox"
 JOB_IDS = 500  # message ids per job: a broadcast's thousands of rows are a few jobs
+JOB_SECONDS = 10.0  # then a job hands its remaining ids on (replies first between jobs)
+WAITING_SECONDS = 300  # a "job waiting for this text" mark older than this is ignored
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_BODY = 1600  # ten GSM-7 parts; templates stay within three, staff replies are capped
 _PENDING = "hotline.outbox.pending"
@@ -88,7 +93,7 @@ def queue_sms(session: Session | scoped_session, *, to: str, body: str, language
     else:
         real.add(row)
         real.flush()
-    _after_commit_enqueue(real, row.id, priority)
+    _after_commit_enqueue(real, row.id, priority, body=body)
     return row
 
 
@@ -101,8 +106,8 @@ def _utc(at: datetime | None) -> datetime | None:
 # --- handing ids to rq once the rows are committed --------------------------------------------
 
 def _after_commit_enqueue(session: Session, message_id: int, priority: str,
-                          delay: timedelta | None = None) -> None:
-    session.info.setdefault(_PENDING, []).append((message_id, priority, delay))
+                          delay: timedelta | None = None, body: str | None = None) -> None:
+    session.info.setdefault(_PENDING, []).append((message_id, priority, delay, body))
     if session.info.get(_HOOKED):
         return
     session.info[_HOOKED] = True
@@ -111,9 +116,51 @@ def _after_commit_enqueue(session: Session, message_id: int, priority: str,
 
 
 def _on_commit(session: Session) -> None:
+    """One job per text not already waiting for a job (see ``_mark_waiting``), and one
+    per delay for the retries."""
     pending = session.info.pop(_PENDING, [])
-    for delay in {delay for _, _, delay in pending}:
-        enqueue([(i, p) for i, p, d in pending if d == delay], delay=delay)
+    texts: dict[tuple[str, str], list[int]] = {}
+    for message_id, priority, delay, body in pending:
+        if delay is None and body is not None:
+            texts.setdefault((priority, body), []).append(message_id)
+    now = [(i, p) for (p, body), ids in texts.items() if _mark_waiting(p, body) for i in ids]
+    if now:
+        enqueue(now)
+    for delay in {d for _, _, d, b in pending if d is not None or b is None}:
+        enqueue([(i, p) for i, p, d, b in pending if d == delay and (d is not None or b is None)],
+                delay=delay)
+
+
+def _waiting_key(priority: str, body: str) -> str:
+    return f"hotline:outbox:waiting:{priority}:{hashlib.sha1(body.encode()).hexdigest()[:24]}"
+
+
+def _mark_waiting(priority: str, body: str) -> bool:
+    """True when no job is waiting for this text yet, so one must be enqueued.
+
+    A waiting job claims every queued row of its text when it starts (after
+    clearing the mark), so rows committed while it waits need no job of their own:
+    a broadcast's thousands of commits, or a burst of the same reply, make one job
+    instead of thousands that would find their rows already sent. Without Redis, or
+    when Redis fails, the answer is True (enqueue as usual; the sweeper is the net).
+    """
+    client = current_app.extensions.get("hotline.redis")
+    if client is None:
+        return True
+    try:
+        return bool(client.set(_waiting_key(priority, body), b"1", nx=True,
+                               ex=WAITING_SECONDS))
+    except RedisError:
+        return True
+
+
+def _clear_waiting(priority: str, body: str) -> None:
+    client = current_app.extensions.get("hotline.redis")
+    if client is not None:
+        try:
+            client.delete(_waiting_key(priority, body))
+        except RedisError:
+            log.warning("outbox: could not clear a waiting mark; later rows wait for the sweeper")
 
 
 def _on_rollback(session: Session) -> None:
@@ -160,7 +207,7 @@ def gateway() -> Gateway:
     return found
 
 
-def _due(row: OutboxMessage, now: datetime) -> datetime | None:
+def _due(row: Any, now: datetime) -> datetime | None:
     """When a row may go, if that is later than now."""
     later = max((at for at in (_utc(row.not_before), _utc(row.next_attempt_at)) if at),
                 default=None)
@@ -177,113 +224,129 @@ def _batch_size(priority: str, parts: int) -> int:
     return size
 
 
-def _claim(session: Session, message_id: int, now: datetime) -> list[OutboxMessage] | str:
-    """Take the row and others with the same body into ``sending``, in one transaction.
-
-    ``SKIP LOCKED`` lets several workers batch at once without waiting on each
-    other; a row another worker holds is simply not in this batch.
-    """
-    lead = session.scalars(select(OutboxMessage)
-                           .where(OutboxMessage.id == message_id,
-                                  OutboxMessage.status == "queued")
-                           .with_for_update(skip_locked=True)).first()
-    if lead is None:
-        return "taken"
-    later = _due(lead, now)
-    if later is not None:
-        enqueue([(lead.id, lead.priority)], delay=later - now)
-        return "not due"
-    size = _batch_size(lead.priority, lead.parts)
-    rows = [lead]
-    if size > 1:
-        due = or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now)
-        others = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == "queued", OutboxMessage.body == lead.body,
-                   OutboxMessage.priority == lead.priority, OutboxMessage.id != lead.id,
-                   or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
-                   due)
-            .order_by(OutboxMessage.id).limit(size * 2)
-            .with_for_update(skip_locked=True)).all()
-        seen = {lead.recipient}
-        for row in others:
-            if len(rows) < size and row.recipient not in seen:
-                seen.add(row.recipient)
-                rows.append(row)
-    return rows
+def _claim_statement() -> Any:
+    """One statement that takes a batch: rows of one text and priority, due, not locked
+    by another worker (``SKIP LOCKED``), each moved to ``sending``, or straight to
+    ``expired`` or ``suppressed`` (silent exit: everything; opt-out or unreachable: bulk)
+    when it must not go. One round trip, because a batch's cost is its round trips."""
+    om, contact = OutboxMessage, Contact
+    now = bindparam("p_now")
+    why = case((and_(om.expires_at.is_not(None), om.expires_at <= now),
+                literal("expired before sending")),
+               (contact.exited_at.is_not(None), literal("silent exit")),
+               (and_(om.priority == "bulk", contact.opted_out_at.is_not(None)),
+                literal("opted out of bulk")),
+               (and_(om.priority == "bulk", contact.unreachable_at.is_not(None)),
+                literal("unreachable")),
+               else_=literal(""))
+    picked = (select(om.id.label("pick_id"), why.label("why"))
+              .outerjoin(contact, contact.phone == om.recipient)
+              .where(om.status == "queued", om.body == bindparam("p_body"),
+                     om.priority == bindparam("p_priority"),
+                     or_(om.not_before.is_(None), om.not_before <= now),
+                     or_(om.next_attempt_at.is_(None), om.next_attempt_at <= now))
+              .order_by(om.id).limit(bindparam("p_size"))
+              .with_for_update(skip_locked=True, of=om)).cte("picked")
+    going = picked.c.why == ""
+    return (update(om).where(om.id == picked.c.pick_id)
+            .values(status=case((going, literal("sending")),
+                                (picked.c.why == "expired before sending", literal("expired")),
+                                else_=literal("suppressed")),
+                    attempts=case((going, om.attempts + 1), else_=om.attempts),
+                    error=picked.c.why, updated_at=now)
+            .returning(om.id, om.recipient, om.priority, om.attempts, om.status, om.error))
 
 
-def _screen(session: Session, rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
-    """Expire and suppress what must not go; the rest moves to ``sending``."""
-    numbers = {row.recipient for row in rows}
-    people = {c.phone: c for c in session.scalars(select(Contact)
-                                                  .where(Contact.phone.in_(numbers)))}
-    going = []
-    for row in rows:
-        contact = people.get(row.recipient)
-        expires = _utc(row.expires_at)
-        if expires is not None and expires <= now:
-            row.status, row.error = "expired", "expired before sending"
-        elif contact is not None and contact.exited_at is not None:
-            row.status, row.error = "suppressed", "silent exit"
-        elif row.priority == "bulk" and contact is not None and contact.opted_out_at is not None:
-            row.status, row.error = "suppressed", "opted out of bulk"
-        elif row.priority == "bulk" and contact is not None \
-                and contact.unreachable_at is not None:
-            row.status, row.error = "suppressed", "unreachable"
-        else:
-            row.status = "sending"
-            row.attempts += 1
-            going.append(row)
-        if row.status in ("expired", "suppressed"):
-            log.info("outbox message %s %s (%s)", row.id, row.status, row.error)
-        row.updated_at = now
-    return going
+CLAIM = _claim_statement()
 
 
 def send(message_ids: int | list[int]) -> str:
-    """The rq job's body: for each id still queued, claim a batch of rows with its text,
-    ask the gateway once, record every recipient's outcome.
+    """The rq job's body: for the text of each id still queued, claim batches of the
+    rows with that text until none is left, one gateway request per batch, and record
+    every recipient's outcome.
 
-    One job carries the ids one commit queued (see ``enqueue``), so a thousand rows of
-    one broadcast are a few jobs, not a thousand; ids another job already sent are
-    skipped with one query. The job holds one database connection throughout.
+    A job is enqueued per commit, or not at all when a job for the same text is
+    already waiting (``_mark_waiting``): that one takes the rows. The job holds one
+    database connection throughout and hands on what is left after ``JOB_SECONDS``.
     """
     from hotline.extensions import db
 
     ids = [message_ids] if isinstance(message_ids, int) else list(message_ids)
     said: dict[str, int] = {}
+    now = utcnow()
     with db.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as session:
-        waiting = list(session.scalars(select(OutboxMessage.id)
-                                       .where(OutboxMessage.id.in_(ids),
-                                              OutboxMessage.status == "queued")
-                                       .order_by(OutboxMessage.id)))
+        waiting = session.execute(
+            select(OutboxMessage.id, OutboxMessage.body, OutboxMessage.priority,
+                   OutboxMessage.parts, OutboxMessage.not_before, OutboxMessage.next_attempt_at)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "queued")
+            .order_by(OutboxMessage.id)).all()
         session.rollback()
         said["taken"] = len(ids) - len(waiting)
-        done: set[int] = set()
+        texts: dict[tuple[str, str], Any] = {}
         for lead in waiting:
-            if lead not in done:
-                for word, n in _send_batch(session, lead, done).items():
+            later = _due(lead, now)
+            if later is not None:
+                enqueue([(lead.id, lead.priority)], delay=later - now)
+                said["not due"] = said.get("not due", 0) + 1
+            else:
+                texts.setdefault((lead.priority, lead.body), lead)
+        began, items = time.monotonic(), list(texts.items())
+        for index, ((priority, body), lead) in enumerate(items):
+            _clear_waiting(priority, body)  # before claiming: later commits enqueue anew
+            while time.monotonic() - began <= JOB_SECONDS:
+                counts = _send_batch(session, lead)
+                if not counts:  # nothing of this text left (or another worker has it)
+                    break
+                for word, n in counts.items():
                     said[word] = said.get(word, 0) + n
+            else:  # out of time: a fresh job carries on, so the worker can take replies
+                said["handed on"] = enqueue(_still_queued(session, [k for k, _ in items[index:]]))
+                break
     return ", ".join(f"{n} {word}" for word, n in sorted(said.items()) if n) or "nothing"
 
 
-def _send_batch(session: Session, lead: int, done: set[int]) -> dict[str, int]:
+def _still_queued(session: Session, texts: list[tuple[str, str]]) -> list[tuple[int, str]]:
+    """One queued row of each text, to lead a fresh job to all of them."""
+    found = []
+    for priority, body in texts:
+        first = session.scalar(select(func.min(OutboxMessage.id))
+                               .where(OutboxMessage.status == "queued",
+                                      OutboxMessage.body == body,
+                                      OutboxMessage.priority == priority))
+        if first is not None:
+            found.append((first, priority))
+    session.rollback()
+    return found
+
+
+def _send_batch(session: Session, lead: Any) -> dict[str, int]:
+    """One batch of ``lead``'s text: claim, one gateway request, every outcome; {} when
+    nothing of the text was left to claim."""
     now = utcnow()
-    claimed = _claim(session, lead, now)
-    if isinstance(claimed, str):
-        session.commit()
-        return {claimed: 1}
-    done.update(row.id for row in claimed)
-    going = _screen(session, claimed, now)
+    claimed = session.execute(CLAIM, {
+        "p_now": now, "p_body": lead.body, "p_priority": lead.priority,
+        "p_size": _batch_size(lead.priority, lead.parts)}).all()
+    going, twice = [], []
+    seen: set[str] = set()
+    for row in claimed:
+        if row.status != "sending":
+            log.info("outbox message %s %s (%s)", row.id, row.status, row.error)
+        elif row.recipient in seen:  # the same text twice to one number: the job's next batch
+            twice.append(row.id)
+        else:
+            seen.add(row.recipient)
+            going.append(row)
+    if twice:
+        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(twice))
+                        .values(status="queued", attempts=OutboxMessage.attempts - 1))
     session.commit()
-    counts = {"expired or suppressed": len(claimed) - len(going)}
+    counts = {"expired or suppressed": len(claimed) - len(going) - len(twice)}
     if not going:
-        return counts
-    body, parts = going[0].body, going[0].parts
-    ratelimit.wait(parts * len(going))
+        return counts if claimed else {}
+    ratelimit.wait(lead.parts * len(going))
     try:
-        outcomes = {o.number: o for o in gateway().send([r.recipient for r in going], body)}
+        outcomes = {o.number: o for o in gateway().send([r.recipient for r in going],
+                                                        lead.body)}
     except GatewayError as exc:
         outcomes = {r.recipient: Outcome(r.recipient, exc.verdict, exc.code) for r in going}
         log.warning("gateway refused a batch of %s: %s", len(going), exc)
@@ -302,7 +365,7 @@ RECORD = (update(OutboxMessage)
                   updated_at=bindparam("b_now")))
 
 
-def _record(session: Session, rows: list[OutboxMessage],
+def _record(session: Session, rows: list[Any],
             outcomes: dict[str, Outcome]) -> dict[str, int]:
     """Write each recipient's outcome; retries go back to ``queued`` with a backoff.
 

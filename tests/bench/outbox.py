@@ -15,6 +15,7 @@ Two phases, on a fresh schema, with the rate limit off:
    the last message the fake accepted. Then the baseline: one bare loop of
    ``requests.post`` (as the SDK posts: form fields, ``apiKey`` header, no pooling)
    sends the very batches the workers made, in the same order, to the same fake server.
+   Both rates run from the fake server's first request to its last (start-up excluded).
    Target of issue 10: at least 0.5 of the bare loop.
 2. **Steady**: ``--steady`` messages queued at ``--steady-rate`` per second while the
    workers run: p50/p99 queue-to-gateway latency, from the row's ``created_at`` to the
@@ -33,15 +34,17 @@ import time
 import urllib.request
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
 import psutil
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from hotline.app import create_app
 from hotline.extensions import db
+from hotline.gateways import build_gateway
 from hotline.models import OutboxMessage
-from hotline.services.outbox import queue_sms
+from hotline.services.outbox import queue_sms, send
 from tests.bench.common import (
     BIN,
     ROOT,
@@ -74,7 +77,7 @@ def parse() -> argparse.Namespace:
                          "nothing can be batched)")
     ap.add_argument("--per-commit", type=int, default=10)
     ap.add_argument("--steady", type=int, default=300, help="messages in the latency phase")
-    ap.add_argument("--steady-rate", type=float, default=50.0, help="per second")
+    ap.add_argument("--steady-rate", type=float, default=10.0, help="per second")
     ap.add_argument("--database-url", default=DATABASE_URL)
     ap.add_argument("--redis-url", default=REDIS_URL)
     return ap.parse_args()
@@ -141,9 +144,8 @@ def wait_sent(total: int, timeout: float) -> None:
     raise SystemExit(f"timed out: {done} of {total} messages settled")
 
 
-def bare_loop(url: str, batches: list[dict]) -> float:
+def bare_loop(url: str, batches: list[dict]) -> None:
     """The same batches, posted the way the SDK posts them, one after the other."""
-    began = time.perf_counter()
     for batch in batches:
         answer = requests.post(
             f"{url}/version1/messaging", timeout=(3.05, 9.05),
@@ -152,7 +154,62 @@ def bare_loop(url: str, batches: list[dict]) -> float:
                   "message": batch["message"], "bulkSMSMode": 1, "from": "MRRC"})
         answer.raise_for_status()
         answer.json()
-    return time.perf_counter() - began
+
+
+class TimedGateway:
+    """The app's own gateway, timed: what the HTTP round trip through the SDK costs."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.seconds, self.calls = inner, inner.name, 0.0, 0
+
+    def send(self, recipients: list[str], body: str) -> Any:
+        began = time.perf_counter()
+        try:
+            return self.inner.send(recipients, body)
+        finally:
+            self.seconds += time.perf_counter() - began
+            self.calls += 1
+
+
+def breakdown(app: Any, n: int, bodies: int) -> dict[str, float]:
+    """Where a batch's time goes: ``send`` run in this process on ``n`` fresh messages,
+    SQL statements and the gateway call timed separately."""
+    sql = {"n": 0, "seconds": 0.0}
+    started: list[float] = []
+
+    def before(*_: Any) -> None:
+        started.append(time.perf_counter())
+
+    def after(*_: Any) -> None:
+        sql["seconds"] += time.perf_counter() - started.pop()
+        sql["n"] += 1
+
+    queue_messages(n, bodies, n, 2_000_000)
+    ids = list(db.session.scalars(select(OutboxMessage.id)
+                                  .where(OutboxMessage.status == "queued")))
+    db.session.commit()
+    timed = TimedGateway(build_gateway(app.config))
+    app.extensions["hotline.gateway"] = timed
+    event.listen(db.engine, "before_cursor_execute", before)
+    event.listen(db.engine, "after_cursor_execute", after)
+    began = time.perf_counter()
+    send(ids)
+    total = time.perf_counter() - began
+    event.remove(db.engine, "before_cursor_execute", before)
+    event.remove(db.engine, "after_cursor_execute", after)
+    batches = max(1, timed.calls)
+    return {"batches": batches, "total": total / batches, "gateway": timed.seconds / batches,
+            "sql": sql["seconds"] / batches, "statements": sql["n"] / batches}
+
+
+def stop(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 def main() -> int:
@@ -192,15 +249,17 @@ def main() -> int:
             worker_cpu = cpu([psutil.Process(w.pid) for w in workers])
             svc_cpu, fake_cpu = cpu(services) - svc_before, \
                 cpu([psutil.Process(fake.proc.pid)]) - fake_before
-            last = max(r["at"] for r in log["requests"])
-            drain = last - started
-            batches = log["requests"]
+            batches = sorted(log["requests"], key=lambda r: r["at"])
+            drain = batches[-1]["at"] - batches[0]["at"]
+            startup = batches[0]["at"] - started
             counts = Counter(n for r in batches for n in r["recipients"])
             if len(counts) != args.messages or set(counts.values()) != {1}:
                 problems.append(f"backlog: {len(counts)} recipients reached, "
                                 f"{sum(v > 1 for v in counts.values())} more than once")
             fake.forget()
-            bare = bare_loop(fake.url, batches)
+            bare_loop(fake.url, batches)
+            bare_log = sorted(fake.log()["requests"], key=lambda r: r["at"])
+            bare = bare_log[-1]["at"] - bare_log[0]["at"]
             fake.forget()
             # --- phase 2: steady arrivals -------------------------------------------------
             t1 = time.time()
@@ -216,17 +275,17 @@ def main() -> int:
             steady_counts = Counter(n for r in steady_log["requests"] for n in r["recipients"])
             if len(steady_counts) != args.steady or set(steady_counts.values()) != {1}:
                 problems.append(f"steady: {len(steady_counts)} of {args.steady} reached once")
+            stop(workers)
+            # --- phase 3: one process, timed ---------------------------------------------
+            parts = breakdown(app, min(args.messages, 1000), args.bodies)
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop(workers)
         fake.stop()
 
-    rate, bare_rate = args.messages / drain, args.messages / bare
+    # From the gateway's first request to its last, both measured by the fake server, so
+    # neither side's start-up counts: the messages after the first batch, per second.
+    after_first = args.messages - len(batches[0]["recipients"])
+    rate, bare_rate = after_first / drain, after_first / bare
     ratio = rate / bare_rate
     sizes = [len(r["recipients"]) for r in batches]
     print(f"outbox benchmark: {args.messages} queued replies, {args.bodies or 'all'} distinct "
@@ -236,7 +295,7 @@ def main() -> int:
     print(table([
         ["sender", "messages/s", "requests", "recipients/request", "elapsed"],
         ["hotline workers", f"{rate:.0f}", str(len(sizes)), f"{sum(sizes) / len(sizes):.1f}",
-         f"{drain:.2f} s"],
+         f"{drain:.2f} s (+ {startup:.1f} s start-up)"],
         ["bare requests loop", f"{bare_rate:.0f}", str(len(sizes)),
          f"{sum(sizes) / len(sizes):.1f}", f"{bare:.2f} s"],
     ]))
@@ -246,6 +305,13 @@ def main() -> int:
     print(f"steady arrivals at {args.steady_rate:.0f}/s ({args.steady} messages): "
           f"queue-to-gateway p50 {ms(percentile(latencies, 50))}, "
           f"p99 {ms(percentile(latencies, 99))}, max {ms(max(latencies, default=float('nan')))}")
+    bare_batch = bare / max(1, len(sizes) - 1)
+    rest = parts["total"] - parts["sql"] - parts["gateway"]
+    print(f"\nwhere a batch's time goes (send() in one process, {parts['batches']:.0f} batches): "
+          f"{ms(parts['total'])} per batch = SQL {ms(parts['sql'])} "
+          f"({parts['statements']:.1f} statements) + gateway through the SDK "
+          f"{ms(parts['gateway'])} + Python {ms(rest)}; the bare loop spends "
+          f"{ms(bare_batch)} per batch")
     print(f"\nworkers / bare loop: {ratio:.2f} (target >= {TARGET}) {verdict(ratio >= TARGET)}")
     if problems:
         shout(problems)
