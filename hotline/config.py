@@ -23,7 +23,7 @@ ENVIRONMENTS = ("development", "production")
 INT_KEYS = {"ussd": ("gsm7_budget", "ucs2_budget", "session_ttl", "max_hops", "max_text_bytes"),
             "outbox": ("batch_size", "max_attempts", "hard_failure_threshold"),
             "retention": ("closed_request_days", "ussd_session_days", "voice_call_days",
-                          "contact_days")}
+                          "message_days", "contact_days")}
 MIN_WEBHOOK_TOKEN = 32
 GATEWAY_SECONDS = 10  # Africa's Talking waits this long for a USSD answer
 LOOPBACK = ("127.0.0.1", "::1", "localhost")

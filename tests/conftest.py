@@ -41,7 +41,10 @@ PHONE = "+249912345678"
 def overrides(**extra: Any) -> dict[str, Any]:
     return {"TESTING": True, "ENV": "development", "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL, "SECRET_KEY": "test-secret-" + "x" * 32,
-            "WEBHOOK_TOKEN": TOKEN, "SPOOL_DIR": str(SPOOL_DIR), **extra}
+            "WEBHOOK_TOKEN": TOKEN, "SPOOL_DIR": str(SPOOL_DIR),
+            # A test waits on browsers and worker processes with its own session open;
+            # production's 10 s would cut the test's connection, not the app's.
+            "LIMITS": {"db_idle_in_transaction_ms": 120_000}, **extra}
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ from hotline.models import (
     CallbackEvent,
     CallbackRequest,
     Contact,
+    InboundSms,
+    OutboxMessage,
     StaffUser,
     UssdSession,
     UssdSessionEnd,
@@ -49,8 +51,10 @@ def agent(app) -> int:
 
 
 def seen(phone: str, at: datetime) -> None:
-    """Contacts note the wall clock when a caller comes back; put it where the test stands."""
+    """Contacts and the outbox note the wall clock; put them where the test stands."""
     db.session.execute(update(Contact).where(Contact.phone == phone).values(last_seen_at=at))
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.recipient == phone)
+                       .values(created_at=at, status="delivered"))
     db.session.commit()
 
 
@@ -171,3 +175,33 @@ def test_the_sweeper_purges_once_a_day(app, agent, clock):
     assert second == ["retention: already applied on 2027-01-04"]
     clock.now += timedelta(days=1)
     assert "closed requests: 0" in [ln for ln in sweeper.sweep() if ln.startswith("ret")][0]
+
+
+def test_text_messages_go_after_their_period_unless_still_needed(app, clock):
+    """Sent and received SMS hold numbers and words; unread, unsent and open-case texts stay."""
+    open_id = callbacks.submit(OPEN, reason="info", safe_to_call="yes", now=T0).request_id
+    contact_id = db.session.scalar(select(Contact.id).where(Contact.phone == OPEN))
+
+    def sent(key: str, status: str) -> None:
+        db.session.add(OutboxMessage(idempotency_key=key, kind="reply", recipient=OPEN,
+                                     body="Your tip", language="en", encoding="GSM-7", parts=1,
+                                     priority="reply", status=status, created_at=T0))
+
+    def received(provider_id: str, status: str, request_id: int | None = None) -> None:
+        db.session.add(InboundSms(provider_id=provider_id, contact_id=contact_id, text="help me",
+                                  status=status, request_id=request_id, received_at=T0))
+
+    sent("delivered", "delivered")
+    sent("waiting", "queued")
+    received("read", "done")
+    received("unread", "new")
+    received("on-open-request", "attached", open_id)
+    db.session.commit()
+    purge(clock, 29)
+    assert (count(OutboxMessage), count(InboundSms)) == (2, 3)
+    lines = purge(clock, 31)
+    assert set(db.session.scalars(select(OutboxMessage.idempotency_key))) == {"waiting"}
+    assert set(db.session.scalars(select(InboundSms.provider_id))) == {"unread",
+                                                                       "on-open-request"}
+    assert any(line.startswith("sent SMS: 1 message(s)") for line in lines)
+    assert any(line.startswith("received SMS: 1 message(s)") for line in lines)

@@ -9,6 +9,9 @@ applies the periods of ``[retention]``; the README explains each one.
   timeline notes and SMS text are emptied. Codes, dates and outcomes stay, for statistics.
 - USSD dials and end-of-session notifications older than ``ussd_session_days`` are
   deleted; so are missed-call rows older than ``voice_call_days``.
+- Text messages older than ``message_days`` are deleted: what we sent (the outbox
+  row: number and text), once it is no longer waiting to go, and what callers sent
+  (inbound SMS), unless staff have not seen it yet or it belongs to an open request.
 - A contact not seen for ``contact_days`` with no request left (open or recently
   closed) is deleted, or anonymised when another table still points at it.
 
@@ -30,6 +33,8 @@ from hotline.models import (
     CallbackEvent,
     CallbackRequest,
     Contact,
+    InboundSms,
+    OutboxMessage,
     UssdSession,
     UssdSessionEnd,
     VoiceCall,
@@ -45,6 +50,7 @@ class Periods:
     closed_request_days: int
     ussd_session_days: int
     voice_call_days: int
+    message_days: int
     contact_days: int
 
 
@@ -62,6 +68,7 @@ def purge(now: datetime | None = None, dry_run: bool = False) -> list[str]:
     lines = [_closed_requests(now - timedelta(days=keep.closed_request_days)),
              *_ussd(now - timedelta(days=keep.ussd_session_days)),
              _voice_calls(now - timedelta(days=keep.voice_call_days)),
+             *_messages(now - timedelta(days=keep.message_days)),
              _contacts(now - timedelta(days=keep.contact_days))]
     if dry_run:
         db.session.rollback()
@@ -114,6 +121,21 @@ def _ussd(cutoff: datetime) -> list[str]:
 def _voice_calls(cutoff: datetime) -> str:
     calls = _deleted(delete(VoiceCall).where(VoiceCall.received_at < cutoff))
     return f"missed calls: {calls} call row(s) before {cutoff:%Y-%m-%d} deleted"
+
+
+def _messages(cutoff: datetime) -> list[str]:
+    """Texts hold numbers and words a caller may be harmed by; they go before the contacts
+    (which they point at) are judged."""
+    sent = _deleted(delete(OutboxMessage).where(OutboxMessage.created_at < cutoff,
+                                                OutboxMessage.status.not_in(("queued",
+                                                                             "sending"))))
+    open_request = exists().where(CallbackRequest.id == InboundSms.request_id,
+                                  CallbackRequest.status == "open")
+    received = _deleted(delete(InboundSms).where(InboundSms.received_at < cutoff,
+                                                 InboundSms.status != "new", ~open_request))
+    return [f"sent SMS: {sent} message(s) before {cutoff:%Y-%m-%d} deleted",
+            f"received SMS: {received} message(s) before {cutoff:%Y-%m-%d} deleted "
+            "(unread ones and those of open requests kept)"]
 
 
 def _contacts(cutoff: datetime) -> str:
