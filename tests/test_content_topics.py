@@ -170,13 +170,7 @@ def test_eight_or_more_topics_of_two_to_five_screens(engine: Engine):
             node = GRAPH[node_id]
             assert node.kind == "message"
             assert 2 <= len(node.text) <= 5
-            pages = engine.pages(node_id, lang)
-            # A topic's text fills 2-5 screens; on a narrow (UCS-2) screen its
-            # choices may follow on one more page of their own, never split.
-            text_pages = [p for p in pages if not p.startswith("1. ")]
-            assert 2 <= len(text_pages) <= 5, (node_id, lang)
-            assert len(pages) - len(text_pages) <= 1, (node_id, lang)
-            assert "1. " in pages[-1], (node_id, lang)
+            assert 2 <= len(engine.pages(node_id, lang)) <= 5, (node_id, lang)
 
 
 def test_services_have_two_to_five_screens_and_say_how_to_ask(engine: Engine):
@@ -321,11 +315,13 @@ def test_request_a_call_cannot_be_read_as_contact_us(engine: Engine):
     ("services.medical", "ar", ["خلال 3 أيام"]),
     ("services.referral", "en", ["information session"]),
     ("services.referral", "ar", ["جلسة توعية"]),
-    ("services.protection", "ar", ["مجانا وبسرية", "الأحد-الخميس"]),
-    ("services.protection", "en", ["Free and confidential", "Sunday to Thursday"]),
+    ("services.protection", "ar", ["مجانا وبسرية"]),
+    ("services.protection", "en", ["Free and confidential"]),
     # parity: what the English says, the Arabic says too (days, UNHCR, "in danger now")
-    ("awareness.smugglers", "en", ["Free help, Sunday to Thursday"]),
-    ("awareness.smugglers", "ar", ["مساعدة مجانية، الأحد-الخميس"]),
+    ("awareness.smugglers", "en", ["ask the MRRC, for free,", "Sunday to Thursday"]),
+    ("awareness.smugglers", "ar", ["واسألنا مجانا", "الأحد-الخميس"]),
+    ("services.medical", "en", ["Sunday to Thursday"]),
+    ("services.medical", "ar", ["الأحد-الخميس"]),
     ("awareness.safe_ways", "en", ["through UNHCR", "UNHCR decides who goes"]),
     ("awareness.safe_ways", "ar", ["مفوضية اللاجئين", "ولا تباع"]),
     # kidnapping happens in Libya too: the police number is Sudan's only
