@@ -7,6 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from hotline import deadline
+from hotline.config import load_settings
 from hotline.extensions import db
 from tests.conftest import TOKEN
 
@@ -62,8 +63,11 @@ def test_every_database_connection_and_redis_call_has_time_limits(app):
     settings = {name: db.session.execute(text(f"SHOW {name}")).scalar()
                 for name in ("statement_timeout", "lock_timeout",
                              "idle_in_transaction_session_timeout")}
+    # Production idles out a transaction after 10 s; the tests' app allows 2 minutes
+    # (tests/conftest.py), so this also proves the setting reaches the connection.
     assert settings == {"statement_timeout": "3s", "lock_timeout": "2s",
-                        "idle_in_transaction_session_timeout": "10s"}
+                        "idle_in_transaction_session_timeout": "2min"}
+    assert load_settings()["LIMITS"]["db_idle_in_transaction_ms"] == 10_000
     db.session.rollback()
     kwargs = app.extensions["hotline.redis"].connection_pool.connection_kwargs
     assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.5, 0.5)
