@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.extensions import db
@@ -84,6 +84,7 @@ class StaffUser(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ui_language: Mapped[str | None] = mapped_column(String(8))  # None: the browser's choice
 
 
 class CallbackRequest(db.Model):
@@ -116,6 +117,7 @@ class CallbackRequest(db.Model):
     rings: Mapped[int] = mapped_column(Integer, default=0)
     last_ring_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sms_confirmation: Mapped[str | None] = mapped_column(Text)  # written, sent by the SMS issue
+    follow_up_on: Mapped[date | None] = mapped_column(Date)  # agreed with the caller when reached
 
     contact: Mapped[Contact] = relationship()
     claimed_by: Mapped[StaffUser | None] = relationship()
@@ -170,9 +172,10 @@ class VoiceCall(db.Model):
     currency: Mapped[str] = mapped_column(String(8), default="")
 
 
-# The queue page orders open work by urgency then age; this index serves it.
-db.Index("ix_callback_requests_queue", CallbackRequest.status, CallbackRequest.priority,
-         CallbackRequest.created_at)
+# The worklist orders open work by urgency then deadline; this index serves it and
+# "Next request".
+db.Index("ix_callback_requests_worklist", CallbackRequest.status, CallbackRequest.priority,
+         CallbackRequest.deadline_at, CallbackRequest.id)
 
 # The statistics page counts the requests of a period (the last 30 days by default), and
 # the queue's newest-first order pages from the end; without it both read the whole table.

@@ -1,85 +1,111 @@
-"""What the dashboard calls each stored code, in one place for a later Arabic interface.
+"""What the dashboard calls each stored code, in both languages and in one place.
 
-Codes come from the service vocabulary (``hotline.services.callbacks``); a code
-without a label here is shown as it is stored, so a new code is never hidden.
+Codes come from the service vocabulary (``hotline.services.callbacks``); pages and
+the CSV show these labels, never the codes. Each label is a lazy gettext string,
+so it reads in the language of the request that shows it. A code without a label
+here is shown as it is stored (``tests/test_staff_i18n.py`` fails when one of the
+service's codes has none), so a new code is never hidden.
 """
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 REASON = {
-    "danger": "Danger or exploitation",
-    "medical": "Medical help",
-    "counselling": "Counselling",
-    "avrr": "Going home (AVRR)",
-    "info": "Information",
-    "resettlement": "Resettlement",
-    "other": "Something else",
-    "unknown": "Not said yet (missed call)",
+    "danger": _l("Danger or exploitation"),
+    "medical": _l("Medical help"),
+    "counselling": _l("Counselling"),
+    "avrr": _l("Going home (AVRR)"),
+    "info": _l("Information"),
+    "resettlement": _l("Resettlement"),
+    "other": _l("Something else"),
+    "unknown": _l("Not said yet (missed call)"),
 }
-CHANNEL = {"ussd": "USSD", "missed_call": "Missed call", "sms": "SMS"}
-STATUS = {"open": "Open", "resolved": "Resolved", "unreachable": "Unreachable",
-          "withdrawn": "Withdrawn by caller", "all": "Any status"}
-LANGUAGE = {"ar": "Arabic", "en": "English", "unknown": "Not chosen yet"}
+CHANNEL = {"ussd": _l("USSD"), "missed_call": _l("Missed call"), "sms": _l("SMS")}
+STATUS = {"open": _l("Open"), "resolved": _l("Resolved"), "unreachable": _l("Unreachable"),
+          "withdrawn": _l("Withdrawn by caller"), "all": _l("Any status")}
+LANGUAGE = {"ar": _l("Arabic"), "en": _l("English"), "unknown": _l("Not chosen yet")}
 RESULT = {
-    "reached": "Reached",
-    "no_answer": "No answer",
-    "busy": "Busy",
-    "wrong_number": "Wrong number",
-    "not_safe": "Not safe to talk",
+    "reached": _l("Reached"),
+    "no_answer": _l("No answer"),
+    "busy": _l("Busy"),
+    "wrong_number": _l("Wrong number"),
+    "not_safe": _l("Not safe to talk"),
+    "no_answer_early": _l("No answer (before the retry was due, not counted)"),
+    "busy_early": _l("Busy (before the retry was due, not counted)"),
 }
 OUTCOME = {
-    "helped": "Helped",
-    "information_given": "Information given",
-    "referred": "Referred",
-    "appointment_made": "Appointment made",
-    "declined": "Caller declined",
-    "wrong_number": "Wrong number",
-    "duplicate": "Duplicate request",
-    "other": "Other",
-    "unreachable": "Unreachable",
+    "helped": _l("Helped"),
+    "information_given": _l("Information given"),
+    "referred": _l("Referred"),
+    "appointment_made": _l("Appointment made"),
+    "declined": _l("Caller declined"),
+    "wrong_number": _l("Wrong number"),
+    "duplicate": _l("Duplicate request"),
+    "other": _l("Other"),
+    "unreachable": _l("Unreachable"),
 }
 REFERRAL = {
-    "counselling": "Counselling",
-    "medical": "Medical",
-    "avrr": "AVRR",
-    "protection": "Protection",
-    "other": "Other",
-    "none": "No referral",
+    "counselling": _l("Counselling"),
+    "medical": _l("Medical"),
+    "avrr": _l("AVRR"),
+    "protection": _l("Protection"),
+    "other": _l("Other"),
+    "none": _l("No referral"),
 }
-SAFE_TIMES = {"morning": "Morning", "afternoon": "Afternoon", "evening": "Evening"}
-SAFE = {"yes": "Any time", "times": "Only at certain times", "unknown": "Not asked (missed call)"}
+SAFE_TIMES = {"morning": _l("Morning"), "afternoon": _l("Afternoon"), "evening": _l("Evening")}
+SAFE = {"yes": _l("Any time"), "times": _l("Only at certain times"),
+        "unknown": _l("Not asked (missed call)")}
 EVENT = {
-    "created": "Request received",
-    "details": "Caller added details",
-    "updated": "Caller asked again",
-    "ring": "Missed call",
-    "claimed": "Claimed",
-    "released": "Released",
-    "claim_expired": "Claim expired",
-    "phone_revealed": "Number revealed",
-    "attempt": "Call attempt",
-    "rescheduled": "Next attempt scheduled",
-    "unreachable": "Marked unreachable",
-    "resolved": "Resolved",
-    "reassigned": "Reassigned",
-    "withdrawn": "Withdrawn by caller",
+    "created": _l("Request received"),
+    "details": _l("Details added"),
+    "updated": _l("Caller asked again"),
+    "ring": _l("Missed call"),
+    "claimed": _l("Claimed"),
+    "released": _l("Released"),
+    "claim_expired": _l("Claim expired"),
+    "phone_revealed": _l("Number revealed"),
+    "attempt": _l("Call attempt"),
+    "rescheduled": _l("Next attempt scheduled"),
+    "unreachable": _l("Marked unreachable"),
+    "resolved": _l("Resolved"),
+    "reassigned": _l("Reassigned"),
+    "withdrawn": _l("Withdrawn by caller"),
+    "reopened": _l("Reopened"),
+    "linked": _l("Follows an earlier request"),
 }
-ROLE = {"agent": "Agent", "supervisor": "Supervisor", "admin": "Admin"}
+STATE = {
+    "callable": _l("Callable now"),
+    "waiting": _l("Waiting"),
+    "breached": _l("Past deadline"),
+    "closed": _l("Closed"),
+}
+WAITING = {
+    "retry": _l("Retry due at %(at)s"),
+    "window": _l("Safe window opens at %(at)s"),
+    "hours": _l("Working hours start at %(at)s"),
+}
+PRIORITY = {"0": _l("Urgent"), "1": _l("Normal")}
+YES_NO = {"yes": _l("Yes"), "no": _l("No")}
+ROLE = {"agent": _l("Agent"), "supervisor": _l("Supervisor"), "admin": _l("Admin")}
 AUDIT = {
-    "reveal_phone": "Revealed a phone number",
-    "reassign_callback": "Reassigned a request",
-    "export_callbacks": "Exported requests (CSV)",
-    "staff_create": "Created a staff account",
-    "staff_update": "Changed a staff account",
-    "staff_password": "Set a password",
-    "staff_unlock": "Unlocked an account",
-    "staff_locked": "Account paused after failed sign-ins",
-    "staff_login": "Signed in",
+    "reveal_phone": _l("Revealed a phone number"),
+    "reassign_callback": _l("Reassigned a request"),
+    "reopen_callback": _l("Reopened a request"),
+    "search_phone": _l("Searched by phone number"),
+    "export_callbacks": _l("Exported requests (CSV)"),
+    "staff_create": _l("Created a staff account"),
+    "staff_update": _l("Changed a staff account"),
+    "staff_password": _l("Set a password"),
+    "staff_unlock": _l("Unlocked an account"),
+    "staff_locked": _l("Account paused after failed sign-ins"),
+    "staff_login": _l("Signed in"),
 }
+UI_LANGUAGE = {"ar": "العربية", "en": "English"}  # each in its own language
 
 
-def label(table: dict[str, str], code: str | None) -> str:
-    """The label of ``code``, or the code itself; ``None`` reads as a dash."""
+def label(table: dict[str, object], code: str | None) -> str:
+    """The label of ``code`` in the page's language, or the code itself; None reads "—"."""
     if code is None or code == "":
         return "—"
-    return table.get(code, code)
+    return str(table.get(code, code))
