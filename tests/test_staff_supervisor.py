@@ -83,16 +83,21 @@ def export(staff: Staff, **filters) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text[1:])))
 
 
+def flat_cells(rows: list[list[str]]) -> list[str]:
+    return [cell for row in rows for cell in row]
+
+
 def test_export_is_masked_and_audited(app, sue):
     work(sue.id)
     rows = export(sue)
     header, body = rows[0], rows[1:]
-    assert header[:3] == ["ref", "created_at", "channel"] and "phone" in header
+    assert header[:3] == ["Reference", "Received", "Channel"] and "Phone (masked)" in header
+    assert "ussd" not in flat_cells(body) and "USSD" in flat_cells(body)  # labels, not codes
     assert len(body) == 3
     flat = "\n".join(",".join(r) for r in rows)
     for phone in (AR_PHONE, EN_PHONE, "+249955555555"):
         assert phone not in flat
-    phones = [r[header.index("phone")] for r in body]
+    phones = [r[header.index("Phone (masked)")] for r in body]
     assert "'+249 12* *** *89" in phones  # masked, and a leading + cannot start a formula
     audit = db.session.scalars(select(AuditLog).where(AuditLog.action == "export_callbacks")).all()
     assert len(audit) == 1 and audit[0].staff_id == sue.id and "status=all" in audit[0].detail
@@ -101,9 +106,9 @@ def test_export_is_masked_and_audited(app, sue):
 def test_export_filters(app, sue):
     work(sue.id)
     rows = export(sue, language="ar")
-    assert len(rows) == 2 and rows[1][rows[0].index("reason")] == "danger"
+    assert len(rows) == 2 and rows[1][rows[0].index("Reason")] == "Danger or exploitation"
     rows = export(sue, status="resolved")
-    assert len(rows) == 2 and rows[1][rows[0].index("referral")] == "avrr"
+    assert len(rows) == 2 and rows[1][rows[0].index("Referral")] == "AVRR"
 
 
 def test_export_cells_cannot_run_as_spreadsheet_formulas(app, sue):

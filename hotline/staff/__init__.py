@@ -26,9 +26,10 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from flask_babel import format_date
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh as refresh_language
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -92,8 +93,10 @@ def _forget_previous_request() -> None:
     is already pushed (tests, scripts): without this, one request would see the
     previous request's user and token.
     """
-    for name in ("_login_user", current_app.config["WTF_CSRF_FIELD_NAME"], "csrf_valid"):
+    for name in ("_login_user", current_app.config["WTF_CSRF_FIELD_NAME"], "csrf_valid",
+                 "ui_language"):
         g.pop(name, None)
+    refresh_language()  # Flask-Babel keeps the chosen locale in ``g`` too
 
 
 @bp.before_request
@@ -179,6 +182,12 @@ def _local_filter(at: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
 def _day_filter(day: date | None) -> str:
     """A calendar date in the dashboard's language."""
     return format_date(day, "d MMM y") if day else "—"
+
+
+@bp.app_template_filter("number")
+def _number_filter(value: int | float) -> str:
+    """A count written the way the dashboard's language writes numbers."""
+    return format_decimal(value)
 
 
 @bp.app_template_filter("duration")

@@ -85,7 +85,7 @@ WAITING = {
     "window": _l("Safe window opens at %(at)s"),
     "hours": _l("Working hours start at %(at)s"),
 }
-PRIORITY = {"0": _l("Urgent"), "1": _l("Normal")}
+PRIORITY = {"urgent": _l("Urgent"), "normal": _l("Normal")}
 YES_NO = {"yes": _l("Yes"), "no": _l("No")}
 ROLE = {"agent": _l("Agent"), "supervisor": _l("Supervisor"), "admin": _l("Admin")}
 AUDIT = {

@@ -9,16 +9,46 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Response, render_template, request, stream_with_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from hotline.services.callbacks import InvalidChoice
-from hotline.services.queue import export_rows
+from hotline.services.queue import EXPORT_HEADER, export_rows
 from hotline.services.stats import statistics
-from hotline.staff import bp, local_time
+from hotline.staff import bp, labels, local_time
 from hotline.staff.auth import requires
 from hotline.staff.queue import choices, filters_from
 
 PERIODS = {"7": 7, "30": 30, "90": 90, "all": None}
+
+# The CSV's column titles, and the label table of each column that holds a code.
+HEADERS = {
+    "ref": _l("Reference"), "created_at": _l("Received"), "channel": _l("Channel"),
+    "reason": _l("Reason"), "language": _l("Language"), "priority": _l("Priority"),
+    "status": _l("Status"), "phone": _l("Phone (masked)"), "safe_to_call": _l("Safe to call"),
+    "safe_times": _l("Safe times"), "sms_ok": _l("SMS allowed"), "rings": _l("Missed calls"),
+    "deadline_at": _l("Call before"), "first_attempt_at": _l("First call"),
+    "attempts": _l("Attempts"), "breached": _l("First call late"), "outcome": _l("Outcome"),
+    "referral": _l("Referral"), "closed_at": _l("Closed"), "claimed_by": _l("Held by"),
+}
+CODED = {"channel": labels.CHANNEL, "reason": labels.REASON, "language": labels.LANGUAGE,
+         "priority": labels.PRIORITY, "status": labels.STATUS, "safe_to_call": labels.SAFE,
+         "sms_ok": labels.YES_NO, "breached": labels.YES_NO, "outcome": labels.OUTCOME,
+         "referral": labels.REFERRAL}
+
+
+def readable(row: list[str]) -> list[str]:
+    """A CSV row with each stored code replaced by its label in the page's language."""
+    out = []
+    for name, cell in zip(EXPORT_HEADER, row, strict=True):
+        if name == "safe_times":
+            out.append(" ".join(labels.label(labels.SAFE_TIMES, t) for t in cell.split()))
+        elif name in CODED and cell:
+            out.append(labels.label(CODED[name], cell))
+        else:
+            out.append(cell)
+    return out
 
 
 @bp.get("/stats")
@@ -26,8 +56,8 @@ PERIODS = {"7": 7, "30": 30, "90": 90, "all": None}
 def stats() -> Any:
     period = request.args.get("period", "30")
     if period not in PERIODS:
-        return render_template("staff/error.html", code=400, title="Bad period",
-                               message=f"Period must be one of {', '.join(PERIODS)}."), 400
+        return render_template("staff/error.html", code=400, title=_("Bad period"),
+                               message=_("Choose one of the periods offered.")), 400
     days = PERIODS[period]
     now = datetime.now(UTC)
     numbers = statistics(now=now, since=now - timedelta(days=days) if days else None)
@@ -43,15 +73,17 @@ def export() -> Any:
         filters = filters_from(request.form, page=False)
         rows = export_rows(filters, staff_id=current_user.id)
     except InvalidChoice as exc:
-        return render_template("staff/error.html", code=400, title="Bad filter",
+        return render_template("staff/error.html", code=400, title=_("Bad filter"),
                                message=str(exc)), 400
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         yield "\ufeff"  # a byte-order mark, so spreadsheets read Arabic as UTF-8
+        writer.writerow([str(HEADERS[name]) for name in EXPORT_HEADER])
+        next(rows)  # the codes' header
         for row in rows:
-            writer.writerow(row)
+            writer.writerow(readable(row))
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

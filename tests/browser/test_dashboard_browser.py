@@ -235,7 +235,7 @@ def test_a_supervisor_reads_the_numbers_and_downloads_the_csv(app, server, page,
     saved = tmp_path / "export.csv"
     download.value.save_as(saved)
     text = saved.read_text(encoding="utf-8-sig")
-    assert text.startswith("ref,created_at") and len(text.splitlines()) == 3
+    assert text.startswith("Reference,Received") and len(text.splitlines()) == 3
     assert EN_PHONE not in text and AR_PHONE not in text and "'+249 12* *** *89" in text
 
 
