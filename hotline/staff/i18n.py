@@ -76,6 +76,7 @@ PATTERNS = {
     "%H:%M": "HH:mm",
     "%H:%M:%S": "HH:mm:ss",
     "%d %b": "d MMM",
+    "%d %b %Y": "d MMM y",
     "%Y-%m-%d": "y-MM-dd",
 }
 
