@@ -138,3 +138,41 @@ def test_export_needs_its_csrf_token(app, sue):
     assert sue.client.post("/staff/export", data={"status": "all"}).status_code == 400
     assert db.session.scalar(select(AuditLog).where(AuditLog.action == "export_callbacks")) \
         is None
+
+
+# --- charts ------------------------------------------------------------------------------
+
+def test_trends_count_days_lateness_attempts_and_staff_work(app, sue):
+    from hotline.services.stats import trends
+
+    work(sue.id)
+    found = trends("Africa/Khartoum", now=NOW, since=NOW - timedelta(days=30))
+    assert sum(found.per_day.values()) == 3
+    assert {(reason, channel) for _day, reason, channel in found.per_day} == \
+        {("danger", "ussd"), ("medical", "ussd"), ("avrr", "ussd")}
+    assert found.lateness["later"] == 1  # the first call came a week after the deadline
+    assert found.lateness["waiting_late"] == 1 and found.lateness["on_time"] == 0
+    assert found.attempts == {0: 2, 1: 1}
+    assert found.agents == {"Sue": (1, 1)}
+    only_ar = trends("Africa/Khartoum", now=NOW, since=NOW - timedelta(days=30),
+                     where=[CallbackRequest.language == "ar"])
+    assert sum(only_ar.per_day.values()) == 1 and only_ar.agents == {}
+
+
+def test_the_statistics_page_draws_svg_charts_with_the_queue_filters(app, sue):
+    work(sue.id)
+    page = sue.html("/staff/stats?period=30")
+    assert page.count("<svg") >= 6 and "<script" not in page.split("</header>")[1]
+    assert "Requests per day by reason" in page and "First call against the deadline" in page
+    assert "More than a day late" in page and "Sue" in page
+    filtered = sue.html("/staff/stats?period=30&language=ar&reason=danger")
+    assert '<span class="n">1</span> open' in filtered and 'value="ar" selected' in filtered
+    sue.post("/staff/language", {"language": "ar"})
+    arabic = sue.html("/staff/stats")
+    assert 'direction="rtl"' in arabic and "الطلبات يوميًا حسب السبب" in arabic
+
+
+@pytest.mark.parametrize("query", ["reason=nope", "channel=<script>", "language=" + "x" * 50])
+def test_statistics_with_a_bad_filter_is_a_400(app, sue, query):
+    response = sue.get(f"/staff/stats?{query}")
+    assert response.status_code == 400 and "<script>" not in response.get_data(as_text=True)

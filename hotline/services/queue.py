@@ -154,6 +154,11 @@ class RequestDetail:
     phone: str | None = None  # the full number: revealed by this holder under this claim
 
 
+def validate(filters: QueueFilter) -> None:
+    """Raise ``InvalidChoice`` for a filter value outside its vocabulary."""
+    _validate(filters)
+
+
 def _validate(filters: QueueFilter) -> None:
     def check(value: Any, allowed: tuple[str, ...], what: str) -> None:
         if value is not None and value not in allowed:

@@ -13,12 +13,13 @@ import statistics as pystats
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
 
 from hotline.extensions import db
-from hotline.models import CallbackRequest
+from hotline.models import CallbackEvent, CallbackRequest, StaffUser
 from hotline.services.callbacks import URGENT, now_utc, utc
 
 
@@ -68,14 +69,30 @@ def _median_wait(attempted: list[ColumnElement[bool]]) -> timedelta | None:
     return timedelta(seconds=pystats.median(waits)) if waits else None
 
 
-def statistics(now: datetime | None = None, since: datetime | None = None) -> Stats:
+def matching(reason: str | None = None, language: str | None = None,
+             channel: str | None = None) -> list[ColumnElement[bool]]:
+    """The queue's filters as conditions (values checked by the caller)."""
+    where = []
+    if reason:
+        where.append(R.reason == reason)
+    if language:
+        where.append(R.language == language)
+    if channel:
+        where.append(R.channel == channel)
+    return where
+
+
+def statistics(now: datetime | None = None, since: datetime | None = None,
+               where: list[ColumnElement[bool]] | None = None) -> Stats:
     """The numbers of the statistics page, in three queries whatever the period.
 
-    Open work is always all of it; ``since`` limits the rest to requests created since.
+    Open work is always all of it; ``since`` limits the rest to requests created since;
+    ``where`` (see ``matching``) narrows both, as the queue's filters do.
     """
     now = now_utc(now)
     since = utc(since)
-    recent = [R.created_at >= since] if since is not None else []
+    where = list(where or [])
+    recent = [R.created_at >= since, *where] if since is not None else where
 
     by_reason: Counter[str] = Counter()
     by_language: Counter[str] = Counter()
@@ -84,7 +101,7 @@ def statistics(now: datetime | None = None, since: datetime | None = None) -> St
             select(R.reason, R.language, func.count(),
                    func.count().filter(R.priority == URGENT),
                    func.count().filter(R.first_attempt_at.is_(None), R.deadline_at < now))
-            .where(R.status == "open").group_by(R.reason, R.language)):
+            .where(R.status == "open", *where).group_by(R.reason, R.language)):
         by_reason[_key(reason)] += n
         by_language[_key(language)] += n
         urgent += n_urgent
@@ -111,3 +128,109 @@ def statistics(now: datetime | None = None, since: datetime | None = None) -> St
         open_breached=breached, late_first_attempts=late,
         median_to_first_attempt=_median_wait([R.first_attempt_at.is_not(None), *recent]),
         by_status=dict(by_status), outcomes=dict(outcomes), referrals=dict(referrals))
+
+
+# How late the first call came, as buckets (upper bound in hours, code); "none": never.
+LATENESS = ((0, "on_time"), (1, "late_1h"), (4, "late_4h"), (24, "late_1d"), (None, "later"))
+DAILY_MAX = 90  # days in the per-day charts, whatever the period
+
+
+@dataclass(frozen=True)
+class Trends:
+    """What the charts draw; every mapping is code -> count.
+
+    ``per_day``: (local date, reason, channel) -> requests created that day.
+    ``lateness``: first call against the deadline (``LATENESS`` codes, plus
+    ``waiting_late``: not called and past the deadline now).
+    ``attempts``: requests by how many call attempts they took (``5`` means five or more).
+    ``agents``: staff name -> (attempts logged, requests closed) in the period.
+    """
+
+    per_day: Mapping[tuple[date, str, str], int]
+    lateness: Mapping[str, int]
+    attempts: Mapping[int, int]
+    agents: Mapping[str, tuple[int, int]]
+
+
+def trends(tz: str, now: datetime | None = None, since: datetime | None = None,
+           where: list[ColumnElement[bool]] | None = None) -> Trends:
+    """The charts' data in four grouped queries over the period's requests."""
+    now = now_utc(now)
+    since = utc(since)
+    where = list(where or [])
+    recent = [R.created_at >= since, *where] if since is not None else list(where)
+    day_start = max(since or now - timedelta(days=DAILY_MAX), now - timedelta(days=DAILY_MAX))
+    agents = _agents(since, where)
+    if db.engine.dialect.name != "postgresql":
+        return _trends_in_python(tz, now, day_start, recent, where, agents)
+    local_day = func.date(func.timezone(tz, R.created_at))
+    per_day = {(d, reason, channel): n for d, reason, channel, n in db.session.execute(
+        select(local_day, R.reason, R.channel, func.count())
+        .where(R.created_at >= day_start, *where)
+        .group_by(local_day, R.reason, R.channel))}
+
+    hours = func.date_part("epoch", R.first_attempt_at - R.deadline_at) / 3600.0
+    buckets = [func.count().filter(R.first_attempt_at.is_not(None), hours <= 0)]
+    lower = 0
+    for top, _code in LATENESS[1:]:
+        cond = [R.first_attempt_at.is_not(None), hours > lower]
+        if top is not None:
+            cond.append(hours <= top)
+            lower = top
+        buckets.append(func.count().filter(*cond))
+    buckets.append(func.count().filter(R.first_attempt_at.is_(None), R.status == "open",
+                                       R.deadline_at < now))
+    counted = db.session.execute(select(*buckets).where(*recent)).one()
+    lateness = dict(zip([code for _top, code in LATENESS] + ["waiting_late"], counted,
+                        strict=True))
+
+    tries = func.least(R.attempts, 5)
+    attempts = {int(k): n for k, n in db.session.execute(
+        select(tries, func.count()).where(*recent).group_by(tries))}
+
+    return Trends(per_day, lateness, attempts, agents)
+
+
+def _lateness_code(first: datetime | None, deadline: datetime, status: str,
+                   now: datetime) -> str | None:
+    if first is None:
+        return "waiting_late" if status == "open" and deadline < now else None
+    hours = (first - deadline).total_seconds() / 3600
+    return next(code for top, code in LATENESS if top is None or hours <= top)
+
+
+def _trends_in_python(tz: str, now: datetime, day_start: datetime,
+                      recent: list[ColumnElement[bool]], where: list[ColumnElement[bool]],
+                      agents: Mapping[str, tuple[int, int]]) -> Trends:
+    """The same numbers on SQLite (development, few rows), counted here."""
+    zone = ZoneInfo(tz)
+    per_day: Counter[tuple[date, str, str]] = Counter()
+    for created, reason, channel in db.session.execute(
+            select(R.created_at, R.reason, R.channel).where(R.created_at >= day_start, *where)):
+        per_day[(utc(created).astimezone(zone).date(), reason, channel)] += 1  # type: ignore
+    lateness: Counter[str] = Counter({code: 0 for _top, code in LATENESS})
+    lateness["waiting_late"] = 0
+    attempts: Counter[int] = Counter()
+    for first, deadline, status, tries in db.session.execute(
+            select(R.first_attempt_at, R.deadline_at, R.status, R.attempts).where(*recent)):
+        code = _lateness_code(utc(first), utc(deadline), status, now)  # type: ignore[arg-type]
+        if code:
+            lateness[code] += 1
+        attempts[min(tries, 5)] += 1
+    return Trends(dict(per_day), dict(lateness), dict(attempts), agents)
+
+
+def _agents(since: datetime | None, where: list[ColumnElement[bool]]
+            ) -> dict[str, tuple[int, int]]:
+    """Per staff member: call attempts logged and requests closed in the period."""
+    E = CallbackEvent
+    in_period = [E.at >= since] if since is not None else []
+    filtered = select(R.id).where(*where) if where else None
+    agent_rows = db.session.execute(
+        select(StaffUser.name, StaffUser.email,
+               func.count().filter(E.kind == "attempt"), func.count().filter(E.kind == "resolved"))
+        .join(StaffUser, StaffUser.id == E.staff_id)
+        .where(E.kind.in_(("attempt", "resolved")), *in_period,
+               *([E.request_id.in_(filtered)] if filtered is not None else []))
+        .group_by(StaffUser.id, StaffUser.name, StaffUser.email))
+    return {(name or email): (a, r) for name, email, a, r in agent_rows}

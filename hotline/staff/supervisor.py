@@ -8,15 +8,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from hotline.services.callbacks import InvalidChoice
-from hotline.services.queue import EXPORT_HEADER, export_rows
-from hotline.services.stats import statistics
-from hotline.staff import bp, labels, local_time
+from hotline.services.callbacks import InvalidChoice, now_utc
+from hotline.services.queue import EXPORT_HEADER, export_rows, validate
+from hotline.services.stats import Trends, matching, statistics, trends
+from hotline.staff import bp, charts, i18n, labels, local_time
 from hotline.staff.auth import requires
 from hotline.staff.queue import choices, filters_from
 
@@ -51,6 +52,50 @@ def readable(row: list[str]) -> list[str]:
     return out
 
 
+LATENESS_LABELS = {
+    "on_time": _l("On time"), "late_1h": _l("Up to 1 hour late"),
+    "late_4h": _l("1 to 4 hours late"), "late_1d": _l("4 to 24 hours late"),
+    "later": _l("More than a day late"), "waiting_late": _l("Not called yet, past deadline"),
+}
+
+
+def _charts(trend: Trends) -> dict[str, Any]:
+    """The SVG charts (and their table data) in the page's language and direction."""
+    rtl = i18n.direction() == "rtl"
+    number = format_decimal
+    days = sorted({d for d, _reason, _channel in trend.per_day})
+    if days:
+        days = [days[0] + timedelta(days=n) for n in range((days[-1] - days[0]).days + 1)]
+
+    def by(index: int, table: dict[str, Any]) -> list[tuple[str, dict]]:
+        found: dict[str, dict] = {}
+        for key, n in trend.per_day.items():
+            found.setdefault(key[index], {}).setdefault(key[0], 0)
+            found[key[index]][key[0]] += n
+        return [(labels.label(table, code), found[code]) for code in sorted(found)]
+
+    def day(d: Any) -> str:
+        return format_date(d, "d MMM")
+
+    lateness = [(str(LATENESS_LABELS[code]), n) for code, n in trend.lateness.items()]
+    attempts = [(_("5 or more") if k >= 5 else number(k), n)
+                for k, n in sorted(trend.attempts.items())]
+    agents = sorted(trend.agents.items(), key=lambda kv: -sum(kv[1]))
+    return {
+        "by_reason": charts.columns(days, by(1, labels.REASON), _("Requests per day by reason"),
+                                    day, rtl, number),
+        "by_channel": charts.columns(days, by(2, labels.CHANNEL),
+                                     _("Requests per day by channel"), day, rtl, number),
+        "lateness": charts.bars(lateness, _("First call against the deadline"), rtl, number),
+        "lateness_rows": lateness,
+        "attempts": charts.bars(attempts, _("Call attempts per request"), rtl, number),
+        "attempts_rows": attempts,
+        "agents": charts.bars([(name, a) for name, (a, _r) in agents],
+                              _("Call attempts per staff member"), rtl, number),
+        "agents_rows": agents,
+    }
+
+
 @bp.get("/stats")
 @requires("supervisor")
 def stats() -> Any:
@@ -58,11 +103,23 @@ def stats() -> Any:
     if period not in PERIODS:
         return render_template("staff/error.html", code=400, title=_("Bad period"),
                                message=_("Choose one of the periods offered.")), 400
+    try:
+        filters = filters_from(request.args, page=False)
+        validate(filters)
+    except InvalidChoice as exc:
+        return render_template("staff/error.html", code=400, title=_("Bad filter"),
+                               message=str(exc)), 400
     days = PERIODS[period]
-    now = datetime.now(UTC)
-    numbers = statistics(now=now, since=now - timedelta(days=days) if days else None)
+    now = now_utc()
+    since = now - timedelta(days=days) if days else None
+    where = matching(filters.reason, filters.language, filters.channel)
+    numbers = statistics(now=now, since=since, where=where)
+    trend = trends(str(current_app.config.get("TIMEZONE") or "Africa/Khartoum"), now=now,
+                   since=since, where=where)
     return render_template("staff/stats.html", stats=numbers, period=period, periods=PERIODS,
-                           choices=choices())
+                           choices=choices(), filters=filters, charts=_charts(trend),
+                           chart=lambda rows, title: charts.bars(
+                               rows, title, i18n.direction() == "rtl", format_decimal))
 
 
 @bp.post("/export")

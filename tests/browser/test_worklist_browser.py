@@ -32,9 +32,10 @@ TEXT = {
            "breached": "Past deadline", "gave": "A supervisor gave you request",
            "window": "Safe window opens at", "closed": "closed.", "early": "is not due until",
            "history": "Other requests of this caller", "nothing": "Nothing found"},
-    "ar": {"queue": "قائمة طلبات الاتصال", "callable": "يمكن الاتصال الآن", "waiting": "في الانتظار",
-           "breached": "تجاوز الموعد", "gave": "أسند إليك مشرف الطلب",
-           "window": "يبدأ الوقت الآمن في", "closed": "أُغلق الطلب", "early": "موعد المحاولة التالية",
+    "ar": {"queue": "قائمة طلبات الاتصال", "callable": "يمكن الاتصال الآن",
+           "waiting": "في الانتظار", "breached": "تجاوز الموعد", "gave": "أسند إليك مشرف الطلب",
+           "window": "يبدأ الوقت الآمن في", "closed": "أُغلق الطلب",
+           "early": "موعد المحاولة التالية",
            "history": "طلبات أخرى لهذا المتصل", "nothing": "لم يُعثر على شيء"},
 }
 OVERFLOW = """() => {
@@ -43,11 +44,14 @@ OVERFLOW = """() => {
   for (const e of document.querySelectorAll('body *')) {
     const box = e.getBoundingClientRect();
     if (box.width === 0 || box.height === 0 || e.closest('.visually-hidden, .skip')) continue;
-    if (box.left < -1 || box.right > width + 1) wide.push(e.tagName + '.' + e.className + ' ' + Math.round(box.left) + '..' + Math.round(box.right));
+    if (box.left < -1 || box.right > width + 1)
+      wide.push(`${e.tagName}.${e.className} ${Math.round(box.left)}..${Math.round(box.right)}`);
   }
   return {page: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
 }"""
-TAPS = """() => [...document.querySelectorAll('main button, main select, main input:not([type=hidden]):not([type=checkbox]):not([type=radio]), main label.choice, main summary, header button, header nav a')]
+TAPS = """() => [...document.querySelectorAll(['main button', 'main select', 'main label.choice',
+    'main input:not([type=hidden]):not([type=checkbox]):not([type=radio])', 'main summary',
+    'header button', 'header nav a'].join(', '))]
   .filter(e => e.getBoundingClientRect().height > 0)
   .filter(e => e.getBoundingClientRect().height < 43.5)
   .map(e => e.outerHTML.slice(0, 80))"""
@@ -250,3 +254,20 @@ def test_a_call_from_claim_to_closed_then_reopened_and_found(app, server, clock,
     actions = db.session.scalars(select(AuditLog.action)).all()
     assert actions.count("reveal_phone") == actions.count("search_phone") == 1
     assert actions.count("reopen_callback") == 1
+
+
+def test_statistics_charts_fit_and_read_in_both_languages(app, server, clock, open_page,  # noqa: F811
+                                                         lang, size):
+    sue = person("sue@example.org", lang, "supervisor")
+    done = make_request("+249911000001", "medical", now=NOW - timedelta(days=3))
+    make_request("+249911000002", "danger", "ar", now=NOW - timedelta(days=1))
+    callbacks.claim(done, sue, now=NOW - timedelta(days=2))
+    callbacks.record_call(done, sue, callbacks.CallRecord("reached", outcome="helped"),
+                          now=NOW - timedelta(days=2))
+    page = open_page()
+    sign_in(page, server, "sue@example.org", lang)
+    page.goto(f"{server}/staff/stats")
+    expect(page.locator("svg.chart-svg").first).to_be_visible()
+    assert page.locator("svg.chart-svg rect").count() >= 6
+    fits(page, size)
+    page.screenshot(path=str(ARTIFACTS / f"stats-{lang}-{size}.png"), full_page=True)
