@@ -71,6 +71,8 @@ def init_app(app: Flask) -> None:
 
     i18n.init_app(app)
     app.register_blueprint(bp)
+    # a newcomer who opens the bare address lands on the dashboard, not on a 404
+    app.add_url_rule("/", "root", lambda: redirect(url_for("staff.queue"), 302))
 
 
 class StaffSessions(SecureCookieSessionInterface):
