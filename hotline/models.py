@@ -177,6 +177,11 @@ class VoiceCall(db.Model):
 db.Index("ix_callback_requests_worklist", CallbackRequest.status, CallbackRequest.priority,
          CallbackRequest.deadline_at, CallbackRequest.id)
 
+# The statistics page counts each staff member's attempts and closings of a period from
+# the timeline; this index lets it read only that period's events of those kinds.
+db.Index("ix_callback_events_kind_at", CallbackEvent.kind, CallbackEvent.at,
+         postgresql_include=["staff_id", "request_id"])
+
 # The statistics page counts the requests of a period (the last 30 days by default), and
 # the queue's newest-first order pages from the end; without it both read the whole table.
 db.Index("ix_callback_requests_created_at", CallbackRequest.created_at)

@@ -16,9 +16,8 @@ from tests.conftest import UssdCaller
 from tests.staffkit import (
     AR_PHONE,
     EN_PHONE,
-    Staff,
     make_request,
-    make_user,
+    make_team,
     quick_hashing,
     text_of,
 )
@@ -33,10 +32,7 @@ def _quick(monkeypatch):
 
 @pytest.fixture()
 def team(app):
-    make_user("ana@example.org", name="Ana")
-    make_user("bob@example.org", name="Bob")
-    make_user("sue@example.org", role="supervisor", name="Sue")
-    return {name: Staff(app, f"{name}@example.org") for name in ("ana", "bob", "sue")}
+    return make_team(app)
 
 
 def rows(page: str) -> list[str]:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest
-from tests.staffkit import EN_PHONE, Staff, make_request, make_user, quick_hashing, text_of
+from tests.staffkit import EN_PHONE, make_request, make_team, quick_hashing, text_of
 
 
 @pytest.fixture(autouse=True)
@@ -20,10 +20,7 @@ def _quick(monkeypatch):
 
 @pytest.fixture()
 def team(app):
-    make_user("ana@example.org", name="Ana")
-    make_user("bob@example.org", name="Bob")
-    make_user("sue@example.org", role="supervisor", name="Sue")
-    return {name: Staff(app, f"{name}@example.org") for name in ("ana", "bob", "sue")}
+    return make_team(app)
 
 
 def count(model, **where) -> int:

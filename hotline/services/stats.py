@@ -180,14 +180,15 @@ def trends(tz: str, now: datetime | None = None, since: datetime | None = None,
         buckets.append(func.count().filter(*cond))
     buckets.append(func.count().filter(R.first_attempt_at.is_(None), R.status == "open",
                                        R.deadline_at < now))
-    counted = db.session.execute(select(*buckets).where(*recent)).one()
-    lateness = dict(zip([code for _top, code in LATENESS] + ["waiting_late"], counted,
-                        strict=True))
-
+    # one pass: requests grouped by attempts (five or more together), lateness counted alongside
     tries = func.least(R.attempts, 5)
-    attempts = {int(k): n for k, n in db.session.execute(
-        select(tries, func.count()).where(*recent).group_by(tries))}
-
+    lateness = dict.fromkeys([code for _top, code in LATENESS] + ["waiting_late"], 0)
+    attempts: dict[int, int] = {}
+    for k, n, *late in db.session.execute(
+            select(tries, func.count(), *buckets).where(*recent).group_by(tries)):
+        attempts[int(k)] = n
+        for code, count in zip(lateness, late, strict=True):
+            lateness[code] += count
     return Trends(per_day, lateness, attempts, agents)
 
 

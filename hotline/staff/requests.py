@@ -20,6 +20,7 @@ from flask_login import current_user
 from hotline.services import callbacks
 from hotline.services.callbacks import (
     REASONS,
+    CallbackError,
     CallRecord,
     ClaimConflict,
     EarlyAttempt,
@@ -151,6 +152,9 @@ def next_request() -> Any:
             continue  # someone was quicker; take the next one
         except UnknownStaff:
             abort(403)
+        except CallbackError as exc:  # e.g. a limit on claims held at once: say so
+            flash(str(exc))
+            return redirect(url_for("staff.queue"), 303)
         return _back(candidate)
     flash(_("Nothing can be called right now: every open request is waiting or held."))
     return redirect(url_for("staff.queue"), 303)

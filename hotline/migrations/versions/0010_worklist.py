@@ -2,7 +2,9 @@
 
 The worklist reads open requests by (priority, deadline_at, id), and "Next request"
 takes the first callable one; the old (status, priority, created_at) index served
-the earlier age order and is replaced. A call record may set a follow-up date.
+the earlier age order and is replaced. A call record may set a follow-up date. The
+statistics count each staff member's attempts and closings of a period from the
+timeline, by (kind, at).
 Staff pick the dashboard's language (NULL: the browser's).
 
 Revision ID: 0010_worklist
@@ -27,9 +29,14 @@ def upgrade():
                               ["status", "priority", "deadline_at", "id"], unique=False)
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ui_language", sa.String(8), nullable=True))
+    with op.batch_alter_table("callback_events", schema=None) as batch_op:
+        batch_op.create_index("ix_callback_events_kind_at", ["kind", "at"], unique=False,
+                              postgresql_include=["staff_id", "request_id"])
 
 
 def downgrade():
+    with op.batch_alter_table("callback_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_callback_events_kind_at")
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
         batch_op.drop_column("ui_language")
     with op.batch_alter_table("callback_requests", schema=None) as batch_op:
