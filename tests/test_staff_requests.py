@@ -291,13 +291,13 @@ def test_a_closed_request_cannot_be_claimed_again(app, team):
 
 
 @pytest.mark.parametrize("action,data,message", [
-    ("attempt", {"result": "teleported"}, "result must be one of"),
-    ("attempt", {}, "result must be one of"),
+    ("attempt", {"result": "teleported"}, "Choose one of the options offered (How did the call go?)"),
+    ("attempt", {}, "Choose one of the options offered (How did the call go?)"),
     ("attempt", {"result": "reached", "note": "x" * 2001}, "note is too long"),
-    ("resolve", {"outcome": "nope", "referral": "none"}, "outcome must be one of"),
-    ("resolve", {"outcome": "helped", "referral": "elsewhere"}, "referral must be one of"),
+    ("resolve", {"outcome": "nope", "referral": "none"}, "Choose one of the options offered (Outcome)"),
+    ("resolve", {"outcome": "helped", "referral": "elsewhere"}, "Choose one of the options offered (Referral)"),
     ("resolve", {"outcome": "helped", "referral": "none", "note": "y" * 5000}, "note is too long"),
-    ("attempt", {"result": "'; DROP TABLE callback_requests; --"}, "result must be one of"),
+    ("attempt", {"result": "'; DROP TABLE callback_requests; --"}, "Choose one of the options offered (How did the call go?)"),
 ])
 def test_bad_choices_are_refused_and_the_typed_note_kept(app, team, action, data, message):
     request_id = make_request()

@@ -115,8 +115,8 @@ def test_a_supervisor_reopens_a_closed_request_once(app, team):
 
 @pytest.mark.parametrize("data,message", [
     ({"result": "reached", "outcome": "helped", "follow_up": "tomorrow"}, "must be a date"),
-    ({"result": "reached", "outcome": "<script>"}, "outcome must be one of"),
-    ({"result": "reached", "outcome": "helped", "reason": "unknown"}, "reason must be one of"),
+    ({"result": "reached", "outcome": "<script>"}, "Choose one of the options offered (Outcome)"),
+    ({"result": "reached", "outcome": "helped", "reason": "unknown"}, "Choose one of the options offered (Reason)"),
     ({"result": "reached", "outcome": "helped", "note": "x" * 2001}, "note is too long"),
     ({"result": "no_answer", "confirm": "maybe"}, None),
 ])
@@ -141,3 +141,26 @@ def test_every_new_form_needs_its_csrf_token(app, team):
                                                    "reason": "x"}).status_code == 400, path
     assert count(AuditLog, action="search_phone") == count(AuditLog, action="reopen_callback") == 0
     assert count(CallbackEvent, kind="claimed") == 0
+
+
+def test_the_out_of_hours_banner_says_when_calling_starts_again(app, team, monkeypatch):
+    from hotline.services import callbacks
+
+    friday = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)  # Friday 11:00: the centre is closed
+    monkeypatch.setattr(callbacks, "clock", lambda: friday)
+    page = team["ana"].html("/staff/")
+    assert "Outside calling hours: requests wait until 6 Dec 08:00." in page
+    monkeypatch.setattr(callbacks, "clock", lambda: friday + timedelta(days=2))  # Sunday
+    assert "Outside calling hours" not in team["ana"].html("/staff/")
+
+
+def test_a_form_mistake_is_explained_in_arabic_too(app, team):
+    request_id = make_request()
+    ana = team["ana"]
+    ana.post("/staff/language", {"language": "ar"})
+    ana.claim(request_id)
+    response = ana.post(f"/staff/requests/{request_id}/attempt", {"result": "reached"})
+    assert response.status_code == 400 and "اذكر نتيجة المكالمة" in text_of(response)
+    hostile = ana.post(f"/staff/requests/{request_id}/attempt", {"result": "reached",
+                                                                 "outcome": "x"})
+    assert "اختر أحد الخيارات المعروضة (النتيجة)" in text_of(hostile)

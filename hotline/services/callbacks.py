@@ -89,7 +89,15 @@ class NotHolder(CallbackError):
 
 
 class InvalidChoice(CallbackError):
-    """A value outside its vocabulary (reason, result, outcome...) or a note too long."""
+    """A value outside its vocabulary (reason, result, outcome...) or a note too long.
+
+    ``field`` and ``problem`` name it for a translated message: ``(what, "choice")``
+    for a value outside its vocabulary, or ``"too_long"``, ``"missing"``, ``"range"``.
+    """
+
+    def __init__(self, message: str, field: str = "", problem: str = "") -> None:
+        self.field, self.problem = field, problem
+        super().__init__(message)
 
 
 class UnknownStaff(CallbackError):
@@ -256,14 +264,16 @@ def _event(request_id: int, kind: str, at: datetime, staff_id: int | None = None
 
 def _check(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
-        raise InvalidChoice(f"{what} must be one of {', '.join(allowed)}, got {value!r}"[:300])
+        raise InvalidChoice(f"{what} must be one of {', '.join(allowed)}, got {value!r}"[:300],
+                            what, "choice")
     return value
 
 
 def _note(note: str | None) -> str:
     text = (note or "").strip()
     if len(text) > NOTE_MAX:
-        raise InvalidChoice(f"note is too long ({len(text)} characters, at most {NOTE_MAX})")
+        raise InvalidChoice(f"note is too long ({len(text)} characters, at most {NOTE_MAX})",
+                            "note", "too_long")
     return text
 
 
@@ -677,7 +687,7 @@ def record_call(request_id: int, staff_id: int, record: CallRecord,
                            confirm_early=record.confirm_early)
     outcome = "wrong_number" if record.result == "wrong_number" else record.outcome
     if not outcome:
-        raise InvalidChoice("say what came of the call (outcome)")
+        raise InvalidChoice("say what came of the call (outcome)", "outcome", "missing")
     _check(outcome, OUTCOMES, "outcome")
     referral = _check(record.referral or "none", REFERRALS, "referral")
     if record.reason is not None:
@@ -687,7 +697,8 @@ def record_call(request_id: int, staff_id: int, record: CallRecord,
     today = now.astimezone(settings().week.tz).date()
     if record.follow_up is not None and not (
             today <= record.follow_up <= today + timedelta(days=366)):
-        raise InvalidChoice("the follow-up date must be within the coming year")
+        raise InvalidChoice("the follow-up date must be within the coming year", "follow_up",
+                            "range")
     row = _locked(request_id)
     _require_holder(row, staff_id, now)
     if record.reason and row.reason in ("unknown", "other") and record.reason != row.reason \
@@ -719,7 +730,7 @@ def reopen(request_id: int, supervisor_id: int, reason: str,
     now = now_utc(now)
     text = _note(reason)
     if not text:
-        raise InvalidChoice("say why the request is reopened")
+        raise InvalidChoice("say why the request is reopened", "reason", "missing")
     _active_staff(supervisor_id)
     row = _locked(request_id)
     if row.status not in REOPENABLE:

@@ -87,6 +87,9 @@ WAITING = {
 }
 PRIORITY = {"urgent": _l("Urgent"), "normal": _l("Normal")}
 YES_NO = {"yes": _l("Yes"), "no": _l("No")}
+FIELD = {"result": _l("How did the call go?"), "outcome": _l("Outcome"),
+         "referral": _l("Referral"), "reason": _l("Reason"), "language": _l("Language"),
+         "note": _l("Note")}
 ROLE = {"agent": _l("Agent"), "supervisor": _l("Supervisor"), "admin": _l("Admin")}
 AUDIT = {
     "reveal_phone": _l("Revealed a phone number"),

@@ -117,7 +117,24 @@ def refused(request_id: int, exc: Exception) -> Any:
                             status=labels.label(labels.STATUS, exc.status)))
     if isinstance(exc, EarlyAttempt):
         return show(request_id, status=409, early=exc)
+    if isinstance(exc, InvalidChoice):
+        return show(request_id, status=400, error=invalid_message(exc))
     return show(request_id, status=400, error=str(exc))
+
+
+def invalid_message(exc: InvalidChoice) -> str:
+    """What was wrong with the form, in the page's language."""
+    said = {
+        ("outcome", "missing"): _("Say what came of the call: choose an outcome."),
+        ("follow_up", "range"): _("The follow-up date must be within the coming year."),
+        ("note", "too_long"): _("The note is too long (at most %(n)s characters).",
+                                n=callbacks.NOTE_MAX),
+        ("reason", "missing"): _("Say why the request is reopened."),
+    }.get((exc.field, exc.problem))
+    if said is None and exc.problem == "choice":
+        said = _("Choose one of the options offered (%(field)s).",
+                 field=labels.label(labels.FIELD, exc.field))
+    return said or str(exc)
 
 
 ERRORS = (ClaimConflict, NotHolder, RequestClosed, RequestNotFound, InvalidChoice, UnknownStaff,
@@ -189,7 +206,8 @@ def _record() -> CallRecord:
     try:
         follow_up = date.fromisoformat(follow) if follow else None
     except ValueError:
-        raise InvalidChoice(_("The follow-up date must be a date (YYYY-MM-DD).")) from None
+        raise InvalidChoice(str(_("The follow-up date must be a date (YYYY-MM-DD).")),
+                            "follow_up", "date") from None
     confirm = {"count": True, "skip": False}.get(request.form.get("confirm") or "")
     return CallRecord(result=request.form.get("result", "")[:40], outcome=_choice("outcome"),
                       referral=_choice("referral"), follow_up=follow_up,
