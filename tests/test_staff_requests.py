@@ -25,6 +25,9 @@ from tests.staffkit import (
 EN_MASKED, AR_MASKED = "+249 91* *** *78", "+249 12* *** *89"
 
 
+CHOOSE = "Choose one of the options offered "
+
+
 @pytest.fixture(autouse=True)
 def _quick(monkeypatch):
     quick_hashing(monkeypatch)
@@ -291,13 +294,13 @@ def test_a_closed_request_cannot_be_claimed_again(app, team):
 
 
 @pytest.mark.parametrize("action,data,message", [
-    ("attempt", {"result": "teleported"}, "Choose one of the options offered (How did the call go?)"),
-    ("attempt", {}, "Choose one of the options offered (How did the call go?)"),
+    ("attempt", {"result": "teleported"}, CHOOSE + "(How did the call go?)"),
+    ("attempt", {}, CHOOSE + "(How did the call go?)"),
     ("attempt", {"result": "reached", "note": "x" * 2001}, "note is too long"),
-    ("resolve", {"outcome": "nope", "referral": "none"}, "Choose one of the options offered (Outcome)"),
-    ("resolve", {"outcome": "helped", "referral": "elsewhere"}, "Choose one of the options offered (Referral)"),
+    ("resolve", {"outcome": "nope", "referral": "none"}, CHOOSE + "(Outcome)"),
+    ("resolve", {"outcome": "helped", "referral": "elsewhere"}, CHOOSE + "(Referral)"),
     ("resolve", {"outcome": "helped", "referral": "none", "note": "y" * 5000}, "note is too long"),
-    ("attempt", {"result": "'; DROP TABLE callback_requests; --"}, "Choose one of the options offered (How did the call go?)"),
+    ("attempt", {"result": "'; DROP TABLE callback_requests; --"}, CHOOSE + "(How did the call go?)"),
 ])
 def test_bad_choices_are_refused_and_the_typed_note_kept(app, team, action, data, message):
     request_id = make_request()

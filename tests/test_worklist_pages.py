@@ -12,6 +12,8 @@ from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest
 from tests.staffkit import EN_PHONE, make_request, make_team, quick_hashing, text_of
 
+CHOOSE = "Choose one of the options offered "
+
 
 @pytest.fixture(autouse=True)
 def _quick(monkeypatch):
@@ -115,8 +117,8 @@ def test_a_supervisor_reopens_a_closed_request_once(app, team):
 
 @pytest.mark.parametrize("data,message", [
     ({"result": "reached", "outcome": "helped", "follow_up": "tomorrow"}, "must be a date"),
-    ({"result": "reached", "outcome": "<script>"}, "Choose one of the options offered (Outcome)"),
-    ({"result": "reached", "outcome": "helped", "reason": "unknown"}, "Choose one of the options offered (Reason)"),
+    ({"result": "reached", "outcome": "<script>"}, CHOOSE + "(Outcome)"),
+    ({"result": "reached", "outcome": "helped", "reason": "unknown"}, CHOOSE + "(Reason)"),
     ({"result": "reached", "outcome": "helped", "note": "x" * 2001}, "note is too long"),
     ({"result": "no_answer", "confirm": "maybe"}, None),
 ])
