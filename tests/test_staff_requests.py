@@ -300,7 +300,8 @@ def test_a_closed_request_cannot_be_claimed_again(app, team):
     ("resolve", {"outcome": "nope", "referral": "none"}, CHOOSE + "(Outcome)"),
     ("resolve", {"outcome": "helped", "referral": "elsewhere"}, CHOOSE + "(Referral)"),
     ("resolve", {"outcome": "helped", "referral": "none", "note": "y" * 5000}, "note is too long"),
-    ("attempt", {"result": "'; DROP TABLE callback_requests; --"}, CHOOSE + "(How did the call go?)"),
+    ("attempt", {"result": "'; DROP TABLE callback_requests; --"},
+     CHOOSE + "(How did the call go?)"),
 ])
 def test_bad_choices_are_refused_and_the_typed_note_kept(app, team, action, data, message):
     request_id = make_request()
