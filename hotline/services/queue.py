@@ -36,7 +36,6 @@ from hotline.services.callbacks import (
 
 MAX_PER_PAGE = 200
 ORDERS = ("queue", "newest")
-STATES = ("callable", "waiting", "breached", "closed")
 HISTORY_MAX = 20  # earlier requests of one caller shown on a request page
 
 
@@ -156,10 +155,7 @@ class RequestDetail:
 
 def validate(filters: QueueFilter) -> None:
     """Raise ``InvalidChoice`` for a filter value outside its vocabulary."""
-    _validate(filters)
 
-
-def _validate(filters: QueueFilter) -> None:
     def check(value: Any, allowed: tuple[str, ...], what: str) -> None:
         if value is not None and value not in allowed:
             raise InvalidChoice(f"{what} must be one of {', '.join(allowed)}")
@@ -278,7 +274,7 @@ def label_of(contact_id: int) -> str:
 def list_queue(filters: QueueFilter | None = None, now: datetime | None = None) -> QueuePage:
     """One page of requests, urgent first then by deadline (see ``QueueFilter.order``)."""
     filters = filters or QueueFilter()
-    _validate(filters)
+    validate(filters)
     now = now_utc(now)
     total = db.session.scalar(_where_work(select(func.count()).select_from(CallbackRequest),
                                           filters, now)) or 0
@@ -418,7 +414,7 @@ def export_rows(filters: QueueFilter | None = None, staff_id: int | None = None,
     export is written to the audit log at once, before any row is produced.
     """
     filters = filters or QueueFilter(status="all")
-    _validate(filters)
+    validate(filters)
     now = now_utc(now)
     if staff_id is not None:
         db.session.add(AuditLog(at=now, staff_id=staff_id, action="export_callbacks",

@@ -29,7 +29,7 @@ def _text(x: float, y: float, text: str, anchor: str, cls: str = "") -> str:
 def _open(height: int, title: str, rtl: bool, width: int = WIDTH) -> str:
     direction = ' direction="rtl"' if rtl else ""
     return (f'<svg class="chart-svg" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"{direction}>')
+            f'aria-label="{escape(title)}"{direction}>')
 
 
 def bars(rows: Sequence[tuple[str, int]], title: str, rtl: bool = False,
