@@ -271,3 +271,18 @@ def test_statistics_charts_fit_and_read_in_both_languages(app, server, clock, op
     assert page.locator("svg.chart-svg rect").count() >= 6
     fits(page, size)
     page.screenshot(path=str(ARTIFACTS / f"stats-{lang}-{size}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("size", ["phone"], indirect=True)
+def test_no_page_is_wider_than_a_phone(app, server, clock, open_page, lang, size):  # noqa: F811
+    person("root@example.org", lang, "admin")
+    request_id = make_request("+249911000001", "danger", "ar", now=NOW - timedelta(days=1))
+    page = open_page()
+    page.goto(f"{server}/staff/login")
+    fits(page, size)
+    sign_in(page, server, "root@example.org", lang)
+    for path in ("/staff/", "/staff/search", f"/staff/requests/{request_id}", "/staff/stats",
+                 "/staff/try", "/staff/users", "/staff/audit", "/staff/account"):
+        page.goto(f"{server}{path}")
+        found = page.evaluate(OVERFLOW)
+        assert found["page"] <= found["width"] and found["wide"] == [], (path, found)
