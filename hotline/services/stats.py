@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics as pystats
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,9 +44,19 @@ class Stats:
     by_status: Mapping[str, int]
     outcomes: Mapping[str, int]
     referrals: Mapping[str, int]
+    # first call against the deadline (``LATENESS`` codes plus ``waiting_late``: not called
+    # and past the deadline now), and requests by call attempts (``5``: five or more)
+    lateness: Mapping[str, int] = field(default_factory=dict)
+    attempts: Mapping[int, int] = field(default_factory=dict)
 
 
 R = CallbackRequest
+
+# How late the first call came, as buckets (upper bound in hours, code); "waiting_late":
+# not called yet and past the deadline now.
+LATENESS = ((0, "on_time"), (1, "late_1h"), (4, "late_4h"), (24, "late_1d"), (None, "later"))
+LATENESS_CODES = (*(code for _top, code in LATENESS), "waiting_late")
+DAILY_MAX = 90  # days in the per-day charts, whatever the period
 
 
 def _key(value: object) -> str:
@@ -111,85 +121,68 @@ def statistics(now: datetime | None = None, since: datetime | None = None,
     outcomes: Counter[str] = Counter()
     referrals: Counter[str] = Counter()
     late = 0
-    for status, outcome, referral, n, n_late in db.session.execute(
-            select(R.status, R.outcome, R.referral, func.count(),
-                   func.count().filter(R.first_attempt_at > R.deadline_at))
-            .where(*recent).group_by(R.status, R.outcome, R.referral)):
+    lateness: Counter[str] = Counter(dict.fromkeys(LATENESS_CODES, 0))
+    attempts: Counter[int] = Counter()
+    postgres = db.engine.dialect.name == "postgresql"
+    tries = func.least(R.attempts, 5) if postgres else func.min(R.attempts, 5)
+    buckets = _lateness_buckets(now) if postgres else []
+    # one pass over the period's requests counts all of it, the charts' buckets included
+    for status, outcome, referral, k, n, n_late, *by_lateness in db.session.execute(
+            select(R.status, R.outcome, R.referral, tries, func.count(),
+                   func.count().filter(R.first_attempt_at > R.deadline_at), *buckets)
+            .where(*recent).group_by(R.status, R.outcome, R.referral, tries)):
         by_status[_key(status)] += n
         if outcome is not None:
             outcomes[str(outcome)] += n
         if referral is not None:
             referrals[str(referral)] += n
         late += n_late
+        attempts[int(k)] += n
+        for code, count in zip(LATENESS_CODES, by_lateness, strict=False):
+            lateness[code] += count
+    if not postgres:  # SQLite (development, few rows): the buckets are counted here
+        lateness = _lateness_in_python(recent, now)
 
     return Stats(
         now=now, since=since, open_total=sum(by_reason.values()), open_urgent=urgent,
         open_by_reason=dict(by_reason), open_by_language=dict(by_language),
         open_breached=breached, late_first_attempts=late,
         median_to_first_attempt=_median_wait([R.first_attempt_at.is_not(None), *recent]),
-        by_status=dict(by_status), outcomes=dict(outcomes), referrals=dict(referrals))
+        by_status=dict(by_status), outcomes=dict(outcomes), referrals=dict(referrals),
+        lateness=dict(lateness), attempts=dict(attempts))
 
 
-# How late the first call came, as buckets (upper bound in hours, code); "none": never.
-LATENESS = ((0, "on_time"), (1, "late_1h"), (4, "late_4h"), (24, "late_1d"), (None, "later"))
-DAILY_MAX = 90  # days in the per-day charts, whatever the period
 
 
 @dataclass(frozen=True)
 class Trends:
     """What the charts draw; every mapping is code -> count.
 
-    ``per_day``: (local date, reason, channel) -> requests created that day.
-    ``lateness``: first call against the deadline (``LATENESS`` codes, plus
-    ``waiting_late``: not called and past the deadline now).
-    ``attempts``: requests by how many call attempts they took (``5`` means five or more).
-    ``agents``: staff name -> (attempts logged, requests closed) in the period.
+    ``per_day``: (local date, reason, channel) -> requests created that day (the last
+    ``DAILY_MAX`` days at most). ``agents``: staff name -> (attempts logged, requests
+    closed) in the period. Lateness and attempts come with ``Stats``, from its pass.
     """
 
     per_day: Mapping[tuple[date, str, str], int]
-    lateness: Mapping[str, int]
-    attempts: Mapping[int, int]
     agents: Mapping[str, tuple[int, int]]
 
 
 def trends(tz: str, now: datetime | None = None, since: datetime | None = None,
            where: list[ColumnElement[bool]] | None = None) -> Trends:
-    """The charts' data in four grouped queries over the period's requests."""
+    """The per-day and per-staff charts' data: two grouped queries."""
     now = now_utc(now)
     since = utc(since)
     where = list(where or [])
-    recent = [R.created_at >= since, *where] if since is not None else list(where)
     day_start = max(since or now - timedelta(days=DAILY_MAX), now - timedelta(days=DAILY_MAX))
     agents = _agents(since, where)
     if db.engine.dialect.name != "postgresql":
-        return _trends_in_python(tz, now, day_start, recent, where, agents)
+        return _trends_in_python(tz, day_start, where, agents)
     local_day = func.date(func.timezone(tz, R.created_at))
     per_day = {(d, reason, channel): n for d, reason, channel, n in db.session.execute(
         select(local_day, R.reason, R.channel, func.count())
         .where(R.created_at >= day_start, *where)
         .group_by(local_day, R.reason, R.channel))}
-
-    hours = func.date_part("epoch", R.first_attempt_at - R.deadline_at) / 3600.0
-    buckets = [func.count().filter(R.first_attempt_at.is_not(None), hours <= 0)]
-    lower = 0
-    for top, _code in LATENESS[1:]:
-        cond = [R.first_attempt_at.is_not(None), hours > lower]
-        if top is not None:
-            cond.append(hours <= top)
-            lower = top
-        buckets.append(func.count().filter(*cond))
-    buckets.append(func.count().filter(R.first_attempt_at.is_(None), R.status == "open",
-                                       R.deadline_at < now))
-    # one pass: requests grouped by attempts (five or more together), lateness counted alongside
-    tries = func.least(R.attempts, 5)
-    lateness = dict.fromkeys([code for _top, code in LATENESS] + ["waiting_late"], 0)
-    attempts: dict[int, int] = {}
-    for k, n, *late in db.session.execute(
-            select(tries, func.count(), *buckets).where(*recent).group_by(tries)):
-        attempts[int(k)] = n
-        for code, count in zip(lateness, late, strict=True):
-            lateness[code] += count
-    return Trends(per_day, lateness, attempts, agents)
+    return Trends(per_day, agents)
 
 
 def _lateness_code(first: datetime | None, deadline: datetime, status: str,
@@ -200,25 +193,40 @@ def _lateness_code(first: datetime | None, deadline: datetime, status: str,
     return next(code for top, code in LATENESS if top is None or hours <= top)
 
 
-def _trends_in_python(tz: str, now: datetime, day_start: datetime,
-                      recent: list[ColumnElement[bool]], where: list[ColumnElement[bool]],
+def _trends_in_python(tz: str, day_start: datetime, where: list[ColumnElement[bool]],
                       agents: Mapping[str, tuple[int, int]]) -> Trends:
-    """The same numbers on SQLite (development, few rows), counted here."""
+    """The same per-day numbers on SQLite (development, few rows), counted here."""
     zone = ZoneInfo(tz)
     per_day: Counter[tuple[date, str, str]] = Counter()
     for created, reason, channel in db.session.execute(
             select(R.created_at, R.reason, R.channel).where(R.created_at >= day_start, *where)):
         per_day[(utc(created).astimezone(zone).date(), reason, channel)] += 1  # type: ignore
-    lateness: Counter[str] = Counter({code: 0 for _top, code in LATENESS})
-    lateness["waiting_late"] = 0
-    attempts: Counter[int] = Counter()
-    for first, deadline, status, tries in db.session.execute(
-            select(R.first_attempt_at, R.deadline_at, R.status, R.attempts).where(*recent)):
+    return Trends(dict(per_day), agents)
+
+
+def _lateness_buckets(now: datetime) -> list[ColumnElement[int]]:
+    """``FILTER`` counts, in ``LATENESS_CODES`` order, of how late the first call came."""
+    hours = func.date_part("epoch", R.first_attempt_at - R.deadline_at) / 3600.0
+    called = R.first_attempt_at.is_not(None)
+    buckets = [func.count().filter(called, hours <= 0)]
+    lower = 0
+    for top, _code in LATENESS[1:]:
+        upper = [hours <= top] if top is not None else []
+        buckets.append(func.count().filter(called, hours > lower, *upper))
+        lower = top or lower
+    buckets.append(func.count().filter(R.first_attempt_at.is_(None), R.status == "open",
+                                       R.deadline_at < now))
+    return buckets
+
+
+def _lateness_in_python(recent: list[ColumnElement[bool]], now: datetime) -> Counter[str]:
+    lateness: Counter[str] = Counter(dict.fromkeys(LATENESS_CODES, 0))
+    for first, deadline, status in db.session.execute(
+            select(R.first_attempt_at, R.deadline_at, R.status).where(*recent)):
         code = _lateness_code(utc(first), utc(deadline), status, now)  # type: ignore[arg-type]
         if code:
             lateness[code] += 1
-        attempts[min(tries, 5)] += 1
-    return Trends(dict(per_day), dict(lateness), dict(attempts), agents)
+    return lateness
 
 
 def _agents(since: datetime | None, where: list[ColumnElement[bool]]

@@ -16,7 +16,7 @@ from flask_login import current_user
 
 from hotline.services.callbacks import InvalidChoice, now_utc
 from hotline.services.queue import EXPORT_HEADER, export_rows, validate
-from hotline.services.stats import Trends, matching, statistics, trends
+from hotline.services.stats import Stats, Trends, matching, statistics, trends
 from hotline.staff import bp, charts, i18n, labels, local_time
 from hotline.staff.auth import requires
 from hotline.staff.queue import choices, filters_from
@@ -59,7 +59,7 @@ LATENESS_LABELS = {
 }
 
 
-def _charts(trend: Trends) -> dict[str, Any]:
+def _charts(numbers: Stats, trend: Trends) -> dict[str, Any]:
     """The SVG charts (and their table data) in the page's language and direction."""
     rtl = i18n.direction() == "rtl"
     number = format_decimal
@@ -77,9 +77,9 @@ def _charts(trend: Trends) -> dict[str, Any]:
     def day(d: Any) -> str:
         return format_date(d, "d MMM")
 
-    lateness = [(str(LATENESS_LABELS[code]), n) for code, n in trend.lateness.items()]
+    lateness = [(str(LATENESS_LABELS[code]), n) for code, n in numbers.lateness.items()]
     attempts = [(_("5 or more") if k >= 5 else number(k), n)
-                for k, n in sorted(trend.attempts.items())]
+                for k, n in sorted(numbers.attempts.items())]
     agents = sorted(trend.agents.items(), key=lambda kv: -sum(kv[1]))
     return {
         "by_reason": charts.columns(days, by(1, labels.REASON), _("Requests per day by reason"),
@@ -117,7 +117,7 @@ def stats() -> Any:
     trend = trends(str(current_app.config.get("TIMEZONE") or "Africa/Khartoum"), now=now,
                    since=since, where=where)
     return render_template("staff/stats.html", stats=numbers, period=period, periods=PERIODS,
-                           choices=choices(), filters=filters, charts=_charts(trend),
+                           choices=choices(), filters=filters, charts=_charts(numbers, trend),
                            chart=lambda rows, title: charts.bars(
                                rows, title, i18n.direction() == "rtl", format_decimal))
 
