@@ -16,6 +16,7 @@ from tests.conftest import UssdCaller
 from tests.staffkit import (
     AR_PHONE,
     EN_PHONE,
+    Staff,
     make_request,
     make_team,
     quick_hashing,
