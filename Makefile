@@ -1,7 +1,9 @@
-# make run: a working service on http://127.0.0.1:5000 with nothing else to set up.
+# make run: a working service on http://127.0.0.1:5000 with nothing else to set up
+#           (make run PORT=5050 for another port; the printed URLs follow it).
 # make test: everything CI checks (ruff, import contracts, hotline check, pytest).
 
 PYTHON ?= python3
+PORT ?= 5000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -20,8 +22,8 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/hotline db upgrade
-	$(BIN)/hotline setup-dev
-	$(BIN)/hotline run --host 127.0.0.1 --port 5000
+	$(BIN)/hotline setup-dev --base-url http://127.0.0.1:$(PORT)
+	$(BIN)/hotline run --host 127.0.0.1 --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -57,8 +57,13 @@ def check(show_report: bool, root: str | None) -> None:
 @click.option("--phone", default="+249912345678", show_default=True)
 @click.option("--network", default="63401", show_default=True)
 @click.option("--inputs", default=None, help="Inputs joined by '*' instead of typing them.")
-def simulate(lang: str | None, phone: str, network: str, inputs: str | None) -> None:
-    """Run a USSD session in the terminal through the webhook's own code path."""
+@click.option("--dry-run/--write", default=True, show_default=True,
+              help="--dry-run: the real flows and texts with stand-in actions that store "
+                   "nothing (like the dashboard's preview). --write: through the webhook, "
+                   "storing contacts and callback requests in the database.")
+def simulate(lang: str | None, phone: str, network: str, inputs: str | None,
+             dry_run: bool) -> None:
+    """Run a USSD session in the terminal; a dry run (the default) writes nothing."""
     from hotline.extensions import db
     from hotline.phones import to_e164
     from hotline.services import contacts
@@ -66,15 +71,20 @@ def simulate(lang: str | None, phone: str, network: str, inputs: str | None) -> 
     e164 = to_e164(phone, current_app.config["DEFAULT_REGION"])
     if e164 is None:
         raise click.BadParameter(f"{phone!r} is not a valid phone number", param_hint="--phone")
+    if lang and lang not in current_app.extensions["hotline.catalog"].languages:
+        raise click.BadParameter(f"no content for {lang!r}", param_hint="--lang")
+    scripted = inputs.split("*") if inputs else None
+    if dry_run:
+        click.echo("Dry run: nothing is stored (use --write to go through the webhook).")
+        _simulate_dry(lang, network, scripted)
+        return
+    click.echo("Writing to the database: contacts and callback requests are stored.")
     if lang:
-        if lang not in current_app.extensions["hotline.catalog"].languages:
-            raise click.BadParameter(f"no content for {lang!r}", param_hint="--lang")
         contacts.get_or_create(e164).language = lang
         db.session.commit()
     client = current_app.test_client()
     session_id = "SIM" + secrets.token_hex(8)
     service_code = sorted(current_app.config["USSD_SERVICE_CODE"].split(","))[0].strip()
-    scripted = inputs.split("*") if inputs else None
     path: list[str] = []
     while True:
         response = client.post(
@@ -93,6 +103,30 @@ def simulate(lang: str | None, phone: str, network: str, inputs: str | None) -> 
                                                                            show_default=False)
         click.echo(f"> {answer}") if scripted is not None else None
         path.append(answer)
+
+
+def _show(text: str, end: bool) -> None:
+    cost = measure(text)
+    click.echo("-" * 32)
+    click.echo(text)
+    click.echo(f"[{'END' if end else 'CON'} | {cost.units} characters, {cost.encoding}]")
+
+
+def _simulate_dry(lang: str | None, network: str, scripted: list[str] | None) -> None:
+    """The preview engine of "Try the service": real flows and texts, stand-in actions."""
+    from hotline.staff.simulator import preview_engine
+
+    engine = preview_engine(network if network in (current_app.config["USSD"].get("networks")
+                                                    or {}) else "")
+    state, screen = engine.begin(lang, {"channel": "preview"})
+    while True:
+        _show(screen.text, screen.end)
+        if screen.end or (scripted is not None and not scripted):
+            return
+        answer = scripted.pop(0) if scripted is not None else click.prompt(
+            ">", default="", show_default=False)
+        click.echo(f"> {answer}") if scripted is not None else None
+        state, screen = engine.step(state, answer, {"channel": "preview"})
 
 
 @cli.command()
@@ -135,10 +169,10 @@ def purge(dry_run: bool) -> None:
         click.echo(line)
 
 
-@cli.command("setup-dev", hidden=True)
+@cli.command("setup-dev")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
 def setup_dev(base_url: str) -> None:
-    """Print what a newcomer needs after ``make run``: webhook URLs and a staff login."""
+    """Print the webhook URLs and a development staff login (what `make run` shows)."""
     from hotline import sweeper
 
     token = current_app.config["WEBHOOK_TOKEN"]

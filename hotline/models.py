@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, event
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.extensions import db
@@ -93,6 +93,7 @@ class StaffUser(db.Model):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # no code is used twice
     recovery_codes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    ui_language: Mapped[str | None] = mapped_column(String(8))  # None: the browser's choice
 
 
 class CallbackRequest(db.Model):
@@ -125,6 +126,7 @@ class CallbackRequest(db.Model):
     rings: Mapped[int] = mapped_column(Integer, default=0)
     last_ring_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sms_confirmation: Mapped[str | None] = mapped_column(Text)  # written, sent by the SMS issue
+    follow_up_on: Mapped[date | None] = mapped_column(Date)  # agreed with the caller when reached
 
     contact: Mapped[Contact] = relationship()
     claimed_by: Mapped[StaffUser | None] = relationship()
@@ -295,9 +297,15 @@ class OutboxMessage(db.Model):
 
 db.Index("ix_audit_log_action", AuditLog.action)
 
-# The queue page orders open work by urgency then age; this index serves it.
-db.Index("ix_callback_requests_queue", CallbackRequest.status, CallbackRequest.priority,
-         CallbackRequest.created_at)
+# The worklist orders open work by urgency then deadline; this index serves it and
+# "Next request".
+db.Index("ix_callback_requests_worklist", CallbackRequest.status, CallbackRequest.priority,
+         CallbackRequest.deadline_at, CallbackRequest.id)
+
+# The statistics page counts each staff member's attempts and closings of a period from
+# the timeline; this index lets it read only that period's events of those kinds.
+db.Index("ix_callback_events_kind_at", CallbackEvent.kind, CallbackEvent.at,
+         postgresql_include=["staff_id", "request_id"])
 
 # The statistics page counts the requests of a period (the last 30 days by default), and
 # the queue's newest-first order pages from the end; without it both read the whole table.

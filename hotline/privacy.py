@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 import phonenumbers
@@ -55,3 +57,20 @@ def mask_numbers(text: str) -> tuple[str, bool]:
         return "*" * (len(digits) - 2) + "".join(digits[-2:])
 
     return NUMBER_IN_TEXT.sub(hide, text or ""), found
+
+
+LABEL_ALPHABET = "ACDEFHJKMNPRTVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B to misread
+
+
+def caller_label(contact_id: int, key: bytes | str) -> str:
+    """A stable, non-reversible name for a caller (``4F7K``): two callers whose masks look
+    alike are told apart without anyone seeing either number. A keyed hash of the
+    contact's id, so the label says nothing about the number or the order of arrival."""
+    secret = key.encode() if isinstance(key, str) else key
+    digest = hmac.new(secret, f"contact:{contact_id}".encode(), hashlib.sha256).digest()
+    value = int.from_bytes(digest[:8], "big")
+    chars = []
+    for _ in range(4):
+        value, index = divmod(value, len(LABEL_ALPHABET))
+        chars.append(LABEL_ALPHABET[index])
+    return "".join(chars)

@@ -47,7 +47,11 @@ def rows(app: Flask | None = None) -> list[OutboxMessage]:
 
 
 def statuses(app: Flask | None = None) -> list[str]:
-    return [row.status for row in rows(app)]
+    said = [row.status for row in rows(app)]
+    # end the read: tests wait on workers next, and the server cuts a transaction left idle
+    # longer than db_idle_in_transaction_ms
+    db.session.commit()
+    return said
 
 
 # --- a real ``hotline worker`` process ----------------------------------------------------------

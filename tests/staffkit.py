@@ -85,5 +85,13 @@ class Staff:
         return self.post(f"/staff/requests/{request_id}/claim")
 
 
+def make_team(app: Flask) -> dict[str, Staff]:
+    """Two agents and a supervisor, each signed in in their own browser."""
+    make_user("ana@example.org", name="Ana")
+    make_user("bob@example.org", name="Bob")
+    make_user("sue@example.org", role="supervisor", name="Sue")
+    return {name: Staff(app, f"{name}@example.org") for name in ("ana", "bob", "sue")}
+
+
 def text_of(response: TestResponse) -> str:
     return response.get_data(as_text=True)

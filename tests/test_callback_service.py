@@ -141,7 +141,9 @@ def test_only_the_holder_sees_the_number_and_every_reveal_is_audited(staff, requ
     assert kinds(request_id).count("phone_revealed") == 2
     with pytest.raises(NotHolder):  # the claim ran out
         callbacks.reveal_phone(request_id, staff["amal"], now=T0 + timedelta(minutes=16))
-    assert PHONE not in repr(get_request(request_id, staff["amal"], now=T0))
+    assert PHONE in repr(get_request(request_id, staff["amal"], now=T0))  # revealed, held
+    assert PHONE not in repr(get_request(request_id, staff["bashir"], now=T0))
+    assert PHONE not in repr(get_request(request_id, staff["amal"], now=T0 + timedelta(minutes=16)))
 
 
 def test_no_answer_backs_off_then_unreachable(staff, request_id):

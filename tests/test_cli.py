@@ -86,6 +86,53 @@ def test_simulate_shows_each_screen_with_its_count_and_encoding(app):
     assert "UCS-2]" in arabic.output and "مخاطر الهجرة" not in arabic.output.split("> 1")[1]
 
 
+def test_simulate_is_a_dry_run_unless_told_to_write(app):
+    from sqlalchemy import func, select
+
+    from hotline.extensions import db
+    from hotline.models import CallbackRequest, Contact
+
+    runner = AppRunner(app)
+    menu = runner.invoke(args=["simulate", "--lang", "en", "--inputs", ""]).output
+    assert menu.startswith("Dry run: nothing is stored")
+    choice = next(line.split(".")[0] for line in menu.splitlines() if "Request a call" in line)
+    ask = f"{choice}*2*1*2*1"  # medical, any time, no SMS, confirm
+    result = runner.invoke(args=["simulate", "--lang", "en", "--inputs", ask])
+    assert result.exit_code == 0, result.output
+    assert "characters, GSM-7]" in result.output and "[END |" in result.output
+    count = select(func.count()).select_from(CallbackRequest)
+    assert db.session.scalar(count) == 0
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 0
+    written = runner.invoke(args=["simulate", "--write", "--lang", "en", "--inputs", ask])
+    assert written.output.startswith("Writing to the database")
+    assert db.session.scalar(count) == 1
+
+
+def test_setup_dev_is_listed_in_help_and_follows_the_port(app):
+    assert "setup-dev" in AppRunner(app).invoke(["--help"]).output
+    result = AppRunner(app).invoke(["setup-dev", "--base-url", "http://127.0.0.1:5050"])
+    assert "http://127.0.0.1:5050/webhooks/at/ussd?token=" in result.output
+    assert "http://127.0.0.1:5050/staff/login" in result.output
+    assert ":5000" not in result.output
+
+
+def test_make_run_passes_its_port_to_the_urls_and_the_server():
+    import subprocess
+    from pathlib import Path
+
+    planned = subprocess.run(["make", "-n", "run", "PORT=5050"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parents[1], timeout=60, check=True)
+    lines = planned.stdout.splitlines()
+    assert any(line.endswith("setup-dev --base-url http://127.0.0.1:5050") for line in lines)
+    assert any(line.endswith("run --host 127.0.0.1 --port 5050") for line in lines)
+    assert "5000" not in planned.stdout
+
+
+def test_the_bare_address_goes_to_the_dashboard(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response.location == "/staff/"
+
+
 def test_simulate_refuses_a_bad_phone_or_language(app):
     runner = AppRunner(app)
     assert runner.invoke(args=["simulate", "--phone", "123"]).exit_code == 2

@@ -25,7 +25,7 @@ from tests.staffkit import Staff, make_request, make_user, quick_hashing, text_o
 HOTLINE = Path(__file__).resolve().parents[1] / "hotline"
 FAMILIES = {  # family -> path prefixes (the longest matching prefix wins)
     "sign-in": ("/staff/login", "/staff/logout", "/staff/account"),
-    "queue": ("/staff/", "/staff/stats", "/staff/export"),
+    "queue": ("/", "/staff/", "/staff/stats", "/staff/export"),  # "/" only sends to the queue
     "requests": ("/staff/requests/",),
     "staff accounts": ("/staff/users",),
     "oversight": ("/staff/audit", "/staff/reveals"),
@@ -49,7 +49,8 @@ HOSTILE = st.one_of(
 
 def family_of(rule: str) -> str | None:
     best = max(((prefix, name) for name, prefixes in FAMILIES.items() for prefix in prefixes
-                if rule == prefix.rstrip("/") or rule.startswith(prefix)),
+                if rule in (prefix, prefix.rstrip("/"))
+                or (prefix != "/" and rule.startswith(prefix))),
                default=None, key=lambda pair: len(pair[0]))
     return best[1] if best else None
 
@@ -74,6 +75,17 @@ def _field_names() -> list[str]:
 FIELDS = _field_names()
 
 
+def _macro_fields(name: str) -> set[str]:
+    """The fields a form macro of ``_ui.html`` adds (its ``select('…'`` and ``name="…"``)."""
+    ui = (HOTLINE / "staff" / "templates" / "staff" / "_ui.html").read_text()
+    body = ui.split(f"{{% macro {name}(", 1)[1].split("{%- endmacro %}", 1)[0]
+    return set(re.findall(r"select\('([A-Za-z_]\w*)'", body)) \
+        | set(re.findall(r'\bname="([A-Za-z_]\w*)"', body))
+
+
+FILTER_FIELDS = _macro_fields("filter_fields")
+
+
 def _form_fields() -> dict[str, set[str]]:
     """endpoint -> the fields of the dashboard forms that send to it (filters included)."""
     found: dict[str, set[str]] = {}
@@ -83,7 +95,8 @@ def _form_fields() -> dict[str, set[str]]:
             if target:
                 found.setdefault(target.group(1), set()).update(
                     re.findall(r'\bname="([A-Za-z_]\w*)"', form),
-                    re.findall(r"ui\.select\('([A-Za-z_]\w*)'", form))  # the macro's name=""
+                    re.findall(r"ui\.select\('([A-Za-z_]\w*)'", form),  # the macro's name=""
+                    FILTER_FIELDS if "ui.filter_fields(" in form else ())
     return found
 
 

@@ -83,16 +83,21 @@ def export(staff: Staff, **filters) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text[1:])))
 
 
+def flat_cells(rows: list[list[str]]) -> list[str]:
+    return [cell for row in rows for cell in row]
+
+
 def test_export_is_masked_and_audited(app, sue):
     work(sue.id)
     rows = export(sue)
     header, body = rows[0], rows[1:]
-    assert header[:3] == ["ref", "created_at", "channel"] and "phone" in header
+    assert header[:3] == ["Reference", "Received", "Channel"] and "Phone (masked)" in header
+    assert "ussd" not in flat_cells(body) and "USSD" in flat_cells(body)  # labels, not codes
     assert len(body) == 3
     flat = "\n".join(",".join(r) for r in rows)
     for phone in (AR_PHONE, EN_PHONE, "+249955555555"):
         assert phone not in flat
-    phones = [r[header.index("phone")] for r in body]
+    phones = [r[header.index("Phone (masked)")] for r in body]
     assert "'+249 12* *** *89" in phones  # masked, and a leading + cannot start a formula
     audit = db.session.scalars(select(AuditLog).where(AuditLog.action == "export_callbacks")).all()
     assert len(audit) == 1 and audit[0].staff_id == sue.id and "status=all" in audit[0].detail
@@ -101,9 +106,9 @@ def test_export_is_masked_and_audited(app, sue):
 def test_export_filters(app, sue):
     work(sue.id)
     rows = export(sue, language="ar")
-    assert len(rows) == 2 and rows[1][rows[0].index("reason")] == "danger"
+    assert len(rows) == 2 and rows[1][rows[0].index("Reason")] == "Danger or exploitation"
     rows = export(sue, status="resolved")
-    assert len(rows) == 2 and rows[1][rows[0].index("referral")] == "avrr"
+    assert len(rows) == 2 and rows[1][rows[0].index("Referral")] == "AVRR"
 
 
 def test_export_cells_cannot_run_as_spreadsheet_formulas(app, sue):
@@ -133,3 +138,43 @@ def test_export_needs_its_csrf_token(app, sue):
     assert sue.client.post("/staff/export", data={"status": "all"}).status_code == 400
     assert db.session.scalar(select(AuditLog).where(AuditLog.action == "export_callbacks")) \
         is None
+
+
+# --- charts ------------------------------------------------------------------------------
+
+def test_trends_count_days_lateness_attempts_and_staff_work(app, sue):
+    from hotline.services.stats import statistics, trends
+
+    work(sue.id)
+    found = trends("Africa/Khartoum", now=NOW, since=NOW - timedelta(days=30))
+    assert sum(found.per_day.values()) == 3
+    assert {(reason, channel) for _day, reason, channel in found.per_day} == \
+        {("danger", "ussd"), ("medical", "ussd"), ("avrr", "ussd")}
+    assert found.agents == {"Sue": (1, 1)}
+    numbers = statistics(now=NOW, since=NOW - timedelta(days=30))
+    assert numbers.lateness["later"] == 1  # the first call came a week after the deadline
+    assert numbers.lateness["waiting_late"] == 1 and numbers.lateness["on_time"] == 0
+    assert sum(numbers.lateness.values()) == 2  # the urgent one's deadline has not passed
+    assert numbers.attempts == {0: 2, 1: 1}
+    only_ar = trends("Africa/Khartoum", now=NOW, since=NOW - timedelta(days=30),
+                     where=[CallbackRequest.language == "ar"])
+    assert sum(only_ar.per_day.values()) == 1 and only_ar.agents == {}
+
+
+def test_the_statistics_page_draws_svg_charts_with_the_queue_filters(app, sue):
+    work(sue.id)
+    page = sue.html("/staff/stats?period=30")
+    assert page.count("<svg") >= 6 and "<script" not in page.split("</header>")[1]
+    assert "Requests per day by reason" in page and "First call against the deadline" in page
+    assert "More than a day late" in page and "Sue" in page
+    filtered = sue.html("/staff/stats?period=30&language=ar&reason=danger")
+    assert '<span class="n">1</span> open' in filtered and 'value="ar" selected' in filtered
+    sue.post("/staff/language", {"language": "ar"})
+    arabic = sue.html("/staff/stats")
+    assert 'direction="rtl"' in arabic and "الطلبات يوميًا حسب السبب" in arabic
+
+
+@pytest.mark.parametrize("query", ["reason=nope", "channel=<script>", "language=" + "x" * 50])
+def test_statistics_with_a_bad_filter_is_a_400(app, sue, query):
+    response = sue.get(f"/staff/stats?{query}")
+    assert response.status_code == 400 and "<script>" not in response.get_data(as_text=True)

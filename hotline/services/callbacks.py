@@ -18,7 +18,7 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app
@@ -43,6 +43,11 @@ STATUSES = ("open", "resolved", "unreachable", "withdrawn")
 SAFE_TO_CALL = ("yes", "times", "unknown")  # unknown: a missed call, nobody asked
 ATTEMPT_RESULTS = ("reached", "no_answer", "busy", "wrong_number", "not_safe")
 RETRY_RESULTS = ("no_answer", "busy", "not_safe")  # the claim is released, a retry scheduled
+UNANSWERED = ("no_answer", "busy")  # these count towards "unreachable"
+# An unanswered try logged before the retry was due, and not confirmed: kept on the
+# timeline, never counted (four clicks in a minute must not close a request).
+UNCOUNTED = "_early"
+REOPENABLE = ("resolved", "unreachable")  # withdrawn: the caller left; nobody calls them again
 OUTCOMES = ("helped", "information_given", "referred", "appointment_made", "declined",
             "wrong_number", "duplicate", "other")
 REFERRALS = ("counselling", "medical", "avrr", "protection", "other", "none")
@@ -85,11 +90,27 @@ class NotHolder(CallbackError):
 
 
 class InvalidChoice(CallbackError):
-    """A value outside its vocabulary (reason, result, outcome...) or a note too long."""
+    """A value outside its vocabulary (reason, result, outcome...) or a note too long.
+
+    ``field`` and ``problem`` name it for a translated message: ``(what, "choice")``
+    for a value outside its vocabulary, or ``"too_long"``, ``"missing"``, ``"range"``.
+    """
+
+    def __init__(self, message: str, field: str = "", problem: str = "") -> None:
+        self.field, self.problem = field, problem
+        super().__init__(message)
 
 
 class UnknownStaff(CallbackError):
     """The staff member does not exist or is not active."""
+
+
+class EarlyAttempt(CallbackError):
+    """An unanswered try before the scheduled retry: staff must say whether it counts."""
+
+    def __init__(self, ref: str, due_at: datetime) -> None:
+        self.ref, self.due_at = ref, due_at
+        super().__init__(f"the next try of request {ref} is not due yet")
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -109,6 +130,7 @@ class Settings:
     max_attempts: int
     max_claims: int = 5  # claims one staff member may hold at once
     reveals_per_hour: int = 10  # numbers one staff member may reveal per hour unapproved
+    unreachable_days: int = 2  # unanswered tries must spread over this many working days
 
     def schedule(self, safe_to_call: str, safe_times: str) -> WorkWeek:
         """When staff may call this caller: working hours, or the caller's chosen windows."""
@@ -163,6 +185,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         max_attempts=int(number("max_attempts", 4)),
         max_claims=int(number("max_claims", 5)),
         reveals_per_hour=int(number("reveals_per_hour", 10)),
+        unreachable_days=int(number("unreachable_days", 2)),
     )
     if problems or week is None:
         raise ConfigError(problems)
@@ -256,14 +279,16 @@ def _event(request_id: int, kind: str, at: datetime, staff_id: int | None = None
 
 def _check(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
-        raise InvalidChoice(f"{what} must be one of {', '.join(allowed)}, got {value!r}"[:300])
+        raise InvalidChoice(f"{what} must be one of {', '.join(allowed)}, got {value!r}"[:300],
+                            what, "choice")
     return value
 
 
 def _note(note: str | None) -> str:
     text = (note or "").strip()
     if len(text) > NOTE_MAX:
-        raise InvalidChoice(f"note is too long ({len(text)} characters, at most {NOTE_MAX})")
+        raise InvalidChoice(f"note is too long ({len(text)} characters, at most {NOTE_MAX})",
+                            "note", "too_long")
     return text
 
 
@@ -338,6 +363,17 @@ def _open_for(contact_id: int) -> list[CallbackRequest]:
         .order_by(CallbackRequest.created_at, CallbackRequest.id)))
 
 
+def _link_earlier(row: CallbackRequest, now: datetime) -> None:
+    """A returning caller's new request names their last closed one; nothing is reopened."""
+    earlier = db.session.scalar(
+        select(CallbackRequest.ref)
+        .where(CallbackRequest.contact_id == row.contact_id, CallbackRequest.id != row.id,
+               CallbackRequest.status != "open")
+        .order_by(CallbackRequest.created_at.desc(), CallbackRequest.id.desc()).limit(1))
+    if earlier:
+        _event(row.id, "linked", now, detail=earlier)
+
+
 def _confirmation(lang: str | None, ref: str) -> str:
     """The neutral SMS text (reference only, no reason, no organisation), in the caller's
     language; queued in the outbox with the request (``submit``)."""
@@ -397,6 +433,7 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
     changed = before != (row.reason, row.safe_to_call, row.safe_times, row.sms_ok, row.language)
     if created:
         _event(row.id, "created", now, detail=f"{channel}: {reason}")
+        _link_earlier(row, now)
     elif completed_missed_call:
         _event(row.id, "details", now, detail=f"{channel}: {reason}")
     elif changed:
@@ -512,6 +549,7 @@ def record_ring(phone: str, now: datetime | None = None) -> RingResult:
         return RingResult(row.id, row.ref, False, counted)
     row = _new_unknown(contact, "missed_call", now, rings=1)
     _event(row.id, "created", now, detail="missed call")
+    _link_earlier(row, now)
     return RingResult(row.id, row.ref, True, True)
 
 
@@ -548,6 +586,7 @@ def request_from_text(contact_id: int, staff_id: int, text: str,
         else _new_unknown(contact, "sms", now)
     if not open_rows:
         _event(row.id, "created", now, staff_id=staff_id, detail="from a text message")
+        _link_earlier(row, now)
     _event(row.id, "sms", now, staff_id=staff_id, detail="text message from the caller",
            note=text)
     return row.id, row.ref
@@ -652,8 +691,20 @@ def claim(request_id: int, staff_id: int, now: datetime | None = None) -> ClaimR
         _event(request_id, "claimed", now, staff_id)
         db.session.add(AuditLog(at=now, staff_id=staff_id, action="claim_callback",
                                 target=f"callback_request:{request_id}", detail=f"ref {won[0]}"))
+    elif reassigned_to_holder(request_id):
+        _event(request_id, "claimed", now, staff_id, detail="accepted")  # ends the notice
     db.session.commit()
     return ClaimResult(request_id, won[0], staff_id, expires, renewed)
+
+
+def reassigned_to_holder(request_id: int) -> bool:
+    """Whether the request's holder got it from a supervisor and has not taken it up yet."""
+    last = db.session.scalar(
+        select(CallbackEvent.kind)
+        .where(CallbackEvent.request_id == request_id,
+               CallbackEvent.kind.in_(("claimed", "reassigned")))
+        .order_by(CallbackEvent.id.desc()).limit(1))
+    return last == "reassigned"
 
 
 def release(request_id: int, staff_id: int, now: datetime | None = None) -> None:
@@ -691,50 +742,182 @@ def reveal_phone(request_id: int, staff_id: int, now: datetime | None = None) ->
     return phone or ""
 
 
+def _counted_tries(row: CallbackRequest) -> list[datetime]:
+    """When the counted unanswered tries since the request was last (re)opened were made."""
+    reopened = db.session.scalar(
+        select(db.func.max(CallbackEvent.id))
+        .where(CallbackEvent.request_id == row.id, CallbackEvent.kind == "reopened")) or 0
+    return [utc(at) for at in db.session.scalars(  # type: ignore[misc]
+        select(CallbackEvent.at)
+        .where(CallbackEvent.request_id == row.id, CallbackEvent.kind == "attempt",
+               CallbackEvent.detail.in_(UNANSWERED), CallbackEvent.id > reopened))]
+
+
+def _unreachable(tries: list[datetime], cfg: Settings) -> bool:
+    """Enough unanswered tries, and on enough different working days: one bad afternoon
+    (the caller's phone off, a network outage) never closes a request."""
+    days = {at.astimezone(cfg.week.tz).date() for at in tries}
+    return len(tries) >= cfg.max_attempts and len(days) >= cfg.unreachable_days
+
+
 def log_attempt(request_id: int, staff_id: int, result: str, note: str = "",
-                now: datetime | None = None) -> AttemptResult:
+                now: datetime | None = None, *, confirm_early: bool | None = None
+                ) -> AttemptResult:
     """Record one call attempt by the claim holder.
 
     ``no_answer``, ``busy`` and ``not_safe`` schedule the next try after the
     ``retry_minutes`` backoff (working time of the caller's schedule) and release
-    the claim; after ``max_attempts`` unanswered tries the request becomes
-    ``unreachable``. ``reached`` and ``wrong_number`` keep the claim: the holder
-    goes on to ``resolve``.
+    the claim. An unanswered try before the scheduled retry raises ``EarlyAttempt``
+    unless ``confirm_early`` says whether it counts (``False``: logged, not
+    counted). The request becomes ``unreachable`` after ``max_attempts`` counted
+    tries spread over ``unreachable_days`` working days. ``reached`` and
+    ``wrong_number`` keep the claim: the holder goes on to ``resolve``.
     """
     now = now_utc(now)
     _check(result, ATTEMPT_RESULTS, "result")
     text = _note(note)
-    cfg = settings()
     row = _locked(request_id)
     _require_holder(row, staff_id, now)
-    unanswered = db.session.scalar(
-        select(db.func.count()).select_from(CallbackEvent)
-        .where(CallbackEvent.request_id == row.id, CallbackEvent.kind == "attempt",
-               CallbackEvent.detail.in_(("no_answer", "busy")))) or 0
-    unanswered += result in ("no_answer", "busy")
+    detail = result
+    due = utc(row.next_attempt_at)
+    if result in UNANSWERED and row.attempts and due is not None and due > now:
+        if confirm_early is None:
+            db.session.rollback()
+            raise EarlyAttempt(row.ref, due)
+        if not confirm_early:
+            detail = result + UNCOUNTED
+    outcome = _attempt(row, staff_id, result, detail, text, now)
+    db.session.commit()
+    return outcome
+
+
+def _attempt(row: CallbackRequest, staff_id: int, result: str, detail: str, note: str,
+             now: datetime) -> AttemptResult:
+    """The attempt's effects on a locked row the caller commits."""
+    cfg = settings()
     row.attempts += 1
     row.first_attempt_at = row.first_attempt_at or now
     row.updated_at = now
-    _event(row.id, "attempt", now, staff_id, detail=result, note=text)
+    _event(row.id, "attempt", now, staff_id, detail=detail, note=note)
     kept = result not in RETRY_RESULTS
     if kept:
         row.claim_expires_at = now + cfg.claim
         row.next_attempt_at = None
     else:
         row.claimed_by_id = row.claim_expires_at = None
-        if result != "not_safe" and unanswered >= cfg.max_attempts:
+        db.session.flush()
+        tries = _counted_tries(row)
+        if result in UNANSWERED and detail == result and _unreachable(tries, cfg):
             row.status, row.outcome, row.resolved_at = "unreachable", "unreachable", now
             row.next_attempt_at = None
-            _event(row.id, "unreachable", now, detail=f"{unanswered} attempts without answer")
+            days = len({at.astimezone(cfg.week.tz).date() for at in tries})
+            _event(row.id, "unreachable", now,
+                   detail=f"{len(tries)} attempts without answer on {days} days")
         else:
-            backoff = cfg.retry[min(max(unanswered, 1), len(cfg.retry)) - 1]
+            backoff = cfg.retry[min(max(len(tries), 1), len(cfg.retry)) - 1]
             schedule = cfg.schedule(row.safe_to_call, row.safe_times)
             row.next_attempt_at = schedule.add(now, backoff).astimezone(UTC)
             _event(row.id, "rescheduled", now,
                    detail=row.next_attempt_at.strftime("%Y-%m-%d %H:%M UTC"))
-    db.session.commit()
     return AttemptResult(row.id, row.ref, row.status, row.attempts, utc(row.next_attempt_at),
                          kept and row.status == "open")
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call as staff log it; only ``result`` is always needed.
+
+    When the caller was reached: ``outcome`` (required) closes the request with
+    ``referral`` and an optional ``follow_up`` date; ``reason`` and ``language``
+    complete a missed call (or a request whose reason was "other"). A wrong number
+    closes it too, with that outcome.
+    """
+
+    result: str
+    outcome: str | None = None
+    referral: str | None = None
+    follow_up: date | None = None
+    reason: str | None = None
+    language: str | None = None
+    note: str = ""
+    confirm_early: bool | None = None
+
+
+def record_call(request_id: int, staff_id: int, record: CallRecord,
+                now: datetime | None = None, languages: tuple[str, ...] = ("ar", "en")
+                ) -> AttemptResult:
+    """Log a call and, when the caller was reached, close the request: one form, one note.
+
+    Everything is checked before anything is written, so a refused form leaves
+    no half-logged call behind.
+    """
+    now = now_utc(now)
+    _check(record.result, ATTEMPT_RESULTS, "result")
+    text = _note(record.note)
+    if record.result not in ("reached", "wrong_number"):
+        return log_attempt(request_id, staff_id, record.result, text, now,
+                           confirm_early=record.confirm_early)
+    outcome = "wrong_number" if record.result == "wrong_number" else record.outcome
+    if not outcome:
+        raise InvalidChoice("say what came of the call (outcome)", "outcome", "missing")
+    _check(outcome, OUTCOMES, "outcome")
+    referral = _check(record.referral or "none", REFERRALS, "referral")
+    if record.reason is not None:
+        _check(record.reason, REASONS[:-1], "reason")
+    if record.language is not None:
+        _check(record.language, languages, "language")
+    today = now.astimezone(settings().week.tz).date()
+    if record.follow_up is not None and not (
+            today <= record.follow_up <= today + timedelta(days=366)):
+        raise InvalidChoice("the follow-up date must be within the coming year", "follow_up",
+                            "range")
+    row = _locked(request_id)
+    _require_holder(row, staff_id, now)
+    if record.reason and row.reason in ("unknown", "other") and record.reason != row.reason \
+            or record.language and row.language != record.language:
+        if record.reason and row.reason in ("unknown", "other"):
+            row.reason = record.reason
+        row.language = record.language or row.language
+        _event(row.id, "details", now, staff_id,
+               detail=f"staff: {row.reason}, {row.language or 'unknown'}")
+    _attempt(row, staff_id, record.result, record.result, "", now)
+    row.status, row.outcome, row.referral = "resolved", outcome, referral
+    row.follow_up_on = record.follow_up
+    row.resolved_at = row.updated_at = now
+    row.claimed_by_id = row.claim_expires_at = row.next_attempt_at = None
+    follow = f"; follow-up {record.follow_up.isoformat()}" if record.follow_up else ""
+    _event(row.id, "resolved", now, staff_id,
+           detail=f"{outcome}; referral: {referral}{follow}", note=text)
+    db.session.commit()
+    return AttemptResult(row.id, row.ref, row.status, row.attempts, None, False)
+
+
+def reopen(request_id: int, supervisor_id: int, reason: str,
+           now: datetime | None = None) -> None:
+    """A supervisor opens a closed request again, saying why; audited.
+
+    Earlier unanswered tries no longer count towards "unreachable". A request
+    the caller withdrew stays closed: they chose to leave.
+    """
+    now = now_utc(now)
+    text = _note(reason)
+    if not text:
+        raise InvalidChoice("say why the request is reopened", "reason", "missing")
+    _active_staff(supervisor_id)
+    row = _locked(request_id)
+    if row.status not in REOPENABLE:
+        db.session.rollback()
+        raise RequestClosed(row.ref, row.status) if row.status != "open" \
+            else InvalidChoice(f"request {row.ref} is open already")
+    before = row.status
+    row.status, row.outcome, row.referral, row.resolved_at = "open", None, None, None
+    row.follow_up_on = None
+    row.updated_at = row.next_attempt_at = now
+    _event(row.id, "reopened", now, supervisor_id, detail=f"was {before}", note=text)
+    db.session.add(AuditLog(at=now, staff_id=supervisor_id, action="reopen_callback",
+                            target=f"callback_request:{row.id}",
+                            detail=f"ref {row.ref} was {before}"))
+    db.session.commit()
 
 
 def resolve(request_id: int, staff_id: int, outcome: str, referral: str = "none",

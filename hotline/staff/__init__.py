@@ -9,9 +9,8 @@ set a same-origin referrer, which Flask-WTF's HTTPS referrer check needs.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -28,6 +27,10 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask_babel import format_date, format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh as refresh_language
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -69,7 +72,12 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
     login_manager.init_app(app)
     csrf.init_app(app)
+    from hotline.staff import i18n
+
+    i18n.init_app(app)
     app.register_blueprint(bp)
+    # a newcomer who opens the bare address lands on the dashboard, not on a 404
+    app.add_url_rule("/", "root", lambda: redirect(url_for("staff.queue"), 302))
 
 
 class StaffSessions(SecureCookieSessionInterface):
@@ -92,8 +100,10 @@ def _forget_previous_request() -> None:
     is already pushed (tests, scripts): without this, one request would see the
     previous request's user and token.
     """
-    for name in ("_login_user", current_app.config["WTF_CSRF_FIELD_NAME"], "csrf_valid"):
+    for name in ("_login_user", current_app.config["WTF_CSRF_FIELD_NAME"], "csrf_valid",
+                 "ui_language"):
         g.pop(name, None)
+    refresh_language()  # Flask-Babel keeps the chosen locale in ``g`` too
 
 
 def _refuse_nul_bytes() -> None:
@@ -145,33 +155,39 @@ CSP = ("default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors
        "object-src 'none'")
 
 MESSAGES = {
-    400: "The request could not be understood.",
-    403: "Your role does not allow this page or action.",
-    404: "There is nothing here.",
-    405: "This address does not accept that kind of request.",
-    413: "What was sent is too large.",
-    429: "Too many attempts; wait a little and try again.",
+    400: _l("The request could not be understood."),
+    403: _l("Your role does not allow this page or action."),
+    404: _l("There is nothing here."),
+    405: _l("This address does not accept that kind of request."),
+    413: _l("What was sent is too large."),
+    429: _l("Too many attempts; wait a little and try again."),
+}
+TITLES = {
+    400: _l("Bad request"), 403: _l("Forbidden"), 404: _l("Not found"),
+    405: _l("Method not allowed"), 413: _l("Too large"), 429: _l("Too many requests"),
 }
 
 
 @bp.errorhandler(HTTPException)
 def error_page(exc: HTTPException) -> tuple[Any, int]:
     code = exc.code or 500
-    message = MESSAGES.get(code, exc.description or exc.name)
+    message = str(MESSAGES.get(code, exc.description or exc.name))
     if isinstance(exc, CSRFError):
-        message = ("This form has expired or did not come from the dashboard. "
-                   "Go back, reload the page and try again.")
+        message = _("This form has expired or did not come from the dashboard. "
+                    "Go back, reload the page and try again.")
     if request.is_json or request.path.startswith("/staff/try/"):
         return jsonify(error=message, status=code), code
-    return render_template("staff/error.html", code=code, title=exc.name, message=message), code
+    return render_template("staff/error.html", code=code, title=str(TITLES.get(code, exc.name)),
+                           message=message), code
 
 
 def local_time(at: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
     """A stored UTC time as staff read it: in the centre's zone (Africa/Khartoum)."""
     if at is None:
         return "—"
-    zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Africa/Khartoum")
-    return at.astimezone(zone).strftime(fmt)
+    from hotline.staff import i18n
+
+    return i18n.format_local(at, fmt)
 
 
 def duration(delta: timedelta | None) -> str:
@@ -182,10 +198,10 @@ def duration(delta: timedelta | None) -> str:
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
     if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
+        return _("%(d)s d %(h)s h", d=days, h=hours) if hours else _("%(d)s d", d=days)
     if hours:
-        return f"{hours} h {mins} min" if mins else f"{hours} h"
-    return f"{mins} min"
+        return _("%(h)s h %(m)s min", h=hours, m=mins) if mins else _("%(h)s h", h=hours)
+    return _("%(m)s min", m=mins)
 
 
 @bp.app_template_filter("local")
@@ -201,6 +217,18 @@ def _note_filter(note: str) -> tuple[str, bool]:
     return mask_numbers(note)
 
 
+@bp.app_template_filter("day")
+def _day_filter(day: date | None) -> str:
+    """A calendar date in the dashboard's language."""
+    return format_date(day, "d MMM y") if day else "—"
+
+
+@bp.app_template_filter("number")
+def _number_filter(value: int | float) -> str:
+    """A count written the way the dashboard's language writes numbers."""
+    return format_decimal(value)
+
+
 @bp.app_template_filter("duration")
 def _duration_filter(delta: timedelta | None) -> str:
     return duration(delta)
@@ -208,9 +236,9 @@ def _duration_filter(delta: timedelta | None) -> str:
 
 @bp.context_processor
 def page_globals() -> dict[str, Any]:
-    from hotline.staff import labels
+    from hotline.staff import i18n, labels
 
-    return {"labels": labels, "ui_lang": "en", "ui_dir": "ltr",
+    return {"labels": labels, **i18n.page_globals(),
             "timezone": current_app.config.get("TIMEZONE") or "Africa/Khartoum",
             "windows": dict((current_app.config.get("CALLBACKS") or {}).get("windows") or {})}
 
@@ -223,6 +251,7 @@ from hotline.staff import (  # noqa: E402,F401  (views register on bp)
     oversight,
     queue,
     requests,
+    search,
     simulator,
     supervisor,
     twofactor,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from hotline.services import inbox
@@ -59,7 +60,7 @@ def inbox_reply(message_id: int) -> Any:
         abort(404)
     except InboxError as exc:
         return show(message_id, status=400, error=str(exc), draft=body[:2000])
-    flash("Reply queued: it goes out in the next moments.")
+    flash(_("Reply queued: it goes out in the next moments."))
     return redirect(url_for("staff.inbox_message", message_id=message_id), 303)
 
 
@@ -71,7 +72,7 @@ def inbox_dismiss(message_id: int) -> Any:
         abort(404)
     except InboxError as exc:
         return show(message_id, status=409, error=str(exc))
-    flash("Dismissed.")
+    flash(_("Dismissed."))
     return redirect(url_for("staff.inbox_page"), 303)
 
 
@@ -83,5 +84,5 @@ def inbox_to_request(message_id: int) -> Any:
         abort(404)
     except InboxError as exc:
         return show(message_id, status=409, error=str(exc))
-    flash(f"Request {ref} made from the text; it is in the queue.")
+    flash(_("Request %(ref)s made from the text; it is in the queue.", ref=ref))
     return redirect(url_for("staff.request_page", request_id=request_id), 303)

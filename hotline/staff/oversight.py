@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, func, select
 
@@ -61,8 +62,8 @@ def decide_reveal(approval_id: int) -> Any:
         return render_template("staff/reveals.html", pending=reveals.pending(now_utc()),
                                error=str(exc), limit=current_app.extensions[
                                    "hotline.callbacks"].reveals_per_hour), 409
-    flash("Approved: they can reveal that number once." if decision == "approve"
-          else "Refused.")
+    flash(_("Approved: they can reveal that number once.") if decision == "approve"
+          else _("Refused."))
     return redirect(url_for("staff.reveal_approvals"), 303)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app, jsonify, render_template, request, session
+from flask_babel import gettext as _
 
 from hotline.actions import ACTIONS, PROVIDES
 from hotline.flows import ActionCall, ActionResult, Engine, Screen, State
@@ -89,29 +90,29 @@ def try_step() -> Any:
     """``{"dial": true, "lang": "ar"|"en"|"", "network": ""}`` or ``{"input": "1"}``."""
     data = request.get_json(silent=True)
     if not isinstance(data, Mapping):
-        return _fail("Send a JSON object.")
+        return _fail(_("Send a JSON object."))
     catalog = current_app.extensions["hotline.catalog"]
     if data.get("dial"):
         lang, network = data.get("lang") or None, str(data.get("network") or "")
         if lang is not None and lang not in catalog.languages:
-            return _fail("Unknown language.")
+            return _fail(_("Unknown language."))
         if network and network not in networks():
-            return _fail("Unknown network code.")
+            return _fail(_("Unknown network code."))
         state, screen = preview_engine(network).begin(lang, {"channel": "preview"})
         session[SESSION_KEY] = json.dumps({"state": state.to_dict(), "network": network})
         return jsonify(_screen(screen, state, network))
     value = data.get("input")
     if not isinstance(value, str) or len(value) > MAX_INPUT or "\x00" in value:
-        return _fail(f"Input must be text of at most {MAX_INPUT} characters.")
+        return _fail(_("Input must be text of at most %(n)s characters.", n=MAX_INPUT))
     saved = session.get(SESSION_KEY)
     if not saved:
-        return _fail("Dial first.", 409)
+        return _fail(_("Dial first."), 409)
     stored = json.loads(saved)
     network = stored["network"]
     engine = preview_engine(network)
     state = State.from_dict(stored["state"])
     if state.ended:
-        return _fail("This session has ended: dial again.", 409)
+        return _fail(_("This session has ended: dial again."), 409)
     if state.hops + 1 > current_app.config["USSD"]["max_hops"]:
         session.pop(SESSION_KEY, None)
         text = catalog.render(state.lang or engine.default_lang, "error.too_long")

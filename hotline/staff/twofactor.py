@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from hotline.extensions import db
@@ -66,11 +67,11 @@ def two_factor_enrol() -> Any:
 def two_factor_confirm() -> Any:
     secret = _store().get(_enrol_key())
     if secret is None:
-        return _page(400, error="Setting up took too long: start again.")
+        return _page(400, error=_("Setting up took too long: start again."))
     step = totp.verify(secret.decode(), request.form.get("code", "")[:40], None)
     if step is None:
-        return _enrol_page(secret.decode(), 400, "That code did not match: check the app and "
-                                                 "try the newest code.")
+        return _enrol_page(secret.decode(), 400, _("That code did not match: check the app and "
+                                                   "try the newest code."))
     user = users.get(current_user.id)
     codes = totp.new_recovery_codes()
     user.totp_secret, user.totp_last_step = secret.decode(), step
@@ -99,12 +100,12 @@ def two_factor_off() -> Any:
     if user.totp_enabled_at is None:
         abort(409)
     if second_factor_required(user):
-        return _page(403, error="Your role must use a second factor: it cannot be switched "
-                                "off. An admin can reset it if you lost your phone.")
+        return _page(403, error=_("Your role must use a second factor: it cannot be switched "
+                                  "off. An admin can reset it if you lost your phone."))
     if not passwords.verify(user.password_hash, request.form.get("current", "")):
         _account_failed(user, datetime.now(UTC))
         _failed(user, "wrong password when removing the second factor")
-        return _page(400, error="The password is wrong.")
+        return _page(400, error=_("The password is wrong."))
     clear(user)
     users.audit(user.id, "staff_totp_off", user)
     db.session.commit()

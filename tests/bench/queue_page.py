@@ -1,11 +1,13 @@
-"""The queue and statistics pages with 10,000 open and 100,000 closed requests: p50, p95 and
-max, and the SQL queries each page runs, against a trivial signed-in page.
+"""The worklist, a request page with its caller history, and the statistics pages with
+10,000 open and 100,000 closed requests: p50, p95 and max, and the SQL queries each page
+runs, against a trivial signed-in page.
 
 Run from the repository root (PostgreSQL and Redis on localhost)::
 
     .venv/bin/python -m tests.bench.queue_page            # reuses the loaded data
     .venv/bin/python -m tests.bench.queue_page --reload   # loads it again
     .venv/bin/python -m tests.bench.queue_page --explain  # also EXPLAIN ANALYZE every query
+    .venv/bin/python -m tests.bench.queue_page --rounds 20 --explain-only worklist,history
 
 The data lives in its own database, ``hotline_bench_queue``, migrated with the project's
 own migrations and filled with COPY: requests spread over a year, in the mix of reasons,
@@ -22,7 +24,11 @@ busy moment of the machine falls on all of them alike:
   session cookie: what a member of staff waits for, minus the network;
 * in this process through Flask's test client, where a ``before_cursor_execute``
   listener counts the page's SQL statements and the time they took;
-* the service functions alone (``list_queue``, ``statistics``).
+* the service functions alone (``list_queue``, ``get_request``, ``statistics``).
+
+The worklist is measured as staff open it (urgent first, then by deadline, each row's
+state worked out), with "callable now", and on its last page; the request page is the
+one of the caller with the most requests, so its history panel is the longest there is.
 
 Baselines in the same run: ``/healthz`` and ``/staff/account``, a signed-in page with
 the same layout and no queue data (session, CSRF token and template cost only).
@@ -57,8 +63,8 @@ from hotline.app import create_app
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, StaffUser
 from hotline.services.callbacks import OUTCOMES, REF_ALPHABET, REFERRALS
-from hotline.services.queue import QueueFilter, list_queue
-from hotline.services.stats import statistics
+from hotline.services.queue import QueueFilter, get_request, list_queue
+from hotline.services.stats import statistics, trends
 from hotline.staff import users
 from tests.bench.common import (
     HOST,
@@ -258,6 +264,8 @@ def queue_page(name: str, filters: QueueFilter) -> Page:
     query = {k: v for k in ("status", "reason", "language", "channel", "page")
              if (v := getattr(filters, k)) and not (k == "status" and v == "open")
              and not (k == "page" and v == 1)}
+    if filters.callable:
+        query["callable"] = "1"
     first = list_queue(filters).items[0].ref
     return Page(name, "/staff/" + (f"?{urlencode(query)}" if query else ""),
                 f'data-ref="{first}"', lambda: list_queue(filters))
@@ -273,21 +281,43 @@ def pages(app: Flask) -> list[Page]:
             Page("/healthz", "/healthz", '"ok"', baseline=True, target=False),
             Page("/staff/account", "/staff/account", "<h1>Your account</h1>", baseline=True,
                  target=False),
-            queue_page("queue, page 1", QueueFilter(per_page=per_page)),
-            queue_page(f"queue, page {last_page} (last)",
+            queue_page("worklist, page 1", QueueFilter(per_page=per_page)),
+            queue_page(f"worklist, page {last_page} (last)",
                        QueueFilter(page=last_page, per_page=per_page)),
             queue_page("queue, medical in Arabic",
                        QueueFilter(reason="medical", language="ar", per_page=per_page)),
+            queue_page("worklist, callable now",
+                       QueueFilter(callable=True, per_page=per_page)),
             queue_page("resolved, page 1", QueueFilter(status="resolved", per_page=per_page)),
+            history_page(),
         ]
         open_total = statistics(now=now).open_total
-    shows_open = f'<span class="n">{open_total}</span> open'
+    shows_open = f'<span class="n">{open_total:,}</span> open'
+
+    def numbers(days: int | None) -> None:
+        since = datetime.now(UTC) - timedelta(days=days) if days else None
+        statistics(since=since)
+        trends("Africa/Khartoum", since=since)
+
     found += [Page(f"statistics, {label}", "/staff/stats" + query, shows_open,
-                   lambda days=days: statistics(since=datetime.now(UTC) - timedelta(days=days)
-                                                if days else None))
+                   lambda days=days: numbers(days))
               for label, query, days in (("30 days (default)", "", 30),
                                          ("all time", "?period=all", None))]
     return found
+
+
+def history_page() -> Page:
+    """The request page of the open request whose caller has the most requests."""
+    busiest = db.session.execute(
+        select(CallbackRequest.contact_id, func.count())
+        .group_by(CallbackRequest.contact_id).order_by(func.count().desc()).limit(1)).one()
+    request_id, ref = db.session.execute(
+        select(CallbackRequest.id, CallbackRequest.ref)
+        .where(CallbackRequest.contact_id == busiest[0])
+        .order_by(CallbackRequest.created_at.desc()).limit(1)).one()
+    return Page(f"request + caller history ({busiest[1]} requests)",
+                f"/staff/requests/{request_id}", f"Request {ref}",
+                lambda: get_request(request_id))
 
 
 def service_only() -> list[tuple[str, Callable[[], object]]]:
@@ -475,6 +505,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reload", action="store_true", help="load the data again")
     parser.add_argument("--explain", action="store_true",
                         help="print EXPLAIN ANALYZE of every query of every page")
+    parser.add_argument("--explain-only", default="",
+                        help="print EXPLAIN ANALYZE only for pages whose name contains one "
+                             "of these comma-separated words (e.g. worklist,history)")
     parser.add_argument("--no-http", action="store_true", help="skip the gunicorn run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", default=DATABASE_URL)
@@ -599,8 +632,10 @@ def main(argv: list[str] | None = None) -> int:
                judged[p.name].p(95) < TARGET_P95) for p in measured if p.target]
     print(f"\nTargets ({'HTTP' if http_results else 'in process'}):\n")
     print(table([["target", "measured", ""], *[[t, v, verdict(ok)] for t, v, ok in checks]]))
-    if args.explain:
-        explain(app, local, measured, sql)
+    if args.explain or args.explain_only:
+        words = [w for w in args.explain_only.split(",") if w]
+        explain(app, local, [p for p in measured
+                             if not words or any(w in p.name for w in words)], sql)
     errors = [e for results in (http_results, local_results)
               for t in results.values() for e in t.errors]
     if errors:

@@ -113,8 +113,8 @@ def work_the_request(page: Page, lang: str, reason: str, ref: str, phone: str,
     page.screenshot(path=str(ARTIFACTS / f"request-{lang}-claimed.png"), full_page=True)
 
     page.get_by_label("No answer").check()
-    page.locator("#attempt-note").fill("<script>alert('x')</script> no answer, try later")
-    page.get_by_role("button", name="Log attempt").click()
+    page.locator("#call-note").fill("<script>alert('x')</script> no answer, try later")
+    page.get_by_role("button", name="Save the call").click()
     expect(page.get_by_text("No answer logged. Next attempt from")).to_be_visible()
     expect(page.get_by_text("Nobody holds this request")).to_be_visible()
     expect(page.locator("#revealed-phone")).to_have_count(0)
@@ -122,14 +122,12 @@ def work_the_request(page: Page, lang: str, reason: str, ref: str, phone: str,
         "<script>alert('x')</script> no answer, try later")
 
     page.get_by_role("button", name="Claim", exact=True).click()
-    page.get_by_label("Reached").check()
-    page.get_by_role("button", name="Log attempt").click()
-    expect(page.get_by_text("Reached logged. You still hold the request")).to_be_visible()
+    page.get_by_label("Reached", exact=True).check()
     page.get_by_label("Outcome").select_option("referred")
     page.get_by_label("Referral").select_option("protection")
-    page.locator("#resolve-note").fill("أحيل إلى الحماية" if lang == "ar" else "Referred")
-    page.get_by_role("button", name="Resolve").click()
-    expect(page.get_by_text(f"Request {ref} resolved.")).to_be_visible()
+    page.locator("#call-note").fill("أحيل إلى الحماية" if lang == "ar" else "Referred")
+    page.get_by_role("button", name="Save the call").click()
+    expect(page.get_by_text(f"Request {ref} closed.")).to_be_visible()
     expect(page.locator(f'tr[data-ref="{ref}"]')).to_have_count(0)
 
 
@@ -235,7 +233,7 @@ def test_a_supervisor_reads_the_numbers_and_downloads_the_csv(app, server, page,
     saved = tmp_path / "export.csv"
     download.value.save_as(saved)
     text = saved.read_text(encoding="utf-8-sig")
-    assert text.startswith("ref,created_at") and len(text.splitlines()) == 3
+    assert text.startswith("Reference,Received") and len(text.splitlines()) == 3
     assert EN_PHONE not in text and AR_PHONE not in text and "'+249 12* *** *89" in text
 
 

@@ -17,13 +17,16 @@
   }
 
   var log = document.getElementById("log");
+  // texts in the page's language, written by the server into data-t-* attributes
+  var words = {dial: sim.dataset.tDial, end: sim.dataset.tEnd, over: sim.dataset.tOver,
+               of: sim.dataset.tOf, ended: sim.dataset.tEnded};
   var sent = "";
 
   function remember(data) {
     var item = document.createElement("li");
-    item.textContent = (sent === "" ? "Dial" : "\u201c" + sent + "\u201d") + " \u2192 " +
-      (data.node || "end") + " p" + data.page + ": " + data.units + "/" + data.limit + " " +
-      data.encoding + (data.end ? " (end)" : "");
+    item.textContent = (sent === "" ? words.dial : "\u201c" + sent + "\u201d") + " \u2192 " +
+      (data.node || words.end) + " p" + data.page + ": " + data.units + "/" + data.limit + " " +
+      data.encoding + (data.end ? " (" + words.end + ")" : "");
     if (data.over) { item.className = "over"; }
     log.appendChild(item);
     log.scrollTop = log.scrollHeight;
@@ -35,12 +38,12 @@
     screen.setAttribute("dir", data.dir || "auto");
     if (data.lang) { screen.setAttribute("lang", data.lang); } else { screen.removeAttribute("lang"); }
     var units = document.getElementById("m-units");
-    units.textContent = data.units + " / " + data.limit + (data.over ? " — over budget" : "");
+    units.textContent = data.units + " / " + data.limit + (data.over ? " — " + words.over : "");
     units.className = data.over ? "late" : "";
     document.getElementById("m-encoding").textContent = data.encoding;
-    document.getElementById("m-page").textContent = data.page + " of " + data.pages;
+    document.getElementById("m-page").textContent = data.page + " " + words.of + " " + data.pages;
     document.getElementById("m-node").textContent = data.node || "—";
-    endFlag.textContent = data.end ? "Session ended" : "";
+    endFlag.textContent = data.end ? words.ended : "";
     setEnabled(!data.end);
     answer.value = "";
     if (!data.end) { answer.focus(); }
