@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hotline import config
+from hotline import alerttexts, areas, config
 from hotline.actions import ACTIONS, provided_vars
 from hotline.content import Catalog
 from hotline.errors import ConfigError, SpecError
@@ -50,14 +51,21 @@ def budgets(settings: Mapping[str, Any]) -> dict[str, Budget]:
 def check_specs(settings: Mapping[str, Any]):
     """Everything ``hotline check`` proves, for these settings."""
     return _check_specs(settings["ROOT"], tuple(sorted(settings["CENTRE"].items())),
-                        tuple(sorted(budgets(settings).values(), key=repr)))
+                        tuple(sorted(budgets(settings).values(), key=repr)),
+                        json.dumps(settings["ALERTS"], sort_keys=True))
 
 
 @lru_cache(maxsize=8)
-def _check_specs(root: str, centre: tuple, all_budgets: tuple):
+def _check_specs(root: str, centre: tuple, all_budgets: tuple, alerts_json: str):
+    alerts = json.loads(alerts_json)
+    known_areas, area_problems = areas.read()
+    templates, _ = alerttexts.parse_templates(alerts.get("templates") or {})
     return check_all(Path(root), values=dict(centre), budgets=all_budgets,
                      action_names=set(ACTIONS), action_vars=provided_vars(),
-                     code_keys=ERROR_KEYS)
+                     code_keys=ERROR_KEYS,
+                     hooks=[alerttexts.check_hook(alerts, known_areas, area_problems)],
+                     choices=lambda catalog: alerttexts.choice_lists(catalog, known_areas,
+                                                                     templates))
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -144,13 +152,17 @@ def register_flows(app: Flask) -> None:
     catalog: Catalog = checked.catalog
     network_budgets = budgets(app.config)
     centre = dict(app.config["CENTRE"])
+    templates, _ = alerttexts.parse_templates(app.config["ALERTS"]["templates"])
+    lists = alerttexts.choice_lists(catalog, areas.load(), templates)
+    app.extensions["hotline.alert_templates"] = templates
     engines: dict[str, Engine] = {}
 
     def engine_for(network_code: str) -> Engine:
         key = network_code if network_code in network_budgets else ""
         if key not in engines:
             engines[key] = Engine(graph, catalog, values=centre, budget=network_budgets[key],
-                                  actions=ACTIONS, default_lang=app.config["DEFAULT_LANGUAGE"])
+                                  actions=ACTIONS, default_lang=app.config["DEFAULT_LANGUAGE"],
+                                  choices=lists)
         return engines[key]
 
     app.extensions["hotline.engine_for"] = engine_for

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.content import REFERENCE_LANGUAGE, Catalog, load_catalog, placeholders
 from hotline.errors import ScreenTooLong
-from hotline.flows.engine import NAV_KEYS, Engine
+from hotline.flows.engine import NAV_KEYS, Choices, Engine
 from hotline.flows.spec import Graph, load_graph
 from hotline.textcodec import Budget, measure, sms_parts
 
 SMS_PREFIX = "sms."
 SAMPLE_VALUE = "ABCD2345"
+# A check another part of the code adds: its problems, and the content keys it uses
+# itself (so they are neither "unused" nor checked as screens).
+Hook = Callable[[Catalog], tuple[list[str], set[str]]]
 
 
 @dataclass
@@ -32,13 +35,21 @@ def _sample(names: Iterable[str], values: Mapping[str, str]) -> dict[str, str]:
 def check_all(root: Path, *, values: Mapping[str, str], budgets: Iterable[Budget],
               action_names: Iterable[str] | None = None,
               action_vars: Iterable[str] = (), code_keys: Iterable[str] = (),
-              sms_max_parts: int = 3, gsm7_languages: Iterable[str] = (REFERENCE_LANGUAGE,)
+              sms_max_parts: int = 3, gsm7_languages: Iterable[str] = (REFERENCE_LANGUAGE,),
+              hooks: Iterable[Hook] = (),
+              choices: Callable[[Catalog], Mapping[str, Choices]] | None = None
               ) -> Checked:
     """Load ``root/flows`` and ``root/content`` and list every problem, never stopping early."""
     catalog, problems = load_catalog(root / "content", gsm7_languages)
     graph, flow_problems = load_graph(root / "flows")
     problems += flow_problems
     langs = catalog.languages
+    lists = choices(catalog) if choices is not None else None
+    owned: set[str] = set()
+    for hook in hooks:
+        found, keys = hook(catalog)
+        problems += found
+        owned |= keys
     system = set(NAV_KEYS) | set(code_keys)
     for key in sorted(system):
         for lang in langs:
@@ -54,12 +65,12 @@ def check_all(root: Path, *, values: Mapping[str, str], budgets: Iterable[Budget
             if not catalog.has(lang, key):
                 problems.append(f"{graph[node_id].source}: content key {key} missing in "
                                 f"content/{lang}/{key.split('.')[0]}.yaml")
-    for key in sorted(catalog.keys() - set(used) - system):
+    for key in sorted(catalog.keys() - set(used) - system - owned):
         if not key.startswith(SMS_PREFIX):
             problems.append(f"{catalog.source(REFERENCE_LANGUAGE, key)}: key {key} is not used "
                             "by any flow")
     for lang in langs:
-        for key in sorted(catalog.keys(lang)):
+        for key in sorted(catalog.keys(lang) - owned):
             unknown = placeholders(catalog.text(lang, key)) - known_vars
             if unknown:
                 problems.append(f"{catalog.source(lang, key)}: {key}: unknown placeholder(s) "
@@ -79,13 +90,15 @@ def check_all(root: Path, *, values: Mapping[str, str], budgets: Iterable[Budget
         for option in node.options:
             if "lang" in option.set and option.set["lang"] not in langs:
                 problems.append(f"{node.source}: language {option.set['lang']!r} has no content")
+        if node.kind == "choose" and lists is not None and node.choices not in lists:
+            problems.append(f"{node.source}: unknown list {node.choices!r}")
         if len(node.options) >= 98:
             problems.append(f"{node.source}: more than 97 options clash with 98 (more)")
     if problems:
         return Checked(graph, catalog, problems)
     sample = _sample(known_vars - set(values), values)
     for budget in set(budgets):
-        engine = Engine(graph, catalog, values=values, budget=budget)
+        engine = Engine(graph, catalog, values=values, budget=budget, choices=lists)
         for node in graph.nodes.values():
             if node.kind == "action":
                 continue
