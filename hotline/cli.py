@@ -97,7 +97,11 @@ def simulate(lang: str | None, phone: str, network: str, inputs: str | None) -> 
 @cli.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst: bool) -> None:
-    """Run an rq worker on the replies, default and bulk queues (in that order)."""
+    """Run an rq worker on the replies, default and bulk queues (in that order).
+
+    Its scheduler hands delayed jobs (outbox retries after a backoff) back to the
+    queues; ``hotline sweep`` is the backstop when a scheduled job is lost.
+    """
     from rq import SimpleWorker
 
     from hotline.jobqueue import QUEUES, jobs
@@ -107,7 +111,7 @@ def worker(burst: bool) -> None:
         raise click.ClickException("HOTLINE_REDIS_URL is not set: jobs run inline, no worker "
                                    "is needed in development")
     SimpleWorker([queue.queues[name] for name in QUEUES],
-                 connection=queue.connection).work(burst=burst)
+                 connection=queue.connection).work(burst=burst, with_scheduler=True)
 
 
 @cli.command()

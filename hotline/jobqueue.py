@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -27,13 +28,24 @@ class JobQueue:
         app.extensions["hotline.jobs"] = self
 
     def enqueue(self, func: str, *args: Any, queue: str = "default",
-                retries: int = 0, **kwargs: Any) -> None:
+                retries: int = 0, delay: timedelta | None = None, **kwargs: Any) -> None:
+        """Run ``func`` on a worker; ``delay`` needs the worker's scheduler (``hotline worker``).
+
+        Inline (no Redis) a delayed job is not run: whatever scheduled it must also
+        be found by ``hotline sweep``, as outbox retries are.
+        """
         if self.connection is None:
+            if delay:
+                log.info("no Redis: %s not scheduled in %s, left to the sweeper", func, delay)
+                return
             module, name = func.rsplit(".", 1)
             getattr(importlib.import_module(module), name)(*args, **kwargs)
             return
         retry = Retry(max=retries, interval=[10, 60, 300][:retries] or 0) if retries else None
-        self.queues[queue].enqueue(func, *args, retry=retry, **kwargs)
+        if delay:
+            self.queues[queue].enqueue_in(delay, func, *args, retry=retry, **kwargs)
+        else:
+            self.queues[queue].enqueue(func, *args, retry=retry, **kwargs)
 
 
 def jobs() -> JobQueue:

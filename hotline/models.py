@@ -170,6 +170,42 @@ class VoiceCall(db.Model):
     currency: Mapped[str] = mapped_column(String(8), default="")
 
 
+class OutboxMessage(db.Model):
+    """One outbound SMS to one recipient, written in the same transaction as its cause.
+
+    rq jobs send by id and the sweeper re-enqueues what a lost job left behind, so the
+    row, not Redis, is the record of what must still go out.
+    """
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))  # reply|confirmation|topic|staff_reply|oncall…
+    recipient: Mapped[str] = mapped_column(String(20))  # E.164
+    body: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    encoding: Mapped[str] = mapped_column(String(8))  # GSM-7|UCS-2
+    parts: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(10))  # reply|bulk
+    # queued -> sending -> sent|failed|expired|suppressed; sent -> delivered|undelivered
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    provider_status: Mapped[str] = mapped_column(String(40), default="")  # last code/report
+    error: Mapped[str] = mapped_column(String(200), default="")
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    callback_request_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"),
+                                                           index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 # The queue page orders open work by urgency then age; this index serves it.
 db.Index("ix_callback_requests_queue", CallbackRequest.status, CallbackRequest.priority,
          CallbackRequest.created_at)
@@ -290,3 +326,7 @@ class BroadcastRecipient(db.Model):
 # The fan-out reads the subscribers of some areas and a topic, in contact order.
 db.Index("ix_subscriptions_fanout", Subscription.area_code, Subscription.topic,
          Subscription.contact_id)
+
+# The sweeper looks for rows stuck in queued/sending; the staff page lists the newest.
+db.Index("ix_outbox_messages_status_updated", OutboxMessage.status, OutboxMessage.updated_at)
+db.Index("ix_outbox_messages_created_at", OutboxMessage.created_at)

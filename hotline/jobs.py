@@ -1,0 +1,10 @@
+"""rq entry points, by dotted name: they take ids, never objects, and read fresh rows."""
+
+from __future__ import annotations
+
+from hotline.services import outbox
+
+
+def send_outbox(message_id: int) -> str:
+    """Send one outbox message, batched with others of the same body (see services.outbox)."""
+    return outbox.send(message_id)
