@@ -95,9 +95,13 @@ def with_signoff(catalog: Catalog, lang: str, text: str) -> str:
     return f"{text}\n{catalog.render(lang, SIGNOFF)}"
 
 
+SMS_KEYS = ("alerts.sms.summary", "alerts.sms.joined", "alerts.sms.join_help")
+SMS_SAMPLE = {"bref": "A123456", "sent": "100000", "delivered": "100000", "failed": "100000"}
+
+
 def owned_keys(catalog: Catalog, templates: Mapping[str, Template]) -> set[str]:
     """Content keys the alert code uses rather than a flow."""
-    keys = {SIGNOFF, WHOLE_STATE} | {f"alerts.day.{d}" for d in DAYS}
+    keys = {SIGNOFF, WHOLE_STATE, *SMS_KEYS} | {f"alerts.day.{d}" for d in DAYS}
     for t in templates.values():
         keys |= {t.title_key(), t.body_key()}
     return keys
@@ -119,6 +123,11 @@ def check(catalog: Catalog, templates: Mapping[str, Template], areas: Areas, *,
                 problems.append(f"content/{lang}/alerts.yaml: missing key {key} (used by alerts)")
         if problems:
             continue
+        for key in SMS_KEYS:  # the code's own SMS: one part, with the longest values
+            sms = catalog.render(lang, key, {**SMS_SAMPLE, "area_name": areas.longest_name(lang)})
+            if sms_parts(sms) > 1:
+                problems.append(f"{catalog.source(lang, key)}: {key}: {sms_parts(sms)} SMS parts; "
+                                "at most 1")
         longest_day = max(DAYS, key=lambda d: len(catalog.render(lang, f"alerts.day.{d}")))
         for t in templates.values():
             source = catalog.source(lang, t.body_key())

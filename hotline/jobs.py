@@ -8,3 +8,10 @@ from hotline.services import outbox
 def send_outbox(message_id: int) -> str:
     """Send one outbox message, batched with others of the same body (see services.outbox)."""
     return outbox.send(message_id)
+
+
+def fan_out_broadcast(broadcast_id: int) -> str:
+    """Turn a confirmed alert into outbox rows, chunk by chunk (see services.broadcasts)."""
+    from hotline.services import broadcasts
+
+    return broadcasts.fan_out(broadcast_id)

@@ -204,6 +204,8 @@ class OutboxMessage(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The alert this message is one copy of (issue 11): progress, pause and cancel.
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
 
 
 # The queue page orders open work by urgency then age; this index serves it.
@@ -305,22 +307,10 @@ class Broadcast(db.Model):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fanout_cursor: Mapped[int] = mapped_column(Integer, default=0)  # last contact id done
+    fanned_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     leader: Mapped[Leader | None] = relationship()
-
-
-class BroadcastRecipient(db.Model):
-    """Who a broadcast reached, or why not; the key makes a resumed fan-out add nobody twice."""
-
-    __tablename__ = "broadcast_recipients"
-
-    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
-    language: Mapped[str | None] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(12))  # queued|suppressed
-    reason: Mapped[str] = mapped_column(String(12), default="")  # opted_out|exited|...
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 # The fan-out reads the subscribers of some areas and a topic, in contact order.

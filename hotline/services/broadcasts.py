@@ -9,21 +9,24 @@ broadcast into outbox rows.
 from __future__ import annotations
 
 import json
-import secrets
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text, update
 
 from hotline import alerttexts, areas
 from hotline.alerttexts import Template
+from hotline.errors import HotlineError
 from hotline.extensions import db
-from hotline.models import AuditLog, Broadcast, Leader
+from hotline.models import AuditLog, Broadcast, Contact, Leader, OutboxMessage, Subscription
 from hotline.services import leaders, subscriptions
-from hotline.textcodec import sms_parts
+from hotline.textcodec import measure, sms_parts
+
+log = logging.getLogger(__name__)
 
 OPEN = ("pending", "queued", "held", "sending", "paused")
 CLOSED = ("done", "cancelled", "expired", "rejected")
@@ -111,10 +114,6 @@ def check_leader_alert(phone: str, template_name: str, fields: Mapping[str, str]
     return Preview("ok", count, parts_of(template, clean, area_code))
 
 
-def new_ref() -> str:
-    return "".join(secrets.choice("23456789") for _ in range(6))
-
-
 def create_from_leader(phone: str, template_name: str, fields: Mapping[str, str],
                        area_code: str, key: str) -> Preview:
     """Confirm a leader's alert (the caller commits); the same ``key`` makes it once."""
@@ -137,6 +136,7 @@ def create_from_leader(phone: str, template_name: str, fields: Mapping[str, str]
                             target=f"broadcast:{broadcast.id}",
                             detail=f"leader {broadcast.leader_id}, {template.name}, "
                                    f"{area_code}, {checked.count} recipients"))
+    start(broadcast)
     return Preview("ok", checked.count, checked.parts, broadcast)
 
 
@@ -147,3 +147,348 @@ def ref_of(broadcast: Broadcast) -> str:
 
 def settings() -> Mapping:
     return current_app.config["ALERTS"]
+
+
+# --- fan-out: a broadcast becomes outbox rows, a chunk at a time ------------------------------
+
+FANOUT_JOB = "hotline.jobs.fan_out_broadcast"
+CHUNK = 2000
+SUPPRESSED = ("exited", "opted_out", "unreachable", "danger", "daily_cap")
+LIVE = ("queued", "sending", "sent", "delivered")  # rows that count towards the daily cap
+
+
+def clock() -> datetime:
+    """The current time in UTC; tests stand it in the quiet hours or past an expiry."""
+    return leaders.now_utc()
+
+
+def quiet_until(now: datetime) -> datetime | None:
+    """The end of the quiet hours when ``now`` is inside them, else None."""
+    span = str(settings()["quiet_hours"])
+    start_text, _, end_text = span.partition("-")
+    start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+    tz = ZoneInfo(current_app.config.get("TIMEZONE", "Africa/Khartoum"))
+    local = now.astimezone(tz)
+    here = local.time()
+    inside = (start <= here or here < end) if start > end else (start <= here < end)
+    if not inside:
+        return None
+    ends = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if ends <= local:
+        ends += timedelta(days=1)
+    return ends.astimezone(UTC)
+
+
+def bodies(broadcast: Broadcast) -> dict[str, str]:
+    """The text each language's subscribers get, with the sign-off."""
+    cat = catalog()
+    if broadcast.template:
+        template = templates()[broadcast.template]
+        fields = json.loads(broadcast.fields or "{}")
+        codes = broadcast.areas.split(",")
+        return {lang: alerttexts.render(cat, lang, template, fields,
+                                        alerttexts.names(codes, areas.load(), lang))
+                for lang in cat.languages}
+    texts = json.loads(broadcast.texts or "{}")
+    return {lang: alerttexts.with_signoff(cat, lang, texts[lang]) for lang in cat.languages
+            if texts.get(lang)}
+
+
+def _chunk_end(broadcast: Broadcast, codes: list[str], size: int) -> int | None:
+    """The last contact id of the next chunk of subscribers, in id order."""
+    ids = (select(Subscription.contact_id)
+           .where(Subscription.area_code.in_(codes), Subscription.topic == broadcast.topic,
+                  Subscription.contact_id > broadcast.fanout_cursor)
+           .distinct().order_by(Subscription.contact_id).limit(size).subquery())
+    return db.session.scalar(select(func.max(ids.c.contact_id)))
+
+
+def _insert_chunk(broadcast: Broadcast, codes: list[str], high: int, texts: dict[str, str],
+                  now: datetime, not_before: datetime | None) -> list[tuple[int, str]]:
+    """One set-based INSERT … SELECT of the chunk's outbox rows; (id, status) of new rows.
+
+    A subscriber in several target areas is one row (EXISTS, not a join); whom we
+    must not write to gets a ``suppressed`` row naming why, so counts add up and a
+    resumed job skips them too (``ON CONFLICT DO NOTHING`` on the idempotency key).
+    """
+    default = current_app.config.get("DEFAULT_LANGUAGE", "ar")
+    langs = [lg for lg in texts if lg != default] + [default]
+    params: dict[str, object] = {
+        "bid": broadcast.id, "low": broadcast.fanout_cursor, "high": high,
+        "codes": codes, "topic": broadcast.topic, "now": now, "not_before": not_before,
+        "expires": broadcast.expires_at, "cap": int(settings()["daily_cap"]),
+        "day_start": local_day_start(now), "live": list(LIVE)}
+    whens = []
+    for i, lang in enumerate(langs):
+        cost = measure(texts[lang])
+        params.update({f"l{i}": lang, f"b{i}": texts[lang], f"e{i}": cost.encoding,
+                       f"p{i}": sms_parts(texts[lang])})
+        whens.append(i)
+
+    def pick(prefix: str) -> str:
+        cases = " ".join(f"WHEN x.lang = :l{i} THEN :{prefix}{i}" for i in whens[:-1])
+        last = f":{prefix}{whens[-1]}"
+        return f"CASE {cases} ELSE {last} END" if cases else last
+
+    sql = f"""
+        INSERT INTO outbox_messages (idempotency_key, kind, recipient, body, language, encoding,
+            parts, priority, status, attempts, provider_status, error, contact_id, created_at,
+            updated_at, not_before, expires_at, broadcast_id)
+        SELECT 'bc' || :bid || ':' || x.id, 'alert', x.phone, {pick("b")}, {pick("l")},
+            {pick("e")}, {pick("p")}, 'bulk',
+            CASE WHEN x.reason = '' THEN 'queued' ELSE 'suppressed' END, 0, '', x.reason,
+            x.id, :now, :now, :not_before, :expires, :bid
+        FROM (
+            SELECT c.id, c.phone, c.language AS lang,
+                CASE WHEN c.exited_at IS NOT NULL THEN 'exited'
+                     WHEN c.opted_out_at IS NOT NULL THEN 'opted_out'
+                     WHEN c.unreachable_at IS NOT NULL THEN 'unreachable'
+                     WHEN EXISTS (SELECT 1 FROM callback_requests r WHERE r.contact_id = c.id
+                                  AND r.status = 'open' AND r.reason = 'danger') THEN 'danger'
+                     WHEN (SELECT count(*) FROM outbox_messages o WHERE o.contact_id = c.id
+                           AND o.broadcast_id IS NOT NULL AND o.created_at >= :day_start
+                           AND o.status = ANY(:live)) >= :cap THEN 'daily_cap'
+                     ELSE '' END AS reason
+            FROM contacts c
+            WHERE c.id > :low AND c.id <= :high
+              AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id
+                          AND s.area_code = ANY(:codes) AND s.topic = :topic)
+        ) x
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id, status"""
+    return [(int(r[0]), str(r[1])) for r in db.session.execute(text(sql), params)]
+
+
+def _locked(broadcast_id: int) -> Broadcast | None:
+    return db.session.scalars(select(Broadcast).where(Broadcast.id == broadcast_id)
+                              .with_for_update()).one_or_none()
+
+
+def fan_out(broadcast_id: int, chunk: int = CHUNK) -> str:
+    """The rq job: write a broadcast's outbox rows chunk by chunk, then hand them to rq.
+
+    Each chunk and the cursor after it commit together, so a job killed mid-way
+    resumes after the last committed chunk and adds nobody twice; the broadcast
+    row is locked per chunk, so a pause or cancel takes effect between chunks.
+    Memory is one chunk's ids, whatever the number of subscribers.
+    """
+    from hotline.services import outbox
+
+    written = 0
+    while True:
+        now = clock()
+        broadcast = _locked(broadcast_id)
+        if broadcast is None or broadcast.status not in ("queued", "sending") \
+                or broadcast.fanned_out_at is not None:
+            status = broadcast.status if broadcast else "gone"
+            db.session.commit()
+            return f"broadcast {broadcast_id}: {status}, {written} rows written"
+        expires = _aware(broadcast.expires_at)
+        if expires is not None and expires <= now:
+            broadcast.status, broadcast.finished_at = "expired", now
+            _expire_rows(broadcast.id, now)
+            db.session.commit()
+            return f"broadcast {broadcast_id}: expired, {written} rows written"
+        broadcast.status = "sending"
+        codes = sorted(areas.load().reach(broadcast.areas.split(",")))
+        high = _chunk_end(broadcast, codes, chunk)
+        if high is None:
+            broadcast.fanned_out_at = now
+            db.session.commit()
+            finish(broadcast_id)
+            return f"broadcast {broadcast_id}: fanned out, {written} rows written"
+        held = None if broadcast.urgent else quiet_until(now)
+        made = _insert_chunk(broadcast, codes, high, bodies(broadcast), now, held)
+        broadcast.fanout_cursor = high
+        db.session.commit()
+        written += len(made)
+        outbox.enqueue([(i, "bulk") for i, status in made if status == "queued"],
+                       delay=held - now if held else None)
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
+def _expire_rows(broadcast_id: int, now: datetime) -> None:
+    db.session.execute(update(OutboxMessage).where(
+        OutboxMessage.broadcast_id == broadcast_id,
+        OutboxMessage.status.in_(("queued", "paused"))).values(
+        status="expired", error="alert expired", updated_at=now))
+
+
+def counts(broadcast_id: int) -> dict[str, int]:
+    """Rows by status, and suppressed rows by reason (``suppressed:<reason>``)."""
+    found: dict[str, int] = {}
+    rows = db.session.execute(select(OutboxMessage.status, OutboxMessage.error, func.count())
+                              .where(OutboxMessage.broadcast_id == broadcast_id)
+                              .group_by(OutboxMessage.status, OutboxMessage.error))
+    for status, error, n in rows:
+        found[status] = found.get(status, 0) + int(n)
+        if status == "suppressed":
+            reason = error if error in SUPPRESSED else "other"
+            found[f"suppressed:{reason}"] = found.get(f"suppressed:{reason}", 0) + int(n)
+    return found
+
+
+def finish(broadcast_id: int) -> bool:
+    """Close a fanned-out broadcast once nothing of it is waiting; tell its leader."""
+    broadcast = _locked(broadcast_id)
+    if broadcast is None or broadcast.status != "sending" or broadcast.fanned_out_at is None:
+        db.session.commit()
+        return False
+    found = counts(broadcast_id)
+    if any(found.get(s, 0) for s in ("queued", "sending", "paused")):
+        db.session.commit()
+        return False
+    broadcast.status, broadcast.finished_at = "done", clock()
+    _summary(broadcast, found)
+    db.session.add(AuditLog(staff_id=None, action="broadcast_done",
+                            target=f"broadcast:{broadcast.id}",
+                            detail=", ".join(f"{k} {v}" for k, v in sorted(found.items()))))
+    db.session.commit()
+    return True
+
+
+def _summary(broadcast: Broadcast, found: Mapping[str, int]) -> None:
+    """The leader's SMS when sending is over: sent, delivered, failed."""
+    from hotline.services import outbox
+
+    leader = broadcast.leader
+    if leader is None:
+        return
+    cat = catalog()
+    lang = db.session.scalar(select(Contact.language).where(Contact.phone == leader.phone))
+    lang = lang if lang in cat.languages else current_app.config["DEFAULT_LANGUAGE"]
+    sent = found.get("sent", 0) + found.get("delivered", 0) + found.get("undelivered", 0)
+    body = cat.render(lang, "alerts.sms.summary", {
+        "bref": ref_of(broadcast), "sent": str(sent), "delivered": str(found.get("delivered", 0)),
+        "failed": str(found.get("failed", 0) + found.get("undelivered", 0))})
+    outbox.queue_sms(db.session, to=leader.phone, body=body, language=lang, priority="reply",
+                     kind="alert_summary", idempotency_key=f"bc{broadcast.id}:summary")
+
+
+def finish_sweep() -> str:
+    """``hotline sweep``: close every broadcast whose last message has gone."""
+    ids = list(db.session.scalars(select(Broadcast.id).where(
+        Broadcast.status == "sending", Broadcast.fanned_out_at.is_not(None))))
+    db.session.commit()
+    done = sum(finish(i) for i in ids)
+    return f"broadcasts: {done} finished of {len(ids)} sending"
+
+
+def start(broadcast: Broadcast) -> None:
+    """Hand a confirmed broadcast to the fan-out job once the caller's commit lands."""
+    from hotline.jobqueue import jobs
+
+    @event.listens_for(db.session(), "after_commit", once=True)
+    def _go(session) -> None:  # noqa: ANN001 (SQLAlchemy's signature)
+        try:
+            jobs().enqueue(FANOUT_JOB, broadcast.id, queue="default")
+        except Exception:  # noqa: BLE001 (Redis down: the sweeper starts it)
+            log.warning("fan-out of broadcast %s not enqueued; the sweeper will", broadcast.id)
+
+
+def restart_sweep() -> str:
+    """``hotline sweep``: start again what a killed worker or a lost enqueue left behind.
+
+    A fan-out job run twice is harmless (each chunk locks the broadcast and starts
+    after the committed cursor), and so is a send job for a row already taken, so
+    the sweep hands over every unfinished fan-out and every due row still queued.
+    """
+    from hotline.jobqueue import jobs
+    from hotline.services import outbox
+
+    now = clock()
+    open_ids = list(db.session.scalars(select(Broadcast.id).where(
+        Broadcast.status.in_(("queued", "sending")), Broadcast.fanned_out_at.is_(None))))
+    for broadcast_id in open_ids:
+        jobs().enqueue(FANOUT_JOB, broadcast_id, queue="default")
+    waiting = db.session.scalars(
+        select(OutboxMessage.id).join(Broadcast, Broadcast.id == OutboxMessage.broadcast_id)
+        .where(Broadcast.status == "sending", OutboxMessage.status == "queued",
+               (OutboxMessage.not_before.is_(None)) | (OutboxMessage.not_before <= now))
+        .order_by(OutboxMessage.id).execution_options(yield_per=CHUNK))
+    handed = 0
+    batch: list[tuple[int, str]] = []
+    for message_id in waiting:
+        batch.append((message_id, "bulk"))
+        if len(batch) >= CHUNK:
+            handed += outbox.enqueue(batch)
+            batch = []
+    handed += outbox.enqueue(batch)
+    db.session.commit()
+    return f"broadcasts: {len(open_ids)} fan-outs restarted, {handed} messages handed over"
+
+
+# --- supervisors: pause, resume, cancel -------------------------------------------------------
+
+class BroadcastError(HotlineError):
+    """A supervisor action that does not apply to this broadcast now; the message says why."""
+
+
+def _audit(staff_id: int, action: str, broadcast: Broadcast, detail: str = "") -> None:
+    db.session.add(AuditLog(staff_id=staff_id, action=action, target=f"broadcast:{broadcast.id}",
+                            detail=detail[:300]))
+
+
+def _set_rows(broadcast_id: int, from_status: tuple[str, ...], to_status: str, now: datetime
+              ) -> list[int]:
+    return list(db.session.scalars(
+        update(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast_id,
+                                    OutboxMessage.status.in_(from_status))
+        .values(status=to_status, updated_at=now).returning(OutboxMessage.id)))
+
+
+def pause(broadcast_id: int, staff_id: int) -> int:
+    """Stop a broadcast between chunks and hold its unsent rows; how many were held.
+
+    Rows already handed to the gateway (``sending``) finish; nothing else goes.
+    """
+    broadcast = _locked(broadcast_id)
+    if broadcast is None or broadcast.status not in ("queued", "sending"):
+        db.session.rollback()
+        raise BroadcastError("Only a broadcast that is going out can be paused.")
+    now = clock()
+    broadcast.status = "paused"
+    held = _set_rows(broadcast_id, ("queued",), "paused", now)
+    _audit(staff_id, "broadcast_pause", broadcast, f"{len(held)} messages held")
+    db.session.commit()
+    return len(held)
+
+
+def resume(broadcast_id: int, staff_id: int) -> int:
+    """Go on from where it stopped: the held rows, then the rest of the fan-out."""
+    from hotline.jobqueue import jobs
+    from hotline.services import outbox
+
+    broadcast = _locked(broadcast_id)
+    if broadcast is None or broadcast.status != "paused":
+        db.session.rollback()
+        raise BroadcastError("Only a paused broadcast can be resumed.")
+    now = clock()
+    broadcast.status = "sending"
+    again = _set_rows(broadcast_id, ("paused",), "queued", now)
+    _audit(staff_id, "broadcast_resume", broadcast, f"{len(again)} messages released")
+    fanned = broadcast.fanned_out_at is not None
+    db.session.commit()
+    outbox.enqueue([(i, "bulk") for i in again])
+    if not fanned:
+        jobs().enqueue(FANOUT_JOB, broadcast_id, queue="default")
+    else:
+        finish(broadcast_id)
+    return len(again)
+
+
+def cancel(broadcast_id: int, staff_id: int) -> int:
+    """Stop for good: nothing not yet handed to the gateway goes; how many were stopped."""
+    broadcast = _locked(broadcast_id)
+    if broadcast is None or broadcast.status not in ("pending", "queued", "sending", "paused"):
+        db.session.rollback()
+        raise BroadcastError("This broadcast is over; there is nothing to cancel.")
+    now = clock()
+    broadcast.status, broadcast.finished_at = "cancelled", now
+    stopped = _set_rows(broadcast_id, ("queued", "paused"), "cancelled", now)
+    _audit(staff_id, "broadcast_cancel", broadcast, f"{len(stopped)} messages stopped")
+    db.session.commit()
+    return len(stopped)
