@@ -255,8 +255,30 @@ def _insert_chunk(broadcast: Broadcast, codes: list[str], high: int, texts: dict
                           AND s.area_code = ANY(:codes) AND s.topic = :topic)
         ) x
         ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id, status"""
-    return [(int(r[0]), str(r[1])) for r in db.session.execute(text(sql), params)]
+        RETURNING id, status, body"""
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in db.session.execute(text(sql), params)]
+
+
+def _leads(made: list[tuple[int, str, str]]) -> list[int]:
+    """The rows to hand to rq: the first of each gateway batch, not every row.
+
+    The send job takes its row and the next queued rows with the same body into
+    one request (services.outbox), so one job per batch sends them all; an rq
+    job per row cost more than the send itself. A row no batch took stays
+    queued and the sweep hands it over (``restart_sweep``).
+    """
+    from hotline.services import outbox
+
+    by_body: dict[str, list[int]] = {}
+    for message_id, status, body in made:
+        if status == "queued":
+            by_body.setdefault(body, []).append(message_id)
+    leads = []
+    for body, ids in by_body.items():
+        size = outbox._batch_size("bulk", sms_parts(body))
+        ids.sort()
+        leads += ids[::size]
+    return sorted(leads)
 
 
 def _locked(broadcast_id: int) -> Broadcast | None:
@@ -264,7 +286,7 @@ def _locked(broadcast_id: int) -> Broadcast | None:
                               .with_for_update()).one_or_none()
 
 
-def fan_out(broadcast_id: int, chunk: int = CHUNK) -> str:
+def fan_out(broadcast_id: int, chunk: int | None = None) -> str:
     """The rq job: write a broadcast's outbox rows chunk by chunk, then hand them to rq.
 
     Each chunk and the cursor after it commit together, so a job killed mid-way
@@ -274,6 +296,7 @@ def fan_out(broadcast_id: int, chunk: int = CHUNK) -> str:
     """
     from hotline.services import outbox
 
+    chunk = chunk or int(settings().get("fanout_chunk", CHUNK))
     written = 0
     while True:
         now = clock()
@@ -302,8 +325,7 @@ def fan_out(broadcast_id: int, chunk: int = CHUNK) -> str:
         broadcast.fanout_cursor = high
         db.session.commit()
         written += len(made)
-        outbox.enqueue([(i, "bulk") for i, status in made if status == "queued"],
-                       delay=held - now if held else None)
+        outbox.enqueue([(i, "bulk") for i in _leads(made)], delay=held - now if held else None)
 
 
 def _aware(at: datetime | None) -> datetime | None:
