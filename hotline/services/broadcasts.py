@@ -514,3 +514,184 @@ def cancel(broadcast_id: int, staff_id: int) -> int:
     _audit(staff_id, "broadcast_cancel", broadcast, f"{len(stopped)} messages stopped")
     db.session.commit()
     return len(stopped)
+
+
+# --- free text from the dashboard: two people, the author never approves -----------------------
+
+FREE_TEXT_MAX = 400  # characters a language's text may have before the sign-off
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A free-text alert as the approval page shows it."""
+
+    texts: Mapping[str, str]  # language -> the SMS with its sign-off
+    parts: Mapping[str, int]
+    recipients: int
+    cost: float
+
+
+def _check_texts(texts: Mapping[str, str]) -> dict[str, str]:
+    cat = catalog()
+    clean: dict[str, str] = {}
+    for lang in cat.languages:
+        body = " ".join((texts.get(lang) or "").split())
+        if not body:
+            raise BroadcastError(f"Write the text in every language ({lang} is empty).")
+        if len(body) > FREE_TEXT_MAX or not body.isprintable() or any(c in body for c in "<>{}"):
+            raise BroadcastError(f"The {lang} text must be 1 to {FREE_TEXT_MAX} printable "
+                                 "characters, without < > { }.")
+        parts = sms_parts(alerttexts.with_signoff(cat, lang, body))
+        if parts > int(settings()["max_parts"]):
+            raise BroadcastError(f"The {lang} text takes {parts} SMS with the sign-off; at most "
+                                 f"{settings()['max_parts']}. Shorten it.")
+        clean[lang] = body
+    return clean
+
+
+def create_free_text(author_id: int, texts: Mapping[str, str], area_codes: list[str],
+                     topic: str, urgent: bool, key: str) -> Broadcast:
+    """A staff member's alert, waiting for a second person's approval."""
+    known = areas.load()
+    codes = list(dict.fromkeys(c for c in area_codes if c))
+    if not codes or any(known.get(c) is None for c in codes):
+        raise BroadcastError("Choose at least one of the listed areas.")
+    if topic not in alerttexts.TOPICS:
+        raise BroadcastError("Choose what kind of alert this is.")
+    clean = _check_texts(texts)
+    existing = db.session.scalars(select(Broadcast).where(Broadcast.key == key[:140])).first()
+    if existing is not None:  # the same form sent twice
+        return existing
+    now = clock()
+    broadcast = Broadcast(key=key[:140], author_id=author_id, template="",
+                          texts=json.dumps(clean, ensure_ascii=False), areas=",".join(codes),
+                          topic=topic, urgent=bool(urgent), status="pending", created_at=now,
+                          expires_at=now + timedelta(hours=int(settings()["expiry_hours"])))
+    db.session.add(broadcast)
+    db.session.flush()
+    broadcast.recipients = subscriptions.count_reachable(codes, topic)
+    broadcast.parts = max(sms_parts(t) for t in bodies(broadcast).values())
+    db.session.add(AuditLog(staff_id=author_id, action="broadcast_draft",
+                            target=f"broadcast:{broadcast.id}",
+                            detail=f"{','.join(codes)}, {topic}, {broadcast.recipients} "
+                                   "recipients"))
+    db.session.commit()
+    return broadcast
+
+
+def draft(broadcast: Broadcast) -> Draft:
+    texts = bodies(broadcast)
+    parts = {lang: sms_parts(t) for lang, t in texts.items()}
+    count = subscriptions.count_reachable(broadcast.areas.split(","), broadcast.topic)
+    cost = count * max(parts.values(), default=1) * float(settings().get("cost_per_part", 0))
+    return Draft(texts, parts, count, round(cost, 2))
+
+
+def approve(broadcast_id: int, staff_id: int) -> Broadcast:
+    """The second person: never the author. The alert then goes out as a leader's would."""
+    broadcast = _locked(broadcast_id)
+    if broadcast is None or broadcast.status != "pending":
+        db.session.rollback()
+        raise BroadcastError("Only an alert waiting for approval can be approved.")
+    if broadcast.author_id == staff_id:
+        db.session.rollback()
+        raise BroadcastError("Someone other than the author must approve this alert.")
+    now = clock()
+    if broadcast.expires_at is not None and _aware(broadcast.expires_at) <= now:
+        db.session.rollback()
+        raise BroadcastError("This alert expired before it was approved; write it again.")
+    broadcast.status, broadcast.approved_by_id, broadcast.approved_at = "queued", staff_id, now
+    _audit(staff_id, "broadcast_approve", broadcast)
+    start(broadcast)
+    db.session.commit()
+    return broadcast
+
+
+def reject(broadcast_id: int, staff_id: int) -> Broadcast:
+    broadcast = _locked(broadcast_id)
+    if broadcast is None or broadcast.status != "pending":
+        db.session.rollback()
+        raise BroadcastError("Only an alert waiting for approval can be rejected.")
+    broadcast.status, broadcast.finished_at = "rejected", clock()
+    _audit(staff_id, "broadcast_reject", broadcast)
+    db.session.commit()
+    return broadcast
+
+
+# --- what the dashboard lists ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Progress:
+    broadcast: Broadcast
+    counts: Mapping[str, int]
+    total: int  # rows written so far (one per person reached or suppressed)
+    gone: int  # handed to the gateway (sent, delivered, undelivered, failed)
+    held_until: datetime | None
+
+    def reasons(self) -> list[tuple[str, int]]:
+        """Suppressed rows by reason, in a fixed order, only the reasons that occurred."""
+        return [(r, self.counts[f"suppressed:{r}"]) for r in (*SUPPRESSED, "other")
+                if self.counts.get(f"suppressed:{r}")]
+
+    @property
+    def percent(self) -> int:
+        expected = max(self.broadcast.recipients, self.total, 1)
+        waiting = self.counts.get("queued", 0) + self.counts.get("sending", 0) + \
+            self.counts.get("paused", 0)
+        done = self.total - waiting
+        if self.broadcast.fanned_out_at is not None:
+            expected = max(self.total, 1)
+        return min(100, int(100 * done / expected))
+
+
+def listing(limit: int = 50) -> list[Progress]:
+    """The newest broadcasts with their counts, in two queries whatever their size."""
+    rows = list(db.session.scalars(select(Broadcast).order_by(Broadcast.id.desc())
+                                   .limit(limit)))
+    ids = [b.id for b in rows]
+    found: dict[int, dict[str, int]] = {i: {} for i in ids}
+    held: dict[int, datetime | None] = {}
+    if ids:
+        for bid, status, error, n, later in db.session.execute(
+                select(OutboxMessage.broadcast_id, OutboxMessage.status, OutboxMessage.error,
+                       func.count(), func.max(OutboxMessage.not_before))
+                .where(OutboxMessage.broadcast_id.in_(ids))
+                .group_by(OutboxMessage.broadcast_id, OutboxMessage.status,
+                          OutboxMessage.error)):
+            mine = found[bid]
+            mine[status] = mine.get(status, 0) + int(n)
+            if status == "suppressed":
+                key = f"suppressed:{error if error in SUPPRESSED else 'other'}"
+                mine[key] = mine.get(key, 0) + int(n)
+            if status == "queued" and later is not None:
+                held[bid] = max(filter(None, (held.get(bid), _aware(later))))
+    now = clock()
+    out = []
+    for b in rows:
+        mine = found[b.id]
+        total = sum(v for k, v in mine.items() if ":" not in k)
+        gone = sum(mine.get(s, 0) for s in ("sent", "delivered", "undelivered", "failed"))
+        until = held.get(b.id)
+        out.append(Progress(b, mine, total, gone, until if until and until > now else None))
+    return out
+
+
+def subscribers_over_time(weeks: int = 12) -> tuple[list[datetime], dict[str, list[int]]]:
+    """Subscribers per area at the end of each of the last ``weeks`` weeks.
+
+    Counted from the consent ledger (subscribe minus later withdrawals is not
+    kept per area, so a withdrawal removes the person from every area, as STOP does).
+    """
+    now = clock()
+    ends = [now - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    series: dict[str, list[int]] = {}
+    for i, end in enumerate(ends):
+        rows = db.session.execute(text("""
+            SELECT e.area_code, count(DISTINCT e.contact_id) FROM consent_events e
+            WHERE e.action = 'subscribe' AND e.at <= :end
+              AND NOT EXISTS (SELECT 1 FROM consent_events w WHERE w.contact_id = e.contact_id
+                              AND w.action = 'unsubscribe' AND w.at > e.at AND w.at <= :end)
+            GROUP BY e.area_code"""), {"end": end})
+        for code, n in rows:
+            series.setdefault(code, [0] * weeks)[i] = int(n)
+    return ends, series
