@@ -7,9 +7,11 @@ which placeholders will be filled.
 
 from __future__ import annotations
 
+from flask import current_app
+
 from hotline import alerttexts, areas
 from hotline.flows.engine import Action, ActionCall, ActionResult
-from hotline.services import broadcasts, callbacks, leaders, subscriptions
+from hotline.services import broadcasts, callbacks, inbound_sms, leaders, subscriptions
 
 ACTIONS: dict[str, Action] = {}
 PROVIDES: dict[str, tuple[str, ...]] = {}
@@ -44,6 +46,22 @@ def callback_submit(call: ActionCall) -> ActionResult:
                             sms_ok=v.get("sms") == "yes", language=call.lang,
                             channel=call.context.get("channel", "ussd"))
     return ActionResult(done.expect_day, {"ref": done.ref, "until": done.expect_until})
+
+
+@action("sms.copy", provides=("sent",))
+def sms_copy(call: ActionCall) -> ActionResult:
+    """Send the SMS copy named by the session variable ``copy`` (the caller said yes).
+
+    Keyed by the session and the topic, so a replayed hop or a repeated text
+    queues it once. ``sent`` tells the SMS channel that the copy is the reply.
+    """
+    topic = call.vars.get("copy", "")
+    sent = inbound_sms.send_copy(current_app.extensions["hotline.catalog"],
+                          current_app.config["CENTRE"], phone=call.context["phone"],
+                          topic=topic, lang=call.lang,
+                          idempotency_key=f"copy:{call.context.get('session_id', '')}:{topic}",
+                          default_lang=current_app.config["DEFAULT_LANGUAGE"])
+    return ActionResult(vars={"sent": "yes" if sent else "no"})
 
 
 # --- community alerts (flows/alerts.yaml) ----------------------------------------------------

@@ -23,7 +23,9 @@ from hotline.extensions import db, migrate
 from hotline.flows import Engine, Graph
 from hotline.flows.check import check_all
 from hotline.jobqueue import JobQueue
+from hotline.keywords import Keywords
 from hotline.services import callbacks
+from hotline.services.inbound_sms import ENTRY_NODES, SmsService
 from hotline.services.ussd import ERROR_KEYS, UssdService
 from hotline.store import MemoryStore, RedisStore
 from hotline.textcodec import Budget
@@ -52,20 +54,28 @@ def check_specs(settings: Mapping[str, Any]):
     """Everything ``hotline check`` proves, for these settings."""
     return _check_specs(settings["ROOT"], tuple(sorted(settings["CENTRE"].items())),
                         tuple(sorted(budgets(settings).values(), key=repr)),
-                        json.dumps(settings["ALERTS"], sort_keys=True))
+                        silent_exit_words(settings), json.dumps(settings["ALERTS"], sort_keys=True))
+
+
+def silent_exit_words(settings: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(str(w) for w in (settings.get("SMS") or {}).get("silent_exit", ()))
 
 
 @lru_cache(maxsize=8)
-def _check_specs(root: str, centre: tuple, all_budgets: tuple, alerts_json: str):
+def _check_specs(root: str, centre: tuple, all_budgets: tuple, silent_exit: tuple = (),
+                 alerts_json: str = "{}"):
     alerts = json.loads(alerts_json)
     known_areas, area_problems = areas.read()
     templates, _ = alerttexts.parse_templates(alerts.get("templates") or {})
-    return check_all(Path(root), values=dict(centre), budgets=all_budgets,
-                     action_names=set(ACTIONS), action_vars=provided_vars(),
-                     code_keys=ERROR_KEYS,
-                     hooks=[alerttexts.check_hook(alerts, known_areas, area_problems)],
-                     choices=lambda catalog: alerttexts.choice_lists(catalog, known_areas,
-                                                                     templates))
+    checked = check_all(Path(root), values=dict(centre), budgets=all_budgets,
+                        action_names=set(ACTIONS), action_vars=provided_vars(),
+                        code_keys=ERROR_KEYS,
+                        hooks=[alerttexts.check_hook(alerts, known_areas, area_problems)],
+                        choices=lambda catalog: alerttexts.choice_lists(catalog, known_areas,
+                                                                        templates))
+    if checked.graph is not None and not checked.problems:
+        checked.problems.extend(Keywords(checked.catalog, silent_exit).problems(dict(centre)))
+    return checked
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -167,6 +177,13 @@ def register_flows(app: Flask) -> None:
 
     app.extensions["hotline.engine_for"] = engine_for
     app.extensions["hotline.catalog"] = catalog
+    missing = [n for n in ENTRY_NODES if n not in graph.nodes]
+    if missing:
+        raise SpecError([f"flows: node {n} is missing (the SMS channel enters there)"
+                         for n in missing])
+    app.extensions["hotline.sms"] = SmsService(
+        engine_for, catalog, app.extensions["hotline.store"], app.config,
+        Keywords(catalog, silent_exit_words(app.config)))
     app.extensions["hotline.ussd"] = UssdService(
         engine_for, catalog, app.extensions["hotline.store"], app.config,
         config.service_codes(app.config))

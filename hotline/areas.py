@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from hotline.errors import SpecError
-from hotline.normalize import keyword
+from hotline.normalize import words
 
 AREAS_FILE = Path(__file__).resolve().parents[1] / "config" / "areas.yaml"
 CODE = re.compile(r"^[A-Z]{2}-[A-Z]{2,3}$")
@@ -63,11 +63,11 @@ class Areas:
 
     def find(self, typed: str) -> Area | None:
         """The area a person typed in an SMS: its code, or its name in any language."""
-        wanted = keyword(typed)
+        wanted = words(typed)
         if not wanted:
             return None
         for area in self.by_code.values():
-            if wanted == area.code.casefold() or any(wanted == keyword(n)
+            if wanted == words(area.code) or any(wanted == words(n)
                                                      for n in area.names.values()):
                 # A locality named like its state (Khartoum) is found as the state.
                 return area

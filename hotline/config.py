@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = ROOT / "config" / "defaults.toml"
 ENV_PREFIX = "HOTLINE_"
 ENVIRONMENTS = ("development", "production")
-INT_KEYS = {"ussd": ("gsm7_budget", "ucs2_budget", "session_ttl", "max_hops", "max_text_bytes")}
+INT_KEYS = {"ussd": ("gsm7_budget", "ucs2_budget", "session_ttl", "max_hops", "max_text_bytes"),
+            "outbox": ("batch_size", "max_attempts", "hard_failure_threshold")}
 
 
 def _read_defaults(path: Path = DEFAULTS) -> dict[str, Any]:
@@ -39,6 +40,10 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         key = name[len(ENV_PREFIX):]
         if name.startswith(ENV_PREFIX) and key in settings and not isinstance(settings[key], dict):
             settings[key] = value
+        section, _, inner = key.partition("__")  # HOTLINE_OUTBOX__RATE_PARTS_PER_SECOND=20
+        if name.startswith(ENV_PREFIX) and inner and isinstance(settings.get(section), dict) \
+                and inner.lower() in settings[section]:
+            settings[section][inner.lower()] = _toml_value(value)
     for key, value in (overrides or {}).items():
         if isinstance(value, Mapping) and isinstance(settings.get(key), dict):
             settings[key] = {**settings[key], **value}
@@ -46,6 +51,14 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
             settings[key] = value
     settings.setdefault("ROOT", str(ROOT))
     return settings
+
+
+def _toml_value(text: str) -> Any:
+    """``20`` is a number, ``["+249…"]`` a list, anything else the string itself."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
 
 
 def problems(settings: Mapping[str, Any]) -> list[str]:
@@ -59,6 +72,12 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
             value = settings.get(section.upper(), {}).get(key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 found.append(f"[{section}] {key} must be a positive whole number, got {value!r}")
+    oncall = settings.get("OUTBOX", {}).get("oncall_numbers", [])
+    if not isinstance(oncall, list) or not all(
+            isinstance(n, str) and n[:1] == "+" and n[1:].isdigit() and 7 < len(n) < 17
+            for n in oncall):
+        found.append(f"[outbox] oncall_numbers must be a list of E.164 numbers such as "
+                     f"\"+249912345678\", got {oncall!r}")
     hops = settings.get("PROXY_HOPS", 0)
     if not str(hops).isdigit() or int(hops) > 5:
         found.append(f"HOTLINE_PROXY_HOPS must be a whole number from 0 to 5, got {hops!r}")

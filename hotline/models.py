@@ -170,6 +170,40 @@ class VoiceCall(db.Model):
     currency: Mapped[str] = mapped_column(String(8), default="")
 
 
+class InboundSms(db.Model):
+    """A text a caller sent us, stored once per gateway id before the webhook answers.
+
+    ``kind`` says what the service made of it: a keyword, a step of an SMS
+    conversation, or a message for staff (``received`` until then, so a text whose
+    handling failed still reaches staff). ``status`` is for staff messages: new in
+    the inbox, attached to the caller's open request, answered, turned into a
+    request, or dismissed.
+    """
+
+    __tablename__ = "inbound_sms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(100), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    to_code: Mapped[str] = mapped_column(String(40), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    link_id: Mapped[str] = mapped_column(String(100), default="")
+    network_code: Mapped[str] = mapped_column(String(10), default="")
+    gateway_date: Mapped[str] = mapped_column(String(40), default="")
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20), default="received")
+    command: Mapped[str] = mapped_column(String(20), default="")
+    language: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(20), default="done")
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"))
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reply: Mapped[str] = mapped_column(Text, default="")
+
+    contact: Mapped[Contact] = relationship()
+    handled_by: Mapped[StaffUser | None] = relationship()
+
+
 class OutboxMessage(db.Model):
     """One outbound SMS to one recipient, written in the same transaction as its cause.
 
@@ -316,6 +350,9 @@ class Broadcast(db.Model):
 # The fan-out reads the subscribers of some areas and a topic, in contact order.
 db.Index("ix_subscriptions_fanout", Subscription.area_code, Subscription.topic,
          Subscription.contact_id)
+
+# The staff inbox lists messages by status, newest first.
+db.Index("ix_inbound_sms_inbox", InboundSms.status, InboundSms.received_at)
 
 # The sweeper looks for rows stuck in queued/sending; the staff page lists the newest.
 db.Index("ix_outbox_messages_status_updated", OutboxMessage.status, OutboxMessage.updated_at)

@@ -15,7 +15,8 @@ _INVISIBLE = dict.fromkeys(
              "\u2066\u2067\u2068\u2069"))
 _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")  # harakat, dagger alef, tatweel
 _LETTERS = str.maketrans(
-    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"})
+    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي",
+     "ی": "ي", "ک": "ك"})  # the last two: Persian keyboards' yeh and kaf
 
 
 def digits(text: str) -> str:
@@ -38,3 +39,14 @@ def keyword(text: str) -> str:
     text = unicodedata.normalize("NFKC", menu_input(text)).casefold()
     text = _ARABIC_MARKS.sub("", text).translate(_LETTERS)
     return " ".join(text.split())
+
+
+def words(text: str) -> str:
+    """What an SMS keyword is compared as: :func:`keyword`, punctuation and symbols gone.
+
+    Callers write "Help!", «مساعدة» or "stop." and mean the keyword; any mark of
+    punctuation or symbol (Arabic ones included) counts as a space.
+    """
+    text = keyword(text)
+    return " ".join("".join(" " if unicodedata.category(ch)[0] in "PS" else ch
+                            for ch in text).split())

@@ -33,3 +33,21 @@ def _finish_broadcasts() -> str:
 
 
 SWEEPS.append(_finish_broadcasts)
+
+
+def _sweep_outbox() -> str:
+    from hotline.services.outbox import sweep as sweep_outbox
+
+    return sweep_outbox()
+
+
+SWEEPS.append(_sweep_outbox)
+
+
+def _alert_oncall() -> str:
+    from hotline.services.oncall import sweep_unclaimed
+
+    return sweep_unclaimed()
+
+
+SWEEPS.append(_alert_oncall)

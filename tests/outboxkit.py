@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -10,6 +17,9 @@ from hotline.extensions import db
 from hotline.models import OutboxMessage
 from hotline.services.outbox import queue_sms
 from tests.fakeat import FakeAT
+
+ROOT = Path(__file__).resolve().parents[1]
+HOTLINE = Path(sys.executable).parent / "hotline"  # the venv this test runs in
 
 FAST = {"backoff_seconds": 0.2, "max_backoff_seconds": 1, "connect_timeout": 1,
         "read_timeout": 0.5, "rate_parts_per_second": 0}
@@ -38,3 +48,85 @@ def rows(app: Flask) -> list[OutboxMessage]:
 
 def statuses(app: Flask) -> list[str]:
     return [row.status for row in rows(app)]
+
+
+# --- a real ``hotline worker`` process ----------------------------------------------------------
+
+def worker_env(fake: FakeAT, **outbox: Any) -> dict[str, str]:
+    """The environment of a worker process sending to ``fake`` (see README, Configuration)."""
+    from tests.conftest import DATABASE_URL, REDIS_URL, TOKEN
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update({"HOTLINE_DATABASE_URL": DATABASE_URL, "HOTLINE_REDIS_URL": REDIS_URL,
+                "HOTLINE_SECRET_KEY": "test-secret-" + "x" * 32, "HOTLINE_WEBHOOK_TOKEN": TOKEN,
+                "HOTLINE_AT_USERNAME": "hotline", "HOTLINE_AT_API_KEY": fake.api_key,
+                "HOTLINE_AT_SENDER_ID": "MRRC", "HOTLINE_AT_BASE_URL": fake.url,
+                "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"})
+    for key, value in {**FAST, **outbox}.items():
+        env[f"HOTLINE_OUTBOX__{key.upper()}"] = str(value)
+    return env
+
+
+class Worker:
+    """``hotline worker`` in its own process group; ``kill()`` is a SIGKILL, no goodbye."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env, self.log_dir, self.runs = env, log_dir, 0
+        self.process: subprocess.Popen | None = None
+        self.out: Any = None
+
+    def start(self) -> Worker:
+        self.runs += 1
+        self.out = (self.log_dir / f"worker-{self.runs}.log").open("w")
+        self.process = subprocess.Popen([str(HOTLINE), "worker"], env=self.env, stdout=self.out,
+                                        stderr=subprocess.STDOUT, cwd=ROOT,
+                                        start_new_session=True)
+        return self
+
+    def kill(self) -> None:
+        if self.process is not None:
+            # The whole group, as systemd kills a unit: rq's scheduler is a child process.
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait(10)
+        self._close()
+
+    def _close(self) -> None:
+        if self.out is not None:
+            self.out.close()
+            self.out = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()  # whatever is left of the group
+
+    def log(self) -> str:
+        return "\n".join(p.read_text()[-3000:] for p in sorted(self.log_dir.glob("worker-*")))
+
+
+def run_cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([str(HOTLINE), *args], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what or check}")
+
+
+def settled(app: Flask | None = None) -> bool:
+    """No row is waiting or in flight any more."""
+    return not any(s in ("queued", "sending") for s in statuses(app))

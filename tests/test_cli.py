@@ -115,7 +115,8 @@ def test_setup_dev_prints_the_webhook_urls_that_exist_and_a_staff_login(app):
     token = app.config["WEBHOOK_TOKEN"]
     assert f"http://127.0.0.1:5000/webhooks/at/ussd?token={token}" in result.output
     assert f"/webhooks/at/voice?token={token}" in result.output
-    assert "/webhooks/at/sms" not in result.output  # not built yet: no URL that would 404
+    assert f"/webhooks/at/sms/delivery?token={token}" in result.output
+    assert f"/webhooks/at/sms/optout?token={token}" in result.output
     assert "/staff/login" in result.output and "password" in result.output
 
 

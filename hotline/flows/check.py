@@ -12,7 +12,7 @@ from hotline.flows.engine import NAV_KEYS, Choices, Engine
 from hotline.flows.spec import Graph, load_graph
 from hotline.textcodec import Budget, measure, sms_parts
 
-SMS_PREFIX = "sms."
+SMS_PREFIX = "sms"  # texts of content files whose name starts so (sms.yaml, smsreply.yaml)
 SAMPLE_VALUE = "ABCD2345"
 # A check another part of the code adds: its problems, and the content keys it uses
 # itself (so they are neither "unused" nor checked as screens).
@@ -26,6 +26,11 @@ class Checked:
     graph: Graph | None
     catalog: Catalog
     problems: list[str] = field(default_factory=list)
+
+
+def is_sms(key: str) -> bool:
+    """SMS texts are used by code, not flows, and measured in SMS parts, not screens."""
+    return key.split(".", 1)[0].startswith(SMS_PREFIX)
 
 
 def _sample(names: Iterable[str], values: Mapping[str, str]) -> dict[str, str]:
@@ -66,7 +71,7 @@ def check_all(root: Path, *, values: Mapping[str, str], budgets: Iterable[Budget
                 problems.append(f"{graph[node_id].source}: content key {key} missing in "
                                 f"content/{lang}/{key.split('.')[0]}.yaml")
     for key in sorted(catalog.keys() - set(used) - system - owned):
-        if not key.startswith(SMS_PREFIX):
+        if not is_sms(key):
             problems.append(f"{catalog.source(REFERENCE_LANGUAGE, key)}: key {key} is not used "
                             "by any flow")
     for lang in langs:
@@ -75,7 +80,7 @@ def check_all(root: Path, *, values: Mapping[str, str], budgets: Iterable[Budget
             if unknown:
                 problems.append(f"{catalog.source(lang, key)}: {key}: unknown placeholder(s) "
                                 f"{sorted(unknown)}")
-            if key.startswith(SMS_PREFIX):
+            if is_sms(key):
                 text = catalog.render(lang, key, _sample(known_vars, values))
                 parts = sms_parts(text)
                 if parts > sms_max_parts:
@@ -131,7 +136,7 @@ def report(checked: Checked, *, values: Mapping[str, str], budget: Budget) -> li
                 lines.append(f"{node.id:<32} {lang:<3} {i}/{len(pages)} "
                              f"{cost.units:>3}/{budget.limit(cost.encoding):<3} {cost.encoding}")
     for lang in catalog.languages:
-        for key in sorted(k for k in catalog.keys(lang) if k.startswith(SMS_PREFIX)):
+        for key in sorted(k for k in catalog.keys(lang) if is_sms(k)):
             text = catalog.render(lang, key, _sample(graph.variables(), values))
             cost = measure(text)
             lines.append(f"{key:<32} {lang:<3} sms {cost.units:>3} chars {cost.encoding} "

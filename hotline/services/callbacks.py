@@ -28,7 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from hotline.errors import ConfigError, HotlineError
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, Contact, StaffUser
-from hotline.services import contacts
+from hotline.services import contacts, oncall
+from hotline.services.outbox import queue_sms
 from hotline.worktime import WorktimeError, WorkWeek, day_word
 
 log = logging.getLogger(__name__)
@@ -325,7 +326,7 @@ def _open_for(contact_id: int) -> list[CallbackRequest]:
 
 def _confirmation(lang: str | None, ref: str) -> str:
     """The neutral SMS text (reference only, no reason, no organisation), in the caller's
-    language; stored now, sent once the SMS pipeline exists."""
+    language; queued in the outbox with the request (``submit``)."""
     catalog = current_app.extensions["hotline.catalog"]
     lang = lang if lang in catalog.languages else current_app.config["DEFAULT_LANGUAGE"]
     return catalog.render(lang, "sms.callback.confirm",
@@ -387,6 +388,16 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
         _event(row.id, "updated", now, detail=f"{channel}: asked again")
     if created or changed:
         row.updated_at = now
+    # Sent once per request, in the caller's language; by SMS the conversation's last
+    # reply already is the confirmation.
+    if row.sms_confirmation and channel != "sms":
+        queue_sms(db.session, to=phone, body=row.sms_confirmation,
+                  language=language or current_app.config["DEFAULT_LANGUAGE"],
+                  priority="reply", kind="confirmation",
+                  idempotency_key=f"callback-confirmation-{row.id}", contact_id=contact.id,
+                  callback_request_id=row.id)
+    if created:
+        oncall.after_hours(db.session, row, cfg.week, now)
     db.session.commit()
     expect = utc(row.deadline_at)
     if expect is None or expect <= now:  # already late: promise the urgent delay from now on
@@ -415,16 +426,47 @@ def record_ring(phone: str, now: datetime | None = None) -> RingResult:
             row.last_ring_at = row.updated_at = now
             _event(row.id, "ring", now, detail=f"missed call ({row.rings})")
         return RingResult(row.id, row.ref, False, counted)
+    row = _new_unknown(contact, "missed_call", now, rings=1)
+    _event(row.id, "created", now, detail="missed call")
+    return RingResult(row.id, row.ref, True, True)
+
+
+def _new_unknown(contact: Contact, channel: str, now: datetime, rings: int = 0
+                 ) -> CallbackRequest:
+    """A request nobody has said the reason of yet (a missed call, a text to staff)."""
+    cfg = settings()
     schedule = cfg.week
-    row = CallbackRequest(contact_id=contact.id, channel="missed_call", reason="unknown",
+    row = CallbackRequest(contact_id=contact.id, channel=channel, reason="unknown",
                           language=contact.language, safe_to_call="unknown", safe_times="",
                           sms_ok=None, status="open", priority=NORMAL, created_at=now,
-                          updated_at=now, attempts=0, rings=1, last_ring_at=now,
+                          updated_at=now, attempts=0, rings=rings,
+                          last_ring_at=now if rings else None,
                           deadline_at=cfg.deadline(now, NORMAL, schedule),
                           next_attempt_at=schedule.next_open(now).astimezone(UTC))
     _insert(row)
-    _event(row.id, "created", now, detail="missed call")
-    return RingResult(row.id, row.ref, True, True)
+    return row
+
+
+def request_from_text(contact_id: int, staff_id: int, text: str,
+                      now: datetime | None = None) -> tuple[int, str]:
+    """Staff turn a caller's text into a callback request (or find their open one).
+
+    The caller commits. Returns the request's id and reference; the text goes on its
+    timeline, so whoever calls back reads what the caller wrote.
+    """
+    now = now_utc(now)
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        raise RequestNotFound(contact_id)
+    db.session.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
+    open_rows = _open_for(contact.id)
+    row = min(open_rows, key=lambda r: (r.priority, utc(r.created_at))) if open_rows \
+        else _new_unknown(contact, "sms", now)
+    if not open_rows:
+        _event(row.id, "created", now, staff_id=staff_id, detail="from a text message")
+    _event(row.id, "sms", now, staff_id=staff_id, detail="text message from the caller",
+           note=text)
+    return row.id, row.ref
 
 
 def withdraw_for_phone(phone: str, now: datetime | None = None) -> int:

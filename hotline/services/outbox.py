@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from flask import current_app
-from sqlalchemy import event, or_, select
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -310,3 +310,48 @@ def _opt_out(session: Session, phone: str, now: datetime) -> None:
     contact = session.scalars(select(Contact).where(Contact.phone == phone)).first()
     if contact is not None and contact.opted_out_at is None:
         contact.opted_out_at = now
+
+
+# --- the sweeper -----------------------------------------------------------------------------
+
+def sweep(now: datetime | None = None) -> str:
+    """Repair what lost jobs left behind; one line saying what was done.
+
+    - ``queued`` rows untouched for ``stuck_minutes`` (their rq job was flushed with
+      Redis, or never enqueued) are handed to rq again; a row enqueued twice is
+      still sent once, because a job claims its row with a conditional update.
+    - ``sending`` rows untouched that long belong to a worker that died mid-send:
+      the gateway may or may not have them, so the priority's rule decides
+      (replies are sent again, bulk is marked failed), as after a read timeout.
+    - ``queued`` rows past ``expires_at`` are expired.
+    """
+    from hotline.extensions import db
+
+    now = now or utcnow()
+    stuck = now - timedelta(minutes=float(settings()["stuck_minutes"]))
+    table = OutboxMessage
+    with Session(db.engine) as session:
+        expired = session.execute(
+            update(table).where(table.status == "queued", table.expires_at <= now)
+            .values(status="expired", error="expired before sending", updated_at=now)).rowcount
+        lost = session.execute(
+            update(table).where(table.status == "sending", table.updated_at < stuck,
+                                table.priority == "bulk")
+            .values(status="failed", updated_at=now, provider_status="worker-lost",
+                    error="worker lost mid-send: may or may not have been sent; not retried")
+        ).rowcount
+        resent = session.execute(
+            update(table).where(table.status == "sending", table.updated_at < stuck,
+                                table.priority == "reply")
+            .values(status="queued", updated_at=now, error="worker lost mid-send; sending again")
+            .returning(table.id, table.priority)).all()
+        due = or_(table.next_attempt_at.is_(None), table.next_attempt_at <= now)
+        again = session.execute(
+            update(table).where(table.status == "queued", table.updated_at < stuck, due,
+                                or_(table.not_before.is_(None), table.not_before <= now))
+            .values(updated_at=now).returning(table.id, table.priority)).all()
+        session.commit()
+    handed = enqueue([(row.id, row.priority) for row in [*resent, *again]])
+    return (f"outbox: {handed} of {len(resent) + len(again)} re-enqueued "
+            f"({len(resent)} after a lost worker), "
+            f"{expired} expired, {lost} bulk marked failed after a lost worker")

@@ -22,6 +22,7 @@ from hotline.alerttexts import TOPICS
 from hotline.errors import HotlineError
 from hotline.extensions import db
 from hotline.models import ConsentEvent, Contact, Subscription, utcnow
+from hotline.normalize import menu_input
 from hotline.services import contacts
 
 CHANNELS = ("ussd", "sms", "exit", "staff")
@@ -111,6 +112,17 @@ def unsubscribe(phone: str, *, channel: str, lang: str | None = None, ref: str |
     if contact is None:
         return 0
     return unsubscribe_contact(contact.id, channel=channel, lang=lang, ref=ref, now=now)
+
+
+def find_area(typed: str) -> areas.Area | None:
+    """The area a person typed after JOIN: a name in any language, a code, or the number
+    of a state in the order the USSD list shows them."""
+    known = areas.load()
+    number = menu_input(typed)
+    if number.isascii() and number.isdigit():
+        states = known.states()
+        return states[int(number) - 1] if 1 <= int(number) <= len(states) else None
+    return known.find(typed)
 
 
 def of_contact(contact_id: int) -> list[Subscription]:

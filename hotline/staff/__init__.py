@@ -181,6 +181,8 @@ from hotline.staff import (  # noqa: E402,F401  (views register on bp)
     admin,
     alerts,
     auth,
+    inbox,
+    outbox,
     queue,
     requests,
     simulator,

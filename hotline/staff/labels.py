@@ -63,7 +63,11 @@ EVENT = {
     "resolved": "Resolved",
     "reassigned": "Reassigned",
     "withdrawn": "Withdrawn by caller",
+    "sms": "Text from the caller",
+    "sms_reply": "Text reply sent",
 }
+INBOX = {"new": "New", "attached": "On a request", "answered": "Answered",
+         "converted": "Made a request", "dismissed": "Dismissed", "all": "Any status"}
 ROLE = {"agent": "Agent", "supervisor": "Supervisor", "admin": "Admin"}
 AUDIT = {
     "reveal_phone": "Revealed a phone number",
@@ -75,6 +79,9 @@ AUDIT = {
     "staff_unlock": "Unlocked an account",
     "staff_locked": "Account paused after failed sign-ins",
     "staff_login": "Signed in",
+    "sms_reply": "Answered a text message",
+    "sms_dismiss": "Dismissed a text message",
+    "sms_to_request": "Made a request from a text message",
 }
 
 

@@ -58,4 +58,5 @@ def bad_form(exc: BadForm) -> Response:
 
 from hotline.webhooks import ussd  # noqa: E402,F401,I001  (routes register on bp)
 from hotline.webhooks import voice  # noqa: E402,F401,I001  (routes register on bp)
+from hotline.webhooks import sms  # noqa: E402,F401,I001  (routes register on bp)
 from hotline.webhooks import sms_delivery  # noqa: E402,F401,I001  (routes register on bp)

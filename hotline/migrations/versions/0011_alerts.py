@@ -4,7 +4,7 @@ The consent ledger is append-only: in PostgreSQL a trigger refuses any UPDATE
 of consent_events, so a consent once recorded can never be rewritten.
 
 Revision ID: 0011_alerts
-Revises: 0008_outbox
+Revises: 0009_sms
 Create Date: 2026-11-29 19:22:18.792463
 """
 from alembic import op
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0011_alerts'
-down_revision = '0008_outbox'
+down_revision = '0009_sms'
 branch_labels = None
 depends_on = None
 
