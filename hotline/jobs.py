@@ -15,3 +15,10 @@ def fan_out_broadcast(broadcast_id: int) -> str:
     from hotline.services import broadcasts
 
     return broadcasts.fan_out(broadcast_id)
+
+
+def top_up_broadcast(broadcast_id: int, round_: int = 0) -> str:
+    """Hand over a broadcast's rows that no batch took, then finish it (services.broadcasts)."""
+    from hotline.services import broadcasts
+
+    return broadcasts.top_up(broadcast_id, round_)
