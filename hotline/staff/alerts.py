@@ -140,7 +140,7 @@ def broadcasts_page() -> Any:
     return render_template("staff/broadcasts.html", rows=rows, status_names=STATUS,
                            suppression=SUPPRESSION, topics=TOPIC, authors=authors,
                            chart=_chart(), by_area=subscriptions.subscribers_by_area(),
-                           refresh=5)
+                           refresh=current_app.config["STAFF"]["refresh_seconds"])
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/<any(pause, resume, cancel):action>")
