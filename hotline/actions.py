@@ -66,7 +66,12 @@ def callback_cancel(call: ActionCall) -> ActionResult:
 
 @action("contact.exit")
 def contact_exit(call: ActionCall) -> ActionResult:
-    """Stop everything: withdraw every open request and mark the number as exited."""
+    """Stop everything: withdraw every open request and alert subscription (a line in the
+    consent ledger, once per session however often it is replayed) and mark the number
+    as exited."""
+    subscriptions.unsubscribe(call.context["phone"], channel="exit", lang=call.lang,
+                              ref=f"{call.context.get('channel', 'ussd')}:"
+                                  f"{call.context.get('session_id', '')[:100]}:exit")
     callbacks.withdraw_for_phone(call.context["phone"],
                                  channel=call.context.get("channel", "ussd"))
     return ActionResult()

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from hotline import alerttexts
 from hotline.extensions import db
-from hotline.models import AuditLog, Broadcast, Leader
+from hotline.models import AuditLog, Broadcast, Leader, UssdSessionEnd
 from hotline.services import leaders
 from hotline.textcodec import sms_parts
 from tests.alertkit import leader, offered, open_menu, pick, quick_pins, say, subscriber
-from tests.conftest import PHONE, REDIS_URL, UssdCaller
+from tests.conftest import PHONE, REDIS_URL, TOKEN, UssdCaller
 
 LEADER = "+249955555555"
 
@@ -119,6 +119,23 @@ def test_first_use_sets_a_pin_then_sends_a_template_alert(app, phone, people, la
     assert (made.template, made.areas, made.topic, made.urgent, made.recipients, made.status) \
         == ("closure", "KH-OMD", "safety", True, 2, "queued")
     assert made.fields == '{"day": "tomorrow", "place": "Airport Rd"}'
+
+
+def test_the_end_of_a_leaders_session_keeps_no_pin(app, client, phone, people):
+    """The gateway's end-of-session report carries every key pressed, the PIN too."""
+    leader(LEADER, ["KH-OMD"], pin="4826")
+    to_templates(app, phone, "en")
+    closure_to_omdurman(app, phone, "en")
+    response = client.post(f"/webhooks/at/ussd/events?token={TOKEN}", data={
+        "sessionId": phone.session_id, "serviceCode": phone.service_code,
+        "phoneNumber": phone.phone, "networkCode": phone.network, "status": "Incomplete",
+        "hopsCount": str(len(phone.inputs) + 1), "input": "*".join(phone.inputs),
+        "lastAppResponse": phone.body})
+    assert response.status_code == 200
+    db.session.expire_all()
+    end = db.session.scalars(select(UssdSessionEnd)).one()
+    assert "4826" in "*".join(phone.inputs)
+    assert (end.input, end.last_app_response) == ("", "")
 
 
 def test_the_same_confirmation_hop_repeated_or_replayed_sends_once(app, phone, people):

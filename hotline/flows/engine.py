@@ -250,7 +250,8 @@ class Engine:
             state, screen = self.step(state, value, context)
         return state, screen
 
-    def private_path(self, inputs: Sequence[str], lang: str | None) -> bool:
+    def private_path(self, inputs: Sequence[str], lang: str | None,
+                     vars: Mapping[str, str] | None = None) -> bool:
         """Whether a session that received ``inputs`` passed a private node.
 
         Runs no action: where the path reaches one, what follows cannot be known
@@ -258,7 +259,7 @@ class Engine:
         guess). Used on the gateway's end-of-session report, after the session.
         """
         dry = replace_actions(self, _HALT)
-        state, _ = dry.begin(lang)
+        state, _ = dry.begin(lang, vars=vars)
         try:
             for value in inputs:
                 if state.private or state.ended:

@@ -83,6 +83,9 @@ class Graph:
         names: set[str] = set()
         for node in self.nodes.values():
             names.update(k for o in node.options for k in o.set)
+            # ``when`` variables too: ``hotline check`` then measures menus with such
+            # options shown (a leader's main menu), the longest a caller can see.
+            names.update(o.when for o in node.options if o.when)
             if node.save:
                 names.add(node.save)
         return names

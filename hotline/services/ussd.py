@@ -229,7 +229,13 @@ class UssdService:
         if len(inputs) > self.ussd["max_hops"]:
             return True
         lang = db.session.scalar(START_LANG, {"p_sid": fields.get("sessionId", "")[:100]})
-        return self.engine_for(fields.get("networkCode", "")[:10]).private_path(inputs, lang)
+        # A leader's menu has one more entry; walked without it, a leader's path (with
+        # the PIN typed in it) would be read as a walk through other menus and kept.
+        phone = to_e164(fields.get("phoneNumber"), self.region)
+        known = {"leader": "1"} if phone and db.session.scalar(IS_LEADER, {"p_phone": phone}) \
+            else {}
+        return self.engine_for(fields.get("networkCode", "")[:10]).private_path(inputs, lang,
+                                                                                known)
 
 
 @cache
