@@ -13,6 +13,7 @@ import sys
 import time
 
 from rq import SimpleWorker
+from rq.serializers import JSONSerializer
 
 from hotline import create_app
 from hotline.jobqueue import QUEUES, jobs
@@ -32,8 +33,8 @@ def main() -> None:
     app = create_app(overrides)
     with app.app_context():
         queue = jobs()
-        SimpleWorker([queue.queues[name] for name in QUEUES],
-                     connection=queue.connection).work(burst=True)
+        SimpleWorker([queue.queues[name] for name in QUEUES], connection=queue.connection,
+                     serializer=JSONSerializer).work(burst=True, with_scheduler=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from hotline import alerttexts, areas
 from hotline.config import load_settings
 from hotline.content import Catalog
 from hotline.textcodec import measure, sms_parts
-from tests.test_cli import run, workcopy  # noqa: F401 (a fixture)
+from tests.test_cli import run
 
 SETTINGS = load_settings()["ALERTS"]
 TEMPLATES, _ = alerttexts.parse_templates(SETTINGS["templates"])
@@ -40,7 +40,7 @@ def test_every_template_ends_with_the_sign_off_within_two_parts_in_each_language
     assert measure(longest(catalog, "en", TEMPLATES["free_trips"])).encoding == "GSM-7"
 
 
-def test_hotline_check_fails_a_template_over_two_parts(workcopy: Path):  # noqa: F811
+def test_hotline_check_fails_a_template_over_two_parts(workcopy: Path):
     path = workcopy / "content" / "ar" / "alerts.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace(
         "حملة صحية مجانية {day}", "حملة صحية مجانية وكبيرة وطويلة جدا جدا جدا جدا جدا {day}"),
@@ -50,7 +50,7 @@ def test_hotline_check_fails_a_template_over_two_parts(workcopy: Path):  # noqa:
     assert "content/ar/alerts.yaml: alerts.tpl.health.body: 3 SMS parts" in result.output
 
 
-def test_hotline_check_fails_a_template_whose_fields_differ(workcopy: Path):  # noqa: F811
+def test_hotline_check_fails_a_template_whose_fields_differ(workcopy: Path):
     path = workcopy / "content" / "en" / "alerts.yaml"
     path.write_text(path.read_text().replace("closed {day}", "closed {when}"))
     result = run("check", "--root", str(workcopy))

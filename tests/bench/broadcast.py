@@ -64,6 +64,7 @@ def worker_main(overrides: str) -> None:
     import logging
 
     from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
 
     from hotline import create_app
     from hotline.jobqueue import QUEUES, jobs
@@ -73,8 +74,8 @@ def worker_main(overrides: str) -> None:
     logging.getLogger("hotline").setLevel(logging.WARNING)
     with app.app_context():
         queue = jobs()
-        SimpleWorker([queue.queues[n] for n in QUEUES], connection=queue.connection).work(
-            logging_level="WARNING")
+        SimpleWorker([queue.queues[n] for n in QUEUES], connection=queue.connection,
+                     serializer=JSONSerializer).work(logging_level="WARNING", with_scheduler=True)
 
 
 class Peaks:
