@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from rq import Queue
+from rq.serializers import JSONSerializer
 
 from hotline.extensions import db
 from hotline.models import OutboxMessage
@@ -13,8 +14,13 @@ PHONE = "+249912345678"
 
 
 def _queued(app, name: str) -> list[int]:
-    queue = Queue(name, connection=app.extensions["hotline.redis"])
-    return [i for job in queue.get_jobs() for i in job.args[0]]
+    return [i for ids in _jobs(app, name) for i in ids]
+
+
+def _jobs(app, name: str) -> list[list[int]]:
+    """The ids each job on queue ``name`` carries (jobs are JSON: ids only)."""
+    queue = Queue(name, connection=app.extensions["hotline.redis"], serializer=JSONSerializer)
+    return [job.args[0] for job in queue.get_jobs()]
 
 
 def _queue(key: str = "k1", **extra):
@@ -55,8 +61,7 @@ def test_one_commit_is_one_job_per_priority(app):
         _queue(f"r{i}", to=f"+24991234567{i}")
     _queue("b", priority="bulk")
     db.session.commit()
-    replies = Queue("replies", connection=app.extensions["hotline.redis"]).get_jobs()
-    assert [job.args[0] for job in replies] == [[1, 2, 3]]
+    assert _jobs(app, "replies") == [[1, 2, 3]]
     assert _queued(app, "bulk") == [4]
 
 
@@ -98,8 +103,7 @@ def test_a_text_already_waiting_for_a_job_gets_no_second_job(app, make_app):
         db.session.commit()
     _queue("other", body="Another text.")
     db.session.commit()
-    assert [job.args[0] for job in Queue("replies", connection=app.extensions[
-        "hotline.redis"]).get_jobs()] == [[1], [4]]
+    assert _jobs(app, "replies") == [[1], [4]]
     with FakeAT() as fake:
         sender = make_app(**at_settings(fake))
         with sender.app_context():

@@ -183,11 +183,14 @@ def test_the_same_text_twice_to_one_number_goes_in_two_requests(sender, fake):
 
 def test_a_long_job_hands_its_remaining_ids_to_a_fresh_job(sender, fake, monkeypatch):
     from rq import Queue
+    from rq.serializers import JSONSerializer
 
     ids = [*queue(1, body="one"), *queue(1, body="two", first=5)]
-    Queue("replies", connection=sender.extensions["hotline.redis"]).empty()
+    Queue("replies", connection=sender.extensions["hotline.redis"],
+          serializer=JSONSerializer).empty()
     monkeypatch.setattr(outbox, "JOB_SECONDS", -1.0)  # out of time at once
     assert outbox.send(ids) == "2 handed on"
     assert fake.requests == [] and statuses(sender) == ["queued", "queued"]
-    [job] = Queue("replies", connection=sender.extensions["hotline.redis"]).get_jobs()
+    [job] = Queue("replies", connection=sender.extensions["hotline.redis"],
+          serializer=JSONSerializer).get_jobs()
     assert job.args[0] == ids
