@@ -135,3 +135,6 @@ def test_the_list_follows_sending_live_and_a_supervisor_pauses(
     assert db.session.get(Broadcast, made.id).status == "paused"
     assert db.session.scalars(select(Leader)).all() == []
     assert re.search("Omdurman: 4", page.locator("#subscribers-chart").inner_html())
+    # let the page's last requests (its icon) finish: a connection cut mid-answer makes
+    # the test server leave a file open, which fails the run as a ResourceWarning
+    page.wait_for_load_state("networkidle")
