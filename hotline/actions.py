@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from flask import current_app
 
+from hotline import alerttexts, areas
 from hotline.flows.engine import Action, ActionCall, ActionResult
-from hotline.services import callbacks, inbound_sms
+from hotline.services import broadcasts, callbacks, inbound_sms, leaders, subscriptions
 
 ACTIONS: dict[str, Action] = {}
 PROVIDES: dict[str, tuple[str, ...]] = {}
@@ -65,7 +66,12 @@ def callback_cancel(call: ActionCall) -> ActionResult:
 
 @action("contact.exit")
 def contact_exit(call: ActionCall) -> ActionResult:
-    """Stop everything: withdraw every open request and mark the number as exited."""
+    """Stop everything: withdraw every open request and alert subscription (a line in the
+    consent ledger, once per session however often it is replayed) and mark the number
+    as exited."""
+    subscriptions.unsubscribe(call.context["phone"], channel="exit", lang=call.lang,
+                              ref=f"{call.context.get('channel', 'ussd')}:"
+                                  f"{call.context.get('session_id', '')[:100]}:exit")
     callbacks.withdraw_for_phone(call.context["phone"],
                                  channel=call.context.get("channel", "ussd"))
     return ActionResult()
@@ -85,3 +91,119 @@ def sms_copy(call: ActionCall) -> ActionResult:
                           idempotency_key=f"copy:{call.context.get('session_id', '')}:{topic}",
                           default_lang=current_app.config["DEFAULT_LANGUAGE"])
     return ActionResult(vars={"sent": "yes" if sent else "no"})
+
+
+# --- community alerts (flows/alerts.yaml) ----------------------------------------------------
+
+def _ref(call: ActionCall, what: str) -> str:
+    """One USSD session's ``what``: the same on a repeated hop and on a replay."""
+    return f"{call.context.get('channel', 'ussd')}:{call.context.get('session_id', '')}:{what}"
+
+
+@action("alerts.area", provides=("area", "area_name"))
+def alerts_area(call: ActionCall) -> ActionResult:
+    """After the state (``step: state``) or the part of it (``step: locality``)."""
+    known = areas.load()
+    if call.args.get("step") == "state":
+        state = known.get(call.vars.get("state", ""))
+        if state is not None and known.localities(state.code):
+            return ActionResult("localities", {"area": "", "area_name": ""})
+        code = state.code if state else ""
+    else:
+        code = call.vars.get("area", "")
+    area = known.get(code)
+    return ActionResult("ok", {"area": code, "area_name": area.name(call.lang) if area else ""})
+
+
+@action("alerts.subscribe")
+def alerts_subscribe(call: ActionCall) -> ActionResult:
+    """Subscribe and write the consent to the ledger, once per session."""
+    try:
+        subscriptions.subscribe(call.context["phone"], call.vars.get("area", ""),
+                                call.vars.get("topics", "").split(","),
+                                channel=call.context.get("channel", "ussd"), lang=call.lang,
+                                ref=_ref(call, "subscribe"))
+    except subscriptions.SubscriptionError:
+        return ActionResult("invalid")
+    return ActionResult("ok")
+
+
+@action("alerts.unsubscribe")
+def alerts_unsubscribe(call: ActionCall) -> ActionResult:
+    subscriptions.unsubscribe(call.context["phone"], channel=call.context.get("channel", "ussd"),
+                              lang=call.lang, ref=_ref(call, "unsubscribe"))
+    return ActionResult("ok")
+
+
+@action("leader.begin", provides=("scope",))
+def leader_begin(call: ActionCall) -> ActionResult:
+    """Only a registered phone gets further; its areas become the only ones offered."""
+    outcome, leader = leaders.begin(call.context["phone"])
+    scope = ",".join(leaders.scope(leader)) if leader is not None else ""
+    return ActionResult(outcome, {"scope": scope, "pin_ok": ""})
+
+
+@action("leader.set_pin", provides=("pin_ok",))
+def leader_set_pin(call: ActionCall) -> ActionResult:
+    outcome = leaders.set_pin(call.context["phone"], call.vars.get("pin", ""),
+                              call.vars.get("pin2", ""))
+    return ActionResult(outcome, {"pin": "", "pin2": "", "pin_ok": "1" if outcome == "ok" else ""})
+
+
+@action("leader.check_pin", provides=("pin_try",))
+def leader_check_pin(call: ActionCall) -> ActionResult:
+    """The PIN leaves the session here; each try is counted once, even on a replay."""
+    tried = int(call.vars.get("pin_try", "0") or 0)
+    result = leaders.check_pin(call.context["phone"], call.vars.get("pin", ""),
+                               _ref(call, f"pin{tried}"))
+    return ActionResult(result.outcome, {"pin": "", "pin_try": str(tried + 1),
+                                         "pin_ok": "1" if result.outcome == "ok" else ""})
+
+
+@action("leader.template")
+def leader_template(call: ActionCall) -> ActionResult:
+    """A template (re)chosen: fields filled for another one do not carry over."""
+    return ActionResult("ok", {"day": "", "place": ""})
+
+
+@action("leader.next_field")
+def leader_next_field(call: ActionCall) -> ActionResult:
+    template = broadcasts.templates().get(call.vars.get("tpl", ""))
+    for name in template.fields if template else ():
+        if name != "area" and not call.vars.get(name):
+            return ActionResult(name)
+    return ActionResult("done")
+
+
+@action("leader.check_place")
+def leader_check_place(call: ActionCall) -> ActionResult:
+    place = alerttexts.clean_place(call.vars.get("place", ""),
+                                   int(broadcasts.settings()["place_max"]))
+    return ActionResult("ok" if place else "bad", {"place": place or ""})
+
+
+def _leader_alert(call: ActionCall, send: bool) -> ActionResult:
+    if call.vars.get("pin_ok") != "1":
+        return ActionResult("invalid")
+    args = (call.context["phone"], call.vars.get("tpl", ""),
+            {k: call.vars.get(k, "") for k in ("day", "place")}, call.vars.get("area", ""))
+    result = broadcasts.create_from_leader(*args, key=_ref(call, "send")) if send \
+        else broadcasts.check_leader_alert(*args)
+    area = areas.load().get(call.vars.get("area", ""))
+    found = {"count": str(result.count), "parts": str(result.parts),
+             "area_name": area.name(call.lang) if area else ""}
+    if result.broadcast is not None:
+        found["bref"] = broadcasts.ref_of(result.broadcast)
+    return ActionResult(result.outcome, found)
+
+
+@action("leader.preview", provides=("count", "parts", "area_name"))
+def leader_preview(call: ActionCall) -> ActionResult:
+    """Recipients and parts for the confirmation screen; nothing is stored."""
+    return _leader_alert(call, send=False)
+
+
+@action("leader.send", provides=("bref",))
+def leader_send(call: ActionCall) -> ActionResult:
+    """Confirm: one broadcast per session, however often this hop arrives."""
+    return _leader_alert(call, send=True)

@@ -18,7 +18,7 @@ from redis.retry import Retry
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hotline import config, deadline, logs
+from hotline import alerttexts, areas, config, deadline, logs
 from hotline.actions import ACTIONS, provided_vars
 from hotline.content import Catalog
 from hotline.errors import ConfigError, SpecError
@@ -79,7 +79,7 @@ def check_specs(settings: Mapping[str, Any]):
     return _check_specs(settings["ROOT"], centre,
                         tuple(sorted(budgets(settings).values(), key=repr)),
                         tuple(sorted(window_hours(settings).items())),
-                        silent_exit_words(settings))
+                        silent_exit_words(settings), json.dumps(settings["ALERTS"], sort_keys=True))
 
 
 def silent_exit_words(settings: Mapping[str, Any]) -> tuple[str, ...]:
@@ -88,11 +88,17 @@ def silent_exit_words(settings: Mapping[str, Any]) -> tuple[str, ...]:
 
 @lru_cache(maxsize=8)
 def _check_specs(root: str, centre: str, all_budgets: tuple, windows: tuple = (),
-                 silent_exit: tuple = ()):
+                 silent_exit: tuple = (), alerts_json: str = "{}"):
     values = json.loads(centre)
+    alerts = json.loads(alerts_json)
+    known_areas, area_problems = areas.read()
+    templates, _ = alerttexts.parse_templates(alerts.get("templates") or {})
     checked = check_all(Path(root), values=values, budgets=all_budgets,
                         action_names=set(ACTIONS), action_vars=provided_vars(),
-                        code_keys=ERROR_KEYS, screen_keys=ERROR_KEYS, windows=dict(windows))
+                        code_keys=ERROR_KEYS, screen_keys=ERROR_KEYS, windows=dict(windows),
+                        hooks=[alerttexts.check_hook(alerts, known_areas, area_problems)],
+                        choices=lambda catalog: alerttexts.choice_lists(catalog, known_areas,
+                                                                        templates))
     if checked.graph is not None and not checked.problems:
         checked.problems.extend(Keywords(checked.catalog, silent_exit).problems(values))
     return checked
@@ -242,6 +248,9 @@ def register_flows(app: Flask) -> None:
     catalog: Catalog = checked.catalog
     network_budgets = budgets(app.config)
     centre = dict(app.config["CENTRE"])
+    templates, _ = alerttexts.parse_templates(app.config["ALERTS"]["templates"])
+    lists = alerttexts.choice_lists(catalog, areas.load(), templates)
+    app.extensions["hotline.alert_templates"] = templates
     engines: dict[str, Engine] = {}
 
     def engine_for(network_code: str) -> Engine:
@@ -249,7 +258,7 @@ def register_flows(app: Flask) -> None:
         if key not in engines:
             engines[key] = Engine(graph, catalog, values=centre, budget=network_budgets[key],
                                   actions=ACTIONS, default_lang=app.config["DEFAULT_LANGUAGE"],
-                                  windows=window_hours(app.config))
+                                  windows=window_hours(app.config), choices=lists)
         return engines[key]
 
     app.extensions["hotline.engine_for"] = engine_for

@@ -18,7 +18,8 @@ from hotline.content import REFERENCE_LANGUAGE, Catalog
 from hotline.normalize import words
 from hotline.textcodec import measure, sms_parts
 
-COMMANDS = ("help", "info", "call", "stop", "start")
+COMMANDS = ("help", "info", "call", "stop", "start", "join")
+JOIN = "join"  # the only keyword followed by more words: the area (issue 11)
 KEYWORD_FILE = "smskeywords"
 REPLY_FILE = "smsreply"
 TOPIC_PREFIX = "sms.awareness."
@@ -30,9 +31,10 @@ _SEPARATORS = re.compile("[,\u060c]")  # Latin and Arabic commas
 class Command:
     """What a text asks for; ``lang`` is the language of the word (None for digits)."""
 
-    name: str  # help | info | call | stop | start | exit | topic
+    name: str  # help | info | call | stop | start | join | exit | topic
     lang: str | None = None
     topic: str | None = None  # the copy's key without "sms.", e.g. awareness.sea
+    rest: str = ""  # what followed JOIN: the area as typed
 
 
 def split_words(text: str) -> list[str]:
@@ -76,7 +78,19 @@ class Keywords:
             if 1 <= number <= len(self.topics):
                 return Command("topic", topic=self.topics[number - 1])
             return None
-        return self.table.get(word)
+        found = self.table.get(word)
+        if found is not None:
+            return found
+        return self._join(word)
+
+    def _join(self, word: str) -> Command | None:
+        """JOIN (or one of its words) followed by an area name or number."""
+        for size in (2, 1):  # a two-word keyword first ("SIGN UP Omdurman")
+            head, rest = " ".join(word.split()[:size]), " ".join(word.split()[size:])
+            found = self.table.get(head)
+            if found is not None and found.name == JOIN and rest:
+                return Command(JOIN, found.lang, rest=rest)
+        return None
 
     # --- replies ---------------------------------------------------------------------------
 

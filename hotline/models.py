@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, String, Text, event
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.extensions import db
@@ -293,6 +303,8 @@ class OutboxMessage(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The alert this message is one copy of (issue 11): progress, pause and cancel.
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
 
 
 db.Index("ix_audit_log_action", AuditLog.action)
@@ -310,6 +322,107 @@ db.Index("ix_callback_events_kind_at", CallbackEvent.kind, CallbackEvent.at,
 # The statistics page counts the requests of a period (the last 30 days by default), and
 # the queue's newest-first order pages from the end; without it both read the whole table.
 db.Index("ix_callback_requests_created_at", CallbackRequest.created_at)
+
+
+class Subscription(db.Model):
+    """Someone wants alerts of one topic for one area; deleted on withdrawal (the ledger stays)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("contact_id", "area_code", "topic"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    area_code: Mapped[str] = mapped_column(String(10))
+    topic: Mapped[str] = mapped_column(String(12))  # safety|services|tips
+    channel: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConsentEvent(db.Model):
+    """One consent or withdrawal, as it was given; rows are only ever added (a trigger
+    refuses UPDATE in PostgreSQL)."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    action: Mapped[str] = mapped_column(String(12))  # subscribe|unsubscribe
+    area_code: Mapped[str] = mapped_column(String(10), default="")  # "" = every area
+    topics: Mapped[str] = mapped_column(String(40), default="")
+    channel: Mapped[str] = mapped_column(String(10))  # ussd|sms|exit|staff
+    language: Mapped[str | None] = mapped_column(String(8))
+    text_version: Mapped[str] = mapped_column(String(60), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # What gave it (e.g. the USSD session), so a replayed session records it once.
+    ref: Mapped[str | None] = mapped_column(String(140), unique=True)
+
+
+class Leader(db.Model):
+    """A community leader allowed to send alerts to some areas from one phone."""
+
+    __tablename__ = "leaders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    areas: Mapped[str] = mapped_column(String(400))  # area codes, comma-separated
+    daily_limit: Mapped[int] = mapped_column(Integer, default=2)
+    active: Mapped[bool] = mapped_column(default=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+    @property
+    def area_codes(self) -> list[str]:
+        return [c for c in self.areas.split(",") if c]
+
+
+class LeaderPinAttempt(db.Model):
+    """A PIN entry, once per session and try, so a replayed session counts nothing twice."""
+
+    __tablename__ = "leader_pin_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("leaders.id"), index=True)
+    key: Mapped[str] = mapped_column(String(140), unique=True)
+    ok: Mapped[bool] = mapped_column()
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Broadcast(db.Model):
+    """One alert to the subscribers of some areas, from a leader's phone or a staff member."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(140), unique=True)  # one per confirmation
+    leader_id: Mapped[int | None] = mapped_column(ForeignKey("leaders.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    template: Mapped[str] = mapped_column(String(40), default="")  # "" for free text
+    fields: Mapped[str] = mapped_column(Text, default="{}")  # JSON: template field values
+    texts: Mapped[str] = mapped_column(Text, default="{}")  # JSON: free text per language
+    areas: Mapped[str] = mapped_column(String(400))
+    topic: Mapped[str] = mapped_column(String(12))
+    urgent: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)  # as counted at confirmation
+    parts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fanout_cursor: Mapped[int] = mapped_column(Integer, default=0)  # last contact id done
+    fanned_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    leader: Mapped[Leader | None] = relationship()
+
+
+# The fan-out reads the subscribers of some areas and a topic, in contact order.
+db.Index("ix_subscriptions_fanout", Subscription.area_code, Subscription.topic,
+         Subscription.contact_id)
 
 # The staff inbox lists messages by status, newest first.
 db.Index("ix_inbound_sms_inbox", InboundSms.status, InboundSms.received_at)

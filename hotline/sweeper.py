@@ -44,6 +44,15 @@ def _expire_callback_claims() -> str:
 SWEEPS.append(_expire_callback_claims)
 
 
+def _finish_broadcasts() -> str:
+    from hotline.services.broadcasts import finish_sweep, restart_sweep
+
+    return f"{restart_sweep()}; {finish_sweep()}"
+
+
+SWEEPS.append(_finish_broadcasts)
+
+
 def _sweep_outbox() -> str:
     from hotline.services.outbox import sweep as sweep_outbox
 

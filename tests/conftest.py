@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from hotline import create_app
+from hotline import alerttexts, areas, create_app
 from hotline.app import check_specs, window_hours
 from hotline.config import load_settings
 from hotline.extensions import db
@@ -180,12 +180,14 @@ def specs():
     settings = load_settings()
     checked = check_specs(settings)
     assert not checked.problems, "\n".join(checked.problems)
-    return checked, dict(settings["CENTRE"]), window_hours(settings)
+    templates, _ = alerttexts.parse_templates(settings["ALERTS"]["templates"])
+    lists = alerttexts.choice_lists(checked.catalog, areas.load(), templates)
+    return checked, dict(settings["CENTRE"]), window_hours(settings), lists
 
 
 @pytest.fixture()
 def engine(specs) -> Engine:
     """The real flows and content in a pure engine: no app, no database."""
-    checked, centre, windows = specs
+    checked, centre, windows, lists = specs
     return Engine(checked.graph, checked.catalog, values=centre, budget=Budget(), windows=windows,
-                  default_lang="ar")
+                  default_lang="ar", choices=lists)

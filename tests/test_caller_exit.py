@@ -13,14 +13,21 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from hotline.extensions import db
-from hotline.models import CallbackEvent, CallbackRequest, Contact, UssdSessionEnd
-from hotline.services import callbacks, queue
+from hotline.models import (
+    CallbackEvent,
+    CallbackRequest,
+    ConsentEvent,
+    Contact,
+    Subscription,
+    UssdSessionEnd,
+)
+from hotline.services import callbacks, queue, subscriptions
 from tests.conftest import PHONE, REDIS_URL, TOKEN, UssdCaller
 
 KRT = ZoneInfo("Africa/Khartoum")
 SUNDAY_1000 = datetime(2026, 11, 29, 10, 0, tzinfo=KRT)
 LANG = {"ar": "1", "en": "2"}
-CALLBACK, MINE, STOP = "4", "5", "7"
+CALLBACK, MINE, STOP = "4", "5", "8"
 DANGER, MEDICAL = "1", "2"
 
 
@@ -147,6 +154,22 @@ def test_stop_everything_withdraws_all_marks_the_number_and_names_nothing(app, u
     ask_for_a_call(ussd, lang, MEDICAL)
     db.session.refresh(contact)
     assert contact.exited_at is None and len(open_in_queue()) == 1
+
+
+def test_stop_everything_also_ends_alert_subscriptions_once_in_the_ledger(app, ussd):
+    subscriptions.subscribe(PHONE, "SD-KA", ["safety", "tips"], channel="sms", lang="en")
+    subscriptions.subscribe(PHONE, "KH-OMD", ["safety"], channel="ussd", lang="en")
+    db.session.commit()
+    menu_item(ussd, home(ussd, "en"), STOP)
+    ussd.press("1")
+    ussd.post("*".join(ussd.inputs))  # the gateway repeats the hop
+    redis.Redis.from_url(REDIS_URL).flushdb()  # the session is lost: it is replayed
+    ussd.post("*".join(ussd.inputs))
+    db.session.expire_all()
+    assert db.session.scalars(select(Subscription)).all() == []
+    withdrawn = [(e.action, e.channel, e.language) for e in db.session.scalars(
+        select(ConsentEvent).where(ConsentEvent.action == "unsubscribe"))]
+    assert withdrawn == [("unsubscribe", "exit", "en")]
 
 
 def test_no_to_stop_everything_returns_to_the_menu(app, ussd):

@@ -58,3 +58,12 @@ def test_the_menu_label_hours_come_from_config(workcopy: Path):
     assert window_hours(settings) == {"morning": "7:30-11", "afternoon": "11-2",
                                       "evening": "6-9"}
     assert check_specs(settings).problems == []
+
+
+def test_a_leader_only_entry_too_long_is_reported(workcopy: Path):
+    # shown only to registered leaders (``when: leader``), it is still measured
+    replace(workcopy / "content" / "ar" / "menu.yaml", 'leader: "أرسل تنبيها للمجتمع"',
+            'leader: "' + " ".join(["أرسل تنبيها للمجتمع"] * 5) + '"')
+    found = problems(workcopy)
+    assert any(p.startswith("flows/main.yaml: node menu (ar): over the screen budget")
+               for p in found), found

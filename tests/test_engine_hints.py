@@ -55,12 +55,21 @@ def every_page(engine: Engine):
                 yield state, engine.render(state)
 
 
+def accepts(engine: Engine, state: State, value: str) -> bool:
+    """A free-text question (a leader's place name) takes "96" or "55" as an answer."""
+    node = engine.graph[state.node]
+    return node.kind == "input" and node.input_type == "text" and \
+        node.min_len <= len(value) <= node.max_len
+
+
 def test_an_invalid_input_shows_the_same_screen_whole(engine: Engine):
     checked = 0
     for state, screen in every_page(engine):
         for value in INVALID:
             if value == "98" and screen.page < screen.pages - 1:
                 continue  # 98 is valid before the last page
+            if accepts(engine, state, value):
+                continue
             after, hinted = engine.step(state, value)
             assert (after.node, after.page, after.history) == \
                 (state.node, state.page, state.history)
@@ -78,6 +87,8 @@ def test_zero_after_an_invalid_input_goes_back_from_the_same_screen(engine: Engi
     for state, _ in every_page(engine):
         back, back_screen = engine.step(state, "0")
         for value in INVALID[:3]:
+            if accepts(engine, state, value):
+                continue
             hinted_state, _ = engine.step(state, value)
             again, again_screen = engine.step(hinted_state, "0")
             assert (again.node, again.page, again.history) == \

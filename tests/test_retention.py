@@ -22,7 +22,7 @@ from hotline.models import (
     UssdSessionEnd,
     VoiceCall,
 )
-from hotline.services import callbacks, retention
+from hotline.services import callbacks, retention, subscriptions
 from hotline.services.missed_calls import VoiceNotice, record
 from hotline.services.ussd import UssdHop, open_session, record_end
 
@@ -118,6 +118,18 @@ def test_contacts_with_nothing_open_are_deleted_after_their_period(app, agent, c
     lines = purge(clock, 200)
     assert OLD not in phones() and OPEN in phones()  # an open request keeps its caller
     assert "contacts: 1 not seen since" in lines[-1]
+
+
+def test_a_subscriber_to_alerts_is_kept_until_the_subscription_ends(app, clock):
+    subscriptions.subscribe(OLD, "SD-KA", ["safety"], channel="sms", lang="en", now=T0)
+    db.session.commit()
+    seen(OLD, T0)
+    purge(clock, 200)  # not seen for 200 days, but still asking for alerts
+    assert OLD in phones()
+    subscriptions.unsubscribe(OLD, channel="sms", lang="en", ref="test:stop")
+    db.session.commit()
+    purge(clock, 200)
+    assert OLD not in phones() and f"{retention.ANONYMOUS}-" in "".join(phones())
 
 
 def test_ussd_sessions_ends_and_missed_calls_are_deleted_after_their_periods(app, clock):

@@ -4,6 +4,8 @@ The routes are found by walking the app's URL map, so a page added later is
 covered without anyone remembering to add it here.
 """
 
+import re
+
 import pytest
 
 from hotline.staff import PUBLIC
@@ -30,6 +32,8 @@ def staff_routes(app, request_id: int = 1, user_id: int = 1) -> list[tuple[str, 
             .replace("<int:user_id>", str(user_id)).replace("<path:filename>", "staff.css") \
             .replace("<int:message_id>", "1") \
             .replace("<int:approval_id>", "1")
+        url = re.sub(r"<int:\w+>", "1", url)  # any other id (a leader, a broadcast)
+        url = re.sub(r"<any\(([^,)]+)[^>]*>", r"\1", url)  # the first of fixed words
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))
     return found

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.content import REFERENCE_LANGUAGE, Catalog, Value, load_catalog, placeholders
 from hotline.errors import ScreenTooLong
 from hotline.flows import textrules
-from hotline.flows.engine import NAV_KEYS, Engine, State, replace_actions
+from hotline.flows.engine import NAV_KEYS, Choices, Engine, State, replace_actions
 from hotline.flows.spec import Graph, Node, load_graph
 from hotline.textcodec import Budget, measure, sms_parts
 
 SMS_PREFIX = "sms"  # texts of content files whose name starts so (sms.yaml, smsreply.yaml)
 SAMPLE_VALUE = "ABCD2345"
+# A check another part of the code adds: its problems, and the content keys it uses
+# itself (so they are neither "unused" nor checked as screens).
+Hook = Callable[[Catalog], tuple[list[str], set[str]]]
 
 
 @dataclass
@@ -39,13 +42,21 @@ def check_all(root: Path, *, values: Mapping[str, Value], budgets: Iterable[Budg
               action_names: Iterable[str] | None = None,
               action_vars: Iterable[str] = (), code_keys: Iterable[str] = (),
               sms_max_parts: int = 3, gsm7_languages: Iterable[str] = (REFERENCE_LANGUAGE,),
-              windows: Mapping[str, str] | None = None, screen_keys: Iterable[str] = ()
+              windows: Mapping[str, str] | None = None, screen_keys: Iterable[str] = (),
+              hooks: Iterable[Hook] = (),
+              choices: Callable[[Catalog], Mapping[str, Choices]] | None = None
               ) -> Checked:
     """Load ``root/flows`` and ``root/content`` and list every problem, never stopping early."""
     catalog, problems = load_catalog(root / "content", gsm7_languages)
     graph, flow_problems = load_graph(root / "flows")
     problems += flow_problems
     langs = catalog.languages
+    lists = choices(catalog) if choices is not None else None
+    owned: set[str] = set()
+    for hook in hooks:
+        found, keys = hook(catalog)
+        problems += found
+        owned |= keys
     system = set(NAV_KEYS) | set(code_keys)
     for key in sorted(system):
         for lang in langs:
@@ -61,12 +72,12 @@ def check_all(root: Path, *, values: Mapping[str, Value], budgets: Iterable[Budg
             if not catalog.has(lang, key):
                 problems.append(f"{graph[node_id].source}: content key {key} missing in "
                                 f"content/{lang}/{key.split('.')[0]}.yaml")
-    for key in sorted(catalog.keys() - set(used) - system):
+    for key in sorted(catalog.keys() - set(used) - system - owned):
         if not is_sms(key):
             problems.append(f"{catalog.source(REFERENCE_LANGUAGE, key)}: key {key} is not used "
                             "by any flow")
     for lang in langs:
-        for key in sorted(catalog.keys(lang)):
+        for key in sorted(catalog.keys(lang) - owned):
             unknown = placeholders(catalog.text(lang, key)) - known_vars
             if unknown:
                 problems.append(f"{catalog.source(lang, key)}: {key}: unknown placeholder(s) "
@@ -87,13 +98,16 @@ def check_all(root: Path, *, values: Mapping[str, Value], budgets: Iterable[Budg
         for option in node.options:
             if "lang" in option.set and option.set["lang"] not in langs:
                 problems.append(f"{node.source}: language {option.set['lang']!r} has no content")
+        if node.kind == "choose" and lists is not None and node.choices not in lists:
+            problems.append(f"{node.source}: unknown list {node.choices!r}")
         if len(node.options) >= 98:
             problems.append(f"{node.source}: more than 97 options clash with 98 (more)")
     if problems:
         return Checked(graph, catalog, problems)
     sample = _sample(known_vars - set(values), values)
     for budget in set(budgets):
-        engine = Engine(graph, catalog, values=values, budget=budget, windows=windows)
+        engine = Engine(graph, catalog, values=values, budget=budget, windows=windows,
+                        choices=lists)
         problems += _screens(engine, sample)
         problems += _code_screens(catalog, screen_keys, budget)
     return Checked(graph, catalog, problems)

@@ -44,6 +44,9 @@ class ActionResult:
 
 
 Action = Callable[[ActionCall], ActionResult]
+# A named list for ``choose`` nodes: (label, value) pairs for a language and the session's
+# variables. It must be a pure function of those two, because a replay lists it again.
+Choices = Callable[[str, Mapping[str, str]], Sequence[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -92,13 +95,14 @@ class Engine:
 
     def __init__(self, graph: Graph, catalog: Catalog, *, values: Mapping[str, str] | None = None,
                  budget: Budget | None = None, actions: Mapping[str, Action] | None = None,
-                 default_lang: str | None = None, windows: Mapping[str, str] | None = None
-                 ) -> None:
+                 default_lang: str | None = None, windows: Mapping[str, str] | None = None,
+                 choices: Mapping[str, Choices] | None = None) -> None:
         self.graph = graph
         self.catalog = catalog
         self.values = dict(values or {})
         self.budget = budget or Budget()
         self.actions = dict(actions or {})
+        self.choices = dict(choices or {})
         self.default_lang = default_lang or catalog.languages[0]
         # Hours of each named time window ("8-12"): an option that sets a variable to a
         # window's name shows them in its label's ``{hours}``, so labels follow config.
@@ -111,7 +115,21 @@ class Engine:
     def _text(self, lang: str, key: str, vars: Mapping[str, str]) -> str:
         return self.catalog.render(lang, key, {**self.values, **vars})
 
+    @staticmethod
+    def _visible(node: Node, vars: Mapping[str, str]) -> list[Option]:
+        """A menu's options; one marked ``when: var`` only while that variable is set."""
+        return [o for o in node.options if o.when is None or vars.get(o.when)]
+
+    def _listed(self, node: Node, lang: str, vars: Mapping[str, str]) -> Sequence[tuple[str, str]]:
+        """A choose node's (label, value) pairs; an unknown list shows nothing to pick."""
+        provider = self.choices.get(node.choices or "")
+        return provider(lang, vars) if provider else ()
+
     def _option_lines(self, node: Node, lang: str, vars: Mapping[str, str]) -> list[str]:
+        if node.kind == "choose":
+            return [f"{i}. {label}" for i, (label, _) in enumerate(self._listed(node, lang, vars),
+                                                                    1)]
+
         def label_lang(option: Option) -> str:
             return option.set.get("lang", lang) if node.multilingual else lang
 
@@ -121,7 +139,7 @@ class Engine:
             return vars if hours is None else {**vars, "hours": hours}
 
         return [f"{i}. {self._text(label_lang(o), o.label, label_vars(o))}"
-                for i, o in enumerate(node.options, 1)]
+                for i, o in enumerate(self._visible(node, vars), 1)]
 
     def _chunks(self, node: Node, lang: str, vars: Mapping[str, str]) -> list[str]:
         if node.multilingual:
@@ -180,7 +198,8 @@ class Engine:
         if hint:
             langs = [lang] if state.lang else \
                 sorted(self.catalog.languages, key=lambda lg: lg != self.default_lang)
-            options = self._option_lines(node, lang, state.vars) if node.kind == "menu" else []
+            options = self._option_lines(node, lang, state.vars) \
+                if node.kind in {"menu", "choose"} else []
             text = with_hint(" / ".join(self.catalog.render(lg, "nav.invalid") for lg in langs),
                              body, nav, self.budget, options)
         else:
@@ -201,6 +220,8 @@ class Engine:
     def _nav_line(self, state: State, lang: str, page: int, count: int) -> str:
         more, back, home = self._nav_words(lang)
         back_to = (state.node, page - 1) if page else (state.history[-1] if state.history else None)
+        if state.node == self.graph.home and not page:
+            back_to = None  # the main menu's first page is sized without "back" (see navs)
         items = []
         if page < count - 1:
             items.append(more)
@@ -213,20 +234,24 @@ class Engine:
 
     # --- moving ----------------------------------------------------------------------------
 
-    def begin(self, lang: str | None, context: Mapping[str, str] | None = None
-              ) -> tuple[State, Screen]:
+    def begin(self, lang: str | None, context: Mapping[str, str] | None = None,
+              vars: Mapping[str, str] | None = None) -> tuple[State, Screen]:
+        """A new session; ``vars`` are what the service knows of the caller at the dial."""
         node = self.graph.home if lang else self.graph.start
-        state = self._enter(State(node=node, lang=lang), node, dict(context or {}), push=False)
+        state = self._enter(State(node=node, lang=lang, vars=dict(vars or {})), node,
+                            dict(context or {}), push=False)
         return state, self.render(state)
 
     def replay(self, inputs: Sequence[str], lang: str | None,
-               context: Mapping[str, str] | None = None) -> tuple[State, Screen]:
-        state, screen = self.begin(lang, context)
+               context: Mapping[str, str] | None = None,
+               vars: Mapping[str, str] | None = None) -> tuple[State, Screen]:
+        state, screen = self.begin(lang, context, vars)
         for value in inputs:
             state, screen = self.step(state, value, context)
         return state, screen
 
-    def private_path(self, inputs: Sequence[str], lang: str | None) -> bool:
+    def private_path(self, inputs: Sequence[str], lang: str | None,
+                     vars: Mapping[str, str] | None = None) -> bool:
         """Whether a session that received ``inputs`` passed a private node.
 
         Runs no action: where the path reaches one, what follows cannot be known
@@ -234,7 +259,7 @@ class Engine:
         guess). Used on the gateway's end-of-session report, after the session.
         """
         dry = replace_actions(self, _HALT)
-        state, _ = dry.begin(lang)
+        state, _ = dry.begin(lang, vars=vars)
         try:
             for value in inputs:
                 if state.private or state.ended:
@@ -266,9 +291,15 @@ class Engine:
             if state.page >= count - 1:
                 return state, self.render(state, hint=True)
             state = replace(state, page=state.page + 1)
+        elif node.kind == "choose" and value.isdigit() and state.page >= shown.options_from \
+                and 1 <= int(value) <= len(listed := self._listed(node, self._nav_lang(state),
+                                                                  state.vars)):
+            state = replace(state, vars={**state.vars, node.save or "": listed[int(value) - 1][1]})
+            state = self._enter(state, node.next or "", context)
         elif node.kind in {"menu", "message"} and value.isdigit() and node.options \
-                and state.page >= shown.options_from and 1 <= int(value) <= len(node.options):
-            option = node.options[int(value) - 1]
+                and state.page >= shown.options_from \
+                and 1 <= int(value) <= len(visible := self._visible(node, state.vars)):
+            option = visible[int(value) - 1]
             sets = dict(option.set)
             lang = sets.pop("lang", state.lang)
             state = replace(state, lang=lang, vars={**state.vars, **sets})

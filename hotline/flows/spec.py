@@ -14,13 +14,14 @@ from typing import Any
 
 import yaml
 
-KINDS = {"menu", "message", "input", "action", "end"}
+KINDS = {"menu", "message", "input", "action", "end", "choose"}
 NODE_FIELDS = {
     "menu": {"kind", "text", "options", "multilingual", "private"},
     "message": {"kind", "text", "options", "next", "private"},
     "input": {"kind", "text", "input", "save", "next", "private"},
     "action": {"kind", "action", "args", "next", "routes", "private"},
     "end": {"kind", "text", "private"},
+    "choose": {"kind", "text", "choices", "save", "next", "private"},
 }
 INPUT_TYPES = {"digits", "text"}
 MAIN = "main"
@@ -31,6 +32,7 @@ class Option:
     label: str
     next: str
     set: Mapping[str, str] = field(default_factory=dict)
+    when: str | None = None  # shown only when this session variable is set
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Node:
     # A session that reaches a private node keeps no trace of its path: the choice that
     # led here (e.g. "not safe to call") must not be tied to the caller's number.
     private: bool = False
+    choices: str | None = None  # a choose node: the named list its options come from
 
     @property
     def targets(self) -> list[str]:
@@ -80,6 +83,9 @@ class Graph:
         names: set[str] = set()
         for node in self.nodes.values():
             names.update(k for o in node.options for k in o.set)
+            # ``when`` variables too: ``hotline check`` then measures menus with such
+            # options shown (a leader's main menu), the longest a caller can see.
+            names.update(o.when for o in node.options if o.when)
             if node.save:
                 names.add(node.save)
         return names
@@ -125,9 +131,13 @@ def _node(stem: str, name: str, raw: Any, where: str, problems: list[str]) -> No
         if not isinstance(sets, Mapping) or not all(isinstance(v, str) for v in sets.values()):
             problems.append(f"{where}: option {i}: set must map names to text")
             sets = {}
-        for extra in sorted(set(opt) - {"label", "next", "set"}):
+        for extra in sorted(set(opt) - {"label", "next", "set", "when"}):
             problems.append(f"{where}: option {i}: unknown field {extra!r}")
-        options.append(Option(opt["label"], opt["next"], MappingProxyType(dict(sets))))
+        when = opt.get("when")
+        if when is not None and not isinstance(when, str):
+            problems.append(f"{where}: option {i}: when must name a variable")
+            when = None
+        options.append(Option(opt["label"], opt["next"], MappingProxyType(dict(sets)), when))
     if kind == "menu" and not options:
         problems.append(f"{where}: a menu needs options")
     routes = raw.get("routes", {})
@@ -138,15 +148,18 @@ def _node(stem: str, name: str, raw: Any, where: str, problems: list[str]) -> No
     if nxt is not None and not isinstance(nxt, str):
         problems.append(f"{where}: next must be a node name")
         nxt = None
-    if kind in {"input", "action"} and not nxt and not routes:
+    if kind in {"input", "action", "choose"} and not nxt and not routes:
         problems.append(f"{where}: dead end: a {kind} needs next" +
                         (" or routes" if kind == "action" else ""))
     spec = raw.get("input", {}) if kind == "input" else {}
     if not isinstance(spec, Mapping) or spec.get("type", "text") not in INPUT_TYPES:
         problems.append(f"{where}: input.type must be one of {sorted(INPUT_TYPES)}")
         spec = {}
-    if kind == "input" and not isinstance(raw.get("save"), str):
-        problems.append(f"{where}: an input needs save: <variable>")
+    if kind in {"input", "choose"} and not isinstance(raw.get("save"), str):
+        problems.append(f"{where}: a{'n' if kind == 'input' else ''} {kind} needs save: "
+                        "<variable>")
+    if kind == "choose" and not isinstance(raw.get("choices"), str):
+        problems.append(f"{where}: a choose needs choices: <list name>")
     if kind == "action" and not isinstance(raw.get("action"), str):
         problems.append(f"{where}: an action needs action: <name>")
     args = raw.get("args", {})
@@ -160,6 +173,7 @@ def _node(stem: str, name: str, raw: Any, where: str, problems: list[str]) -> No
         min_len=int(spec.get("min", 1)), max_len=int(spec.get("max", 20)),
         save=raw.get("save"), multilingual=bool(raw.get("multilingual", False)),
         private=bool(raw.get("private", False)),
+        choices=raw.get("choices") if kind == "choose" else None,
     )
 
 
@@ -220,7 +234,7 @@ def load_graph(root: Path) -> tuple[Graph | None, list[str]]:
 
         resolved[node_id] = Node(**{
             **node.__dict__,
-            "options": tuple(Option(o.label, fix(o.next), o.set) for o in node.options),
+            "options": tuple(Option(o.label, fix(o.next), o.set, o.when) for o in node.options),
             "next": fix(node.next) if node.next else None,
             "routes": MappingProxyType({k: fix(v) for k, v in node.routes.items()}),
         })

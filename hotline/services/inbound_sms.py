@@ -34,7 +34,7 @@ from hotline.keywords import REPLY_FILE, Command, Keywords
 from hotline.models import CallbackEvent, CallbackRequest, Contact, InboundSms
 from hotline.normalize import menu_input
 from hotline.privacy import mask_phone
-from hotline.services import callbacks, contacts, outbox
+from hotline.services import callbacks, contacts, outbox, subscriptions
 from hotline.store import Store
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ COPY_START = "sendcopy.ask"  # where a tip number enters the "send this by SMS" 
 ENTRY_NODES = (CALL_START, COPY_START)
 QUIET = (("sms", "no"),  # the caller said a text is not safe: answer nothing more
          ("sent", "yes"))  # an action sent the answer itself (a topic copy)
-RE_ENGAGE = ("help", "info", "call", "topic", "start")
+RE_ENGAGE = ("help", "info", "call", "topic", "start", "join")
 LOCK_WAIT = 5.0  # seconds a text waits for the previous one of the same phone
 LOCK_TTL = 15  # seconds a crashed handler can hold a phone's texts back
 
@@ -171,6 +171,8 @@ class SmsService:
             return self._exit(row, contact)
         if command is not None and command.name in ("stop", "start"):
             return self._opt(row, contact, command)
+        if command is not None and command.name == "join":
+            return self._join(row, contact, command)
         if conversation is not None and (command is None or command.name == "topic"):
             return self._converse(row, contact, conversation)
         if command is None:
@@ -220,6 +222,8 @@ class SmsService:
         row.kind, row.command, row.status = "keyword", "exit", "done"
         row.text = ""  # the word itself is a secret of the caller's; keep no copy
         contact.exited_at = now
+        subscriptions.unsubscribe_contact(contact.id, channel="exit", ref=f"sms:{row.id}:exit",
+                                          now=now)
         self._forget(contact.phone)
         withdrawn = callbacks.withdraw_for_phone(contact.phone, now)  # commits
         log.info("silent exit by SMS from %s (%d request(s) withdrawn)",
@@ -232,6 +236,8 @@ class SmsService:
         row.kind, row.command, row.status = "keyword", command.name, "done"
         self._forget(contact.phone)
         if command.name == "stop":
+            subscriptions.unsubscribe_contact(contact.id, channel="sms", lang=lang,
+                                              ref=f"sms:{row.id}:stop")
             if contact.opted_out_at is None:
                 contact.opted_out_at = callbacks.now_utc()
             since = utc(contact.opted_out_at).isoformat()
@@ -239,6 +245,23 @@ class SmsService:
                                 key=f"sms-stop:{contact.id}:{since}")
         contact.opted_out_at = None
         return self._answer(row, contact, self._render(lang, f"{REPLY_FILE}.start"), lang)
+
+    def _join(self, row: InboundSms, contact: Contact, command: Command) -> str:
+        """JOIN <area>: alerts of every topic for that area, consent in the ledger.
+
+        The area is a name in any language or its number in the list the help
+        gives; anything else gets the help, and nothing is subscribed.
+        """
+        lang = self._lang(row, contact)
+        row.kind, row.command, row.status = "keyword", "join", "done"
+        area = subscriptions.find_area(command.rest)
+        if area is None:
+            return self._answer(row, contact, self._render(lang, "alerts.sms.join_help"), lang)
+        contact.opted_out_at = None  # asking for alerts is consent to bulk messages again
+        subscriptions.subscribe(contact.phone, area.code, subscriptions.TOPICS, channel="sms",
+                                lang=lang, ref=f"sms:{row.id}:join")
+        body = self.catalog.render(lang, "alerts.sms.joined", {"area_name": area.name(lang)})
+        return self._answer(row, contact, body, lang)
 
     def _for_staff(self, row: InboundSms, contact: Contact, hint: str | None = None,
                    lang: str | None = None) -> str:

@@ -15,7 +15,9 @@ applies the periods of ``[retention]``; the README explains each one.
 - A contact not seen for ``contact_days`` with no request left (open or recently
   closed) is deleted, or anonymised when another table still points at it.
 
-Open requests, and the contacts they belong to, are never touched, however old.
+Open requests, and the contacts they belong to, are never touched, however old; nor
+is a contact subscribed to community alerts: the subscription is their standing
+request to be written to (STOP or the silent exit ends it, and then the period runs).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from hotline.models import (
     Contact,
     InboundSms,
     OutboxMessage,
+    Subscription,
     UssdSession,
     UssdSessionEnd,
     VoiceCall,
@@ -143,7 +146,8 @@ def _contacts(cutoff: datetime) -> str:
         select(Contact.id).where(
             Contact.last_seen_at < cutoff, Contact.phone != ANONYMOUS,
             ~Contact.phone.startswith(f"{ANONYMOUS}-"),
-            ~exists().where(CallbackRequest.contact_id == Contact.id))))
+            ~exists().where(CallbackRequest.contact_id == Contact.id),
+            ~exists().where(Subscription.contact_id == Contact.id))))
     deleted = anonymised = 0
     for contact_id in idle:
         db.session.execute(update(UssdSessionEnd).where(UssdSessionEnd.contact_id == contact_id)

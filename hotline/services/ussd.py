@@ -25,7 +25,7 @@ from hotline.deadline import DeadlineExceeded
 from hotline.extensions import db
 from hotline.flows import Engine, State
 from hotline.logs import Every
-from hotline.models import UssdSession, UssdSessionEnd, utcnow
+from hotline.models import Leader, UssdSession, UssdSessionEnd, utcnow
 from hotline.phones import to_e164
 from hotline.privacy import mask_phone
 from hotline.services import contacts
@@ -196,8 +196,8 @@ class UssdService:
                    "network_code": hop.network_code}
         lang_before: str | None = None
         if not inputs:
-            seen["lang"] = open_session(hop, phone)
-            state, screen = engine.begin(seen["lang"], context)
+            seen["lang"], known = open_session(hop, phone)
+            state, screen = engine.begin(seen["lang"], context, known)
             lang_before = state.lang
         elif state is not None:
             lang_before = state.lang
@@ -205,8 +205,8 @@ class UssdService:
         else:
             log.info("USSD session %s rebuilt by replaying %d input(s)", hop.session_id[:40],
                      len(inputs))
-            seen["lang"] = open_session(hop, phone)
-            state, screen = engine.replay(inputs, seen["lang"], context)
+            seen["lang"], known = open_session(hop, phone)
+            state, screen = engine.replay(inputs, seen["lang"], context, known)
         seen["lang"] = state.lang or seen["lang"]
         if db.session.registry.has() and db.session().in_transaction():
             db.session.commit()  # what an action wrote; most hops never open a session
@@ -229,7 +229,13 @@ class UssdService:
         if len(inputs) > self.ussd["max_hops"]:
             return True
         lang = db.session.scalar(START_LANG, {"p_sid": fields.get("sessionId", "")[:100]})
-        return self.engine_for(fields.get("networkCode", "")[:10]).private_path(inputs, lang)
+        # A leader's menu has one more entry; walked without it, a leader's path (with
+        # the PIN typed in it) would be read as a walk through other menus and kept.
+        phone = to_e164(fields.get("phoneNumber"), self.region)
+        known = {"leader": "1"} if phone and db.session.scalar(IS_LEADER, {"p_phone": phone}) \
+            else {}
+        return self.engine_for(fields.get("networkCode", "")[:10]).private_path(inputs, lang,
+                                                                                known)
 
 
 @cache
@@ -243,18 +249,21 @@ def _open(dialect: str) -> Insert:
 
 
 START_LANG = select(UssdSession.start_lang).where(UssdSession.session_id == bindparam("p_sid"))
+IS_LEADER = select(Leader.id).where(Leader.phone == bindparam("p_phone"), Leader.active.is_(True))
 
 
-def open_session(hop: UssdHop, phone: str) -> str | None:
-    """Record a dial; the language the session starts in, the same on every replay."""
+def open_session(hop: UssdHop, phone: str) -> tuple[str | None, dict[str, str]]:
+    """Record a dial; the language the session starts in, the same on every replay, and
+    what the menus need to know of the caller (a registered leader sees one more entry)."""
     with contacts.autocommit() as conn:
         contact_id, lang = contacts.touch(conn, phone)
         created = conn.execute(_open(conn.dialect.name), {
             "p_sid": hop.session_id, "p_contact": contact_id, "p_code": hop.service_code[:40],
             "p_net": hop.network_code, "p_lang": lang, "p_now": utcnow()}).first()
+        known = {"leader": "1"} if conn.scalar(IS_LEADER, {"p_phone": phone}) else {}
         if created is not None:
-            return lang
-        return conn.scalar(START_LANG, {"p_sid": hop.session_id})
+            return lang, known
+        return conn.scalar(START_LANG, {"p_sid": hop.session_id}), known
 
 
 def record_end(fields: Mapping[str, str], region: str, private: bool = False) -> bool:

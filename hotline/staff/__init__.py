@@ -245,6 +245,7 @@ def page_globals() -> dict[str, Any]:
 
 from hotline.staff import (  # noqa: E402,F401  (views register on bp)
     admin,
+    alerts,
     auth,
     inbox,
     outbox,

@@ -1,8 +1,9 @@
-// Keep the queue current: re-fetch this page every few seconds and swap the table in,
+// Keep the queue (or the alerts list) current: re-fetch this page every few seconds and swap
+// the table in,
 // unless the user is busy with a form on it. No inline script: the CSP forbids it.
 (function () {
   "use strict";
-  var live = document.getElementById("queue-live");
+  var live = document.getElementById("queue-live") || document.getElementById("broadcasts-live");
   if (!live || !window.fetch || !window.DOMParser) { return; }
   var seconds = parseInt(live.dataset.refresh, 10) || 30;
 
@@ -23,7 +24,7 @@
       })
       .then(function (html) {
         if (html === null) { return; }
-        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("queue-live");
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(live.id);
         if (fresh) { live.innerHTML = fresh.innerHTML; } else { window.location.reload(); }
       })
       .catch(function () { /* offline for a moment: try again next time */ });
