@@ -4,6 +4,8 @@ The routes are found by walking the app's URL map, so a page added later is
 covered without anyone remembering to add it here.
 """
 
+import re
+
 import pytest
 
 from hotline.staff import PUBLIC
@@ -27,6 +29,8 @@ def staff_routes(app, request_id: int = 1, user_id: int = 1) -> list[tuple[str, 
             continue
         url = rule.rule.replace("<int:request_id>", str(request_id)) \
             .replace("<int:user_id>", str(user_id)).replace("<path:filename>", "staff.css")
+        url = re.sub(r"<int:\w+>", "1", url)  # other ids (leaders, alerts): the first row
+        url = re.sub(r"<any\(([^,)]+)[^>]*>", r"\1", url)  # the first of the choices
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))
     return found
