@@ -95,8 +95,10 @@ def with_signoff(catalog: Catalog, lang: str, text: str) -> str:
     return f"{text}\n{catalog.render(lang, SIGNOFF)}"
 
 
-SMS_KEYS = ("alerts.sms.summary", "alerts.sms.joined", "alerts.sms.join_help")
-SMS_SAMPLE = {"bref": "A123456", "sent": "100000", "delivered": "100000", "failed": "100000"}
+SMS_KEYS = ("alerts.sms.summary", "alerts.sms.joined", "alerts.sms.join_help",
+            "alerts.sms.pin_locked")
+SMS_SAMPLE = {"bref": "A123456", "sent": "100000", "delivered": "100000", "failed": "100000",
+              "leader": "W" * 20}
 
 
 def owned_keys(catalog: Catalog, templates: Mapping[str, Template]) -> set[str]:
