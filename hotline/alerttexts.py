@@ -64,6 +64,28 @@ def parse_templates(raw: Mapping[str, object]) -> tuple[dict[str, Template], lis
     return found, problems
 
 
+WHOLE_NUMBERS = ("daily_cap", "max_parts", "expiry_hours", "pin_tries", "pin_lock_minutes",
+                 "place_max", "fanout_chunk")
+HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+def settings_problems(alerts: Mapping[str, object]) -> list[str]:
+    """What is wrong with ``[alerts]``, all at once, so start-up names every mistake."""
+    found = []
+    for key in WHOLE_NUMBERS:
+        value = alerts.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            found.append(f"[alerts] {key} must be a positive whole number, got {value!r}")
+    quiet = str(alerts.get("quiet_hours", ""))
+    match = HOURS.match(quiet.replace(" ", ""))
+    if not match or quiet.split("-")[0].strip() == quiet.split("-")[1].strip():
+        found.append(f"[alerts] quiet_hours must look like 21:00-07:00, got {quiet!r}")
+    cost = alerts.get("cost_per_part", 0)
+    if not isinstance(cost, int | float) or isinstance(cost, bool) or cost < 0:
+        found.append(f"[alerts] cost_per_part must be a number of 0 or more, got {cost!r}")
+    return found
+
+
 def clean_place(typed: str, max_len: int) -> str | None:
     """A place as it will be printed, or None when it cannot go into an alert."""
     text = " ".join(typed.split())
@@ -95,8 +117,10 @@ def with_signoff(catalog: Catalog, lang: str, text: str) -> str:
     return f"{text}\n{catalog.render(lang, SIGNOFF)}"
 
 
-SMS_KEYS = ("alerts.sms.summary", "alerts.sms.joined", "alerts.sms.join_help")
-SMS_SAMPLE = {"bref": "A123456", "sent": "100000", "delivered": "100000", "failed": "100000"}
+SMS_KEYS = ("alerts.sms.summary", "alerts.sms.joined", "alerts.sms.join_help",
+            "alerts.sms.pin_locked")
+SMS_SAMPLE = {"bref": "A123456", "sent": "100000", "delivered": "100000", "failed": "100000",
+              "leader": "W" * 20}
 
 
 def owned_keys(catalog: Catalog, templates: Mapping[str, Template]) -> set[str]:

@@ -111,6 +111,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         callback_settings = callbacks.parse_settings(settings)
     except ConfigError as exc:
         problems += exc.problems
+    problems += alerttexts.settings_problems(settings.get("ALERTS") or {})
     if problems:
         raise ConfigError(problems)
     app = Flask("hotline", instance_path=str(Path(settings["ROOT"]) / "instance"))

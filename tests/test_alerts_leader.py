@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from hotline import alerttexts
 from hotline.extensions import db
-from hotline.models import AuditLog, Broadcast, Leader, UssdSessionEnd
+from hotline.models import AuditLog, Broadcast, Leader, OutboxMessage, UssdSessionEnd
 from hotline.services import leaders
 from hotline.textcodec import sms_parts
 from tests.alertkit import leader, offered, open_menu, pick, quick_pins, say, subscriber
@@ -227,6 +227,7 @@ def test_place_with_characters_that_break_the_budget_or_inject_is_asked_again(
 def test_three_wrong_pins_lock_for_thirty_minutes_and_tell_staff(app, client, people,
                                                                  monkeypatch):
     leader(LEADER, ["KH-OMD"], pin="4826")
+    app.config["OUTBOX"] = {**app.config["OUTBOX"], "oncall_numbers": ["+249900000001"]}
     phone = UssdCaller(client, phone=LEADER)
     to_templates(app, phone, "en", pin="1111")
     assert phone.text.startswith(say(app, "en", "alerts.leader.pin_wrong"))
@@ -236,6 +237,9 @@ def test_three_wrong_pins_lock_for_thirty_minutes_and_tell_staff(app, client, pe
     alarms = db.session.scalars(select(AuditLog).where(
         AuditLog.action == "leader_pin_locked")).all()
     assert len(alarms) == 1 and LEADER not in alarms[0].detail
+    [told] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "oncall"))
+    assert told.recipient == "+249900000001" and "Amna Leader" in told.body
+    assert LEADER not in told.body and told.priority == "reply"
     redis.Redis.from_url(REDIS_URL).flushdb()
     phone.post("*".join(phone.inputs))  # a replay counts nothing again
     db.session.expire_all()

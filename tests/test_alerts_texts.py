@@ -59,6 +59,19 @@ def test_hotline_check_fails_a_template_whose_fields_differ(workcopy: Path):
            "fields ['day', 'place']" in result.output
 
 
+def test_bad_alert_settings_stop_start_up_naming_each(make_app):
+    from hotline.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        make_app(ALERTS={"quiet_hours": "9pm-7am", "daily_cap": 0, "pin_tries": "3",
+                         "cost_per_part": -1})
+    text = str(caught.value)
+    for fragment in ("quiet_hours must look like 21:00-07:00", "daily_cap must be a positive",
+                     "pin_tries must be a positive", "cost_per_part must be a number"):
+        assert fragment in text
+    assert alerttexts.settings_problems(SETTINGS) == []
+
+
 def test_bad_template_settings_are_listed():
     found, problems = alerttexts.parse_templates({
         "ok": {"topic": "safety", "fields": ["area"]},

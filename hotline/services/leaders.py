@@ -211,9 +211,27 @@ def check_pin(phone: str, pin: str, key: str) -> PinResult:
         leader.locked_until = now + timedelta(minutes=int(settings()["pin_lock_minutes"]))
         _audit(None, "leader_pin_locked", leader,
                f"{settings()['pin_tries']} wrong PINs from {mask_phone(phone)}")
+        _tell_oncall(leader)
         log.warning("leader %s locked after wrong PINs", leader.id)
         return PinResult("locked")
     return PinResult("wrong", leader.pin_failures)
+
+
+def _tell_oncall(leader: Leader) -> None:
+    """Staff on call hear of a lock by SMS (the leader's name, never the number)."""
+    from hotline.services.outbox import queue_sms
+
+    catalog = current_app.extensions["hotline.catalog"]
+    cfg = current_app.config["OUTBOX"]
+    lang = cfg.get("oncall_language") or current_app.config["DEFAULT_LANGUAGE"]
+    lang = lang if lang in catalog.languages else current_app.config["DEFAULT_LANGUAGE"]
+    body = catalog.render(lang, "alerts.sms.pin_locked", {"leader": leader.name[:20]})
+    until = leader.locked_until.isoformat() if leader.locked_until else ""
+    for number in (str(n).strip() for n in cfg.get("oncall_numbers") or []):
+        if number:
+            queue_sms(db.session, to=number, body=body, language=lang, priority="reply",
+                      kind="oncall", idempotency_key=f"leader-lock-{leader.id}-{until}"[:100]
+                      + f"-{number}")
 
 
 def scope(leader: Leader) -> list[str]:

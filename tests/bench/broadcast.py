@@ -200,9 +200,10 @@ def run_size(args: argparse.Namespace, n: int) -> dict:
                     time.sleep(0.01)
                 total = time.perf_counter() - start
                 handed = fake.total()
-            rows = engine.connect().execute(sa.text(
-                "SELECT count(*) FROM outbox_messages WHERE broadcast_id = :b"),
-                {"b": bid}).scalar()
+            with engine.connect() as conn:  # closed: an open one would block the next reset
+                rows = conn.execute(sa.text(
+                    "SELECT count(*) FROM outbox_messages WHERE broadcast_id = :b"),
+                    {"b": bid}).scalar()
         finally:
             for w in workers:
                 w.terminate()
@@ -210,6 +211,8 @@ def run_size(args: argparse.Namespace, n: int) -> dict:
                 w.wait(timeout=30)
     reference = reference_insert(engine, n)
     engine.dispose()
+    with app.app_context():
+        db.engine.dispose()
     return {"n": n, "total": total, "fanned": fanned, "handed": handed, "rows": rows,
             "reference": reference, "peaks": peaks.peak, "once": max(fake.accepted.values())}
 
