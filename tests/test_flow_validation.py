@@ -1,0 +1,130 @@
+"""``hotline check`` on flows and content: each rule reports its own readable message,
+all problems at once, and no flow file, however wrong, ends in a traceback."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hotline.flows.check import check_all
+from hotline.flows.spec import load_graph
+from hotline.textcodec import Budget
+
+MINI = Path(__file__).parent / "data" / "mini"
+VALUES = {"place": {"en": "Khartoum", "ar": "الخرطوم"}}
+
+
+@pytest.fixture()
+def copy(tmp_path: Path) -> Path:
+    shutil.copytree(MINI, tmp_path / "mini")
+    return tmp_path / "mini"
+
+
+def problems(root: Path, action_names=("record",)) -> list[str]:
+    return check_all(root, values=VALUES, budgets=[Budget()], action_names=set(action_names),
+                     action_vars={"ref"}).problems
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def flow(root: Path) -> Path:
+    return root / "flows" / "main.yaml"
+
+
+def test_the_untouched_fixture_has_no_problem(copy):
+    assert problems(copy) == []
+
+
+def test_unknown_placeholder(copy):
+    for lang in ("en", "ar"):
+        path = copy / "content" / lang / "t.yaml"
+        text = path.read_text(encoding="utf-8").splitlines()
+        path.write_text("\n".join(ln.replace('"', ' {nobody}"', 2).replace(' {nobody}"', '"', 1)
+                                  if ln.startswith("menu:") else ln for ln in text) + "\n",
+                        encoding="utf-8")
+    found = problems(copy)
+    assert "content/en/t.yaml: t.menu: unknown placeholder(s) ['nobody']" in found
+    assert "content/ar/t.yaml: t.menu: unknown placeholder(s) ['nobody']" in found
+
+
+def test_unreachable_node(copy):
+    edit(flow(copy), "  done:\n", "  orphan:\n    kind: end\n    text: t.done\n  done:\n")
+    assert "flows/main.yaml: node orphan: unreachable from the main menu" in problems(copy)
+
+
+def test_placeholder_mismatch_between_languages(copy):
+    path = copy / "content" / "ar" / "t.yaml"
+    text = path.read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.startswith("p2:"))
+    path.write_text(text.replace(line, line.replace("{place}", "{where}")), encoding="utf-8")
+    assert "content/ar/t.yaml: t.p2: placeholders ['where'] differ from en ['place']" \
+        in problems(copy)
+
+
+def test_unknown_action(copy):
+    assert "flows/main.yaml: node submit: unknown action 'record'" in \
+        problems(copy, action_names=("callback.submit",))
+
+
+@pytest.mark.parametrize(("bounds", "message"), [
+    ("{type: digits, min: abc, max: 4}", "input.min must be a whole number from 1 to 160, "
+                                         "got 'abc'"),
+    ("{type: digits, min: 2, max: 4.5}", "input.max must be a whole number from 1 to 160, "
+                                         "got 4.5"),
+    ("{type: digits, min: 0, max: 4}", "input.min must be a whole number from 1 to 160, got 0"),
+    ("{type: digits, min: true, max: 4}", "input.min must be a whole number from 1 to 160, "
+                                          "got True"),
+    ("{type: digits, min: 5, max: 2}", "input.min 5 is more than input.max 2"),
+])
+def test_bad_input_bounds(copy, bounds, message):
+    edit(flow(copy), "input: {type: digits, min: 2, max: 4}", f"input: {bounds}")
+    assert f"flows/main.yaml: node ask: {message}" in problems(copy)
+
+
+@pytest.mark.parametrize("value", ['"no"', '"false"', "0", "1", "[]", "yes please"])
+def test_non_boolean_flags(copy, value):
+    edit(flow(copy), "multilingual: true", f"multilingual: {value}")
+    shown = yaml.safe_load(f"v: {value}")["v"]
+    assert f"flows/main.yaml: node language: multilingual must be true or false, " \
+           f"got {shown!r}" in problems(copy)
+
+
+def test_every_problem_is_listed_at_once(copy):
+    edit(flow(copy), "multilingual: true", 'multilingual: "no"')
+    edit(flow(copy), "min: 2", "min: abc")
+    edit(flow(copy), "  done:\n", "  orphan:\n    kind: end\n    text: t.done\n  done:\n")
+    found = problems(copy, action_names=())
+    assert len([p for p in found if p.startswith("flows/main.yaml")]) == 4, found
+
+
+NODE_FIELDS = ("kind", "text", "options", "next", "routes", "action", "args", "input",
+               "save", "multilingual")
+ANY_YAML = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                               max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(NODE_FIELDS), ANY_YAML, max_size=6),
+       st.sampled_from(["menu", "message", "input", "action", "end", None]),
+       st.sampled_from(["menu", "nowhere", ["menu"], 1, None]))
+def test_any_node_gives_problems_never_a_traceback(tmp_path_factory, fields, kind, start):
+    """Fresh files per example: nothing one example writes is seen by the next."""
+    root = tmp_path_factory.mktemp("flows")
+    node = {**fields, **({"kind": kind} if kind else {})}
+    document = {"start": start, "home": start, "nodes": {"menu": node}}
+    (root / "main.yaml").write_text(yaml.safe_dump(document, allow_unicode=True),
+                                    encoding="utf-8")
+    graph, found = load_graph(root)
+    assert all(isinstance(p, str) and p.startswith("flows/main.yaml") for p in found)
+    if graph is not None:  # what hotline check goes on to ask of a graph with problems
+        assert isinstance(graph.variables(), set) and isinstance(graph.content_keys(), dict)
