@@ -43,3 +43,27 @@ def callback_submit(call: ActionCall) -> ActionResult:
                             sms_ok=v.get("sms") == "yes", language=call.lang,
                             channel=call.context.get("channel", "ussd"))
     return ActionResult(done.expect_day, {"ref": done.ref, "until": done.expect_until})
+
+
+@action("callback.mine", provides=("ref", "until"))
+def callback_mine(call: ActionCall) -> ActionResult:
+    """The caller's open request: outcome ``none``, or the day we call (as for submit)."""
+    found = callbacks.open_request(call.context["phone"])
+    if found is None:
+        return ActionResult("none")
+    return ActionResult(found.expect_day, {"ref": found.ref, "until": found.expect_until})
+
+
+@action("callback.cancel")
+def callback_cancel(call: ActionCall) -> ActionResult:
+    """Withdraw the request "My call request" showed (by its reference, the caller's own)."""
+    callbacks.cancel_by_caller(call.context["phone"], call.vars.get("ref", ""))
+    return ActionResult()
+
+
+@action("contact.exit")
+def contact_exit(call: ActionCall) -> ActionResult:
+    """Stop everything: withdraw every open request and mark the number as exited."""
+    callbacks.withdraw_for_phone(call.context["phone"],
+                                 channel=call.context.get("channel", "ussd"))
+    return ActionResult()

@@ -27,6 +27,7 @@ from hotline.services import callbacks
 from hotline.services.ussd import ERROR_KEYS, UssdService
 from hotline.store import MemoryStore, RedisStore
 from hotline.textcodec import Budget
+from hotline.worktime import WorktimeError, hours_label
 
 log = logging.getLogger("hotline")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -48,18 +49,31 @@ def budgets(settings: Mapping[str, Any]) -> dict[str, Budget]:
     return found
 
 
+def window_hours(settings: Mapping[str, Any]) -> dict[str, str]:
+    """``[callbacks.windows]`` as labels show them (``{"evening": "3-6"}``); a window that
+    does not parse is left out here and reported by the callback settings."""
+    found = {}
+    for name, span in dict((settings.get("CALLBACKS") or {}).get("windows") or {}).items():
+        try:
+            found[str(name)] = hours_label(str(span))
+        except WorktimeError:
+            continue
+    return found
+
+
 def check_specs(settings: Mapping[str, Any]):
     """Everything ``hotline check`` proves, for these settings."""
     centre = json.dumps(settings["CENTRE"], sort_keys=True)  # hashable, with per-language tables
     return _check_specs(settings["ROOT"], centre,
-                        tuple(sorted(budgets(settings).values(), key=repr)))
+                        tuple(sorted(budgets(settings).values(), key=repr)),
+                        tuple(sorted(window_hours(settings).items())))
 
 
 @lru_cache(maxsize=8)
-def _check_specs(root: str, centre: str, all_budgets: tuple):
+def _check_specs(root: str, centre: str, all_budgets: tuple, windows: tuple = ()):
     return check_all(Path(root), values=json.loads(centre), budgets=all_budgets,
                      action_names=set(ACTIONS), action_vars=provided_vars(),
-                     code_keys=ERROR_KEYS)
+                     code_keys=ERROR_KEYS, screen_keys=ERROR_KEYS, windows=dict(windows))
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -152,7 +166,8 @@ def register_flows(app: Flask) -> None:
         key = network_code if network_code in network_budgets else ""
         if key not in engines:
             engines[key] = Engine(graph, catalog, values=centre, budget=network_budgets[key],
-                                  actions=ACTIONS, default_lang=app.config["DEFAULT_LANGUAGE"])
+                                  actions=ACTIONS, default_lang=app.config["DEFAULT_LANGUAGE"],
+                                  windows=window_hours(app.config))
         return engines[key]
 
     app.extensions["hotline.engine_for"] = engine_for

@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
-from hotline.app import budgets, check_specs, create_app
+from hotline.app import budgets, check_specs, create_app, window_hours
 from hotline.config import load_settings
 from hotline.errors import ConfigError, SpecError
 from hotline.flows.check import report
@@ -40,7 +40,8 @@ def check(show_report: bool, root: str | None) -> None:
     settings = load_settings({"ROOT": str(Path(root).resolve())} if root else None)
     checked = check_specs(settings)
     if show_report and checked.graph is not None and not checked.problems:  # texts render
-        for line in report(checked, values=settings["CENTRE"], budget=budgets(settings)[""]):
+        for line in report(checked, values=settings["CENTRE"], budget=budgets(settings)[""],
+                           windows=window_hours(settings)):
             click.echo(line)
     for problem in checked.problems:
         click.echo(problem, err=True)

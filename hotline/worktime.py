@@ -144,6 +144,18 @@ class WorkWeek:
         return total
 
 
+def hours_label(span: str) -> str:
+    """``"15:00-18:00"`` as callers say it: ``"3-6"`` (the 12-hour clock; the label's word,
+    "morning" or «عصرا», says which half of the day). Minutes only when not on the hour.
+    """
+    def short(at: time) -> str:
+        hour = at.hour % 12 or 12
+        return f"{hour}:{at.minute:02d}" if at.minute else str(hour)
+
+    start, end = parse_span(span)
+    return f"{short(start)}-{short(end)}"
+
+
 def day_word(now: datetime, target: datetime, tz: ZoneInfo) -> str:
     """How a caller hears a day: ``today``, ``tomorrow`` or a day name (``sun``...)."""
     today = _aware(now).astimezone(tz).date()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hotline import create_app
-from hotline.app import check_specs
+from hotline.app import check_specs, window_hours
 from hotline.config import load_settings
 from hotline.extensions import db
 from hotline.flows import Engine
@@ -158,17 +159,25 @@ def ussd(client: FlaskClient) -> UssdCaller:
     return UssdCaller(client)
 
 
+@pytest.fixture()
+def workcopy(tmp_path: Path) -> Path:
+    """A copy of flows/ and content/ to break on purpose (``hotline check --root``)."""
+    for name in ("flows", "content"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def specs():
     settings = load_settings()
     checked = check_specs(settings)
     assert not checked.problems, "\n".join(checked.problems)
-    return checked, dict(settings["CENTRE"])
+    return checked, dict(settings["CENTRE"]), window_hours(settings)
 
 
 @pytest.fixture()
 def engine(specs) -> Engine:
     """The real flows and content in a pure engine: no app, no database."""
-    checked, centre = specs
-    return Engine(checked.graph, checked.catalog, values=centre, budget=Budget(),
+    checked, centre, windows = specs
+    return Engine(checked.graph, checked.catalog, values=centre, budget=Budget(), windows=windows,
                   default_lang="ar")

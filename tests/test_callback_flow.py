@@ -94,7 +94,8 @@ def test_only_in_the_evening_and_no_sms(app, ussd, at, lang):
     start(ussd, lang)
     ussd.press("2")  # medical
     times = ussd.press("2")  # only at certain times
-    assert render(app, lang, "callback.times.evening") in times
+    # the label shows the window's hours from config [callbacks.windows] (15:00-18:00)
+    assert render(app, lang, "callback.times.evening", hours="3-6") in times
     ussd.press("3")  # evening
     ussd.press("2")  # no SMS
     end = ussd.press("1")
@@ -126,11 +127,17 @@ def test_not_safe_to_call_stores_nothing_and_shows_other_ways(app, ussd, lang):
     ussd.press("1")
     screen = ussd.press("3")  # not safe to call this number
     assert not ussd.ended
-    assert render(app, lang, "callback.unsafe.text").split()[0] in screen
-    centre = ussd.press("98") if render(app, lang, "callback.unsafe.centre") not in screen \
-        else screen
-    assert render(app, lang, "callback.unsafe.centre") in centre
-    assert render(app, lang, "callback.unsafe.emergency") in centre  # 999, from config
+    # the MRRC's number on this very screen, not four screens away
+    assert screen.startswith(render(app, lang, "callback.unsafe.text"))
+    assert app.config["CENTRE"]["centre_hotline"] in screen
+    seen = [screen]
+    while render(app, lang, "callback.unsafe.centre") not in seen[-1]:
+        seen.append(ussd.press("98"))
+    # then the police, labelled as such, after the MRRC
+    shown = "\n".join(seen)
+    assert render(app, lang, "callback.unsafe.emergency") in shown
+    assert shown.index(app.config["CENTRE"]["centre_hotline"]) < \
+        shown.index(app.config["CENTRE"]["police_number"])
     address = ussd.press("1")
     assert render(app, lang, "services.centre.phone").split()[0] in address
     assert requests() == []
@@ -162,13 +169,13 @@ def test_end_screens_fit_one_screen_with_the_longest_values(engine):
             assert fits(pages[0]), (node, lang)
 
 
-def test_arabic_main_menu_is_one_screen_with_the_callback_entry(app, ussd):
+def test_arabic_main_menu_shows_the_callback_entry_on_its_first_screen(app, ussd):
     ussd.dial()
     ussd.press("1")
     menu = ussd.dial()  # a returning caller starts at the main menu
     assert f"{MENU_CALLBACK}. {render(app, 'ar', 'menu.callback')}" in menu
-    assert render(app, "ar", "nav.more") not in menu
-    assert fits(menu) and len(menu.splitlines()) == 5
+    assert f"5. {render(app, 'ar', 'menu.mine')}" in menu
+    assert fits(menu) and menu.endswith(render(app, "ar", "nav.more"))
 
 
 def test_invalid_choice_repeats_the_screen_with_a_hint(app, ussd):
@@ -289,3 +296,23 @@ def test_contact_language_follows_the_session(app, ussd, at):
     ussd.press("1", "1", "1", "1")
     contact = db.session.scalars(select(Contact)).one()
     assert contact.language == "ar" and requests()[0].language == "ar"
+
+
+@pytest.mark.parametrize(("lang", "word"), [("ar", "عصرا"), ("en", "Late afternoon")])
+def test_window_labels_show_the_configured_hours(app, make_app, at, lang, word):
+    """Move the late window to 16:00-18:30: the label says so, and the call is scheduled so."""
+    app = make_app(CALLBACKS={"windows": {"morning": "08:00-12:00", "afternoon": "12:00-15:00",
+                                          "evening": "16:00-18:30"}})
+    with app.app_context():
+        at(SUNDAY_1000)
+        ussd = UssdCaller(app.test_client())
+        start(ussd, lang)
+        ussd.press("2")  # medical
+        times = ussd.press("2")  # only at certain times
+        assert f"3. {word} 4-6:30" in times or f"3. {word} (4-6:30)" in times, times
+        assert "مساء" not in times and "Evening" not in times
+        ussd.press("3", "2")
+        ussd.press("1")
+        [row] = requests()
+        assert row.safe_times == "evening"
+        assert row.next_attempt_at == datetime(2026, 11, 29, 16, 0, tzinfo=KRT)

@@ -3,20 +3,12 @@
 import shutil
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
 from hotline.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture()
-def workcopy(tmp_path: Path) -> Path:
-    for name in ("flows", "content"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    return tmp_path
 
 
 def run(*args: str):

@@ -149,9 +149,9 @@ def test_menu_options_paginate_and_any_seen_option_is_accepted(mini):
 def test_nav_line_offers_home_only_when_back_would_not_get_there(mini):
     engine, _ = make(mini)
     _, screens = run(engine, ["2", "1"])
-    assert screens[-1].text.endswith("98 More 0 Back")
+    assert screens[-1].text.endswith("98 More\n0 Back")  # each item on its own line
     _, screens = run(engine, ["2", "1", "98", "98", "98"])
-    assert screens[-1].text.endswith("0 Back 00 Menu")
+    assert screens[-1].text.endswith("0 Back\n00 Menu")
     _, screens = run(engine, ["2", "2"])  # back goes to the menu itself
     assert screens[-1].text.endswith("0 Back")
 

@@ -39,9 +39,10 @@ def test_choice_is_remembered_and_the_next_dial_starts_at_home(app, ussd, choice
 def test_change_language_from_the_main_menu(app, ussd, lang_choice):
     ussd.dial()
     menu = ussd.press(lang_choice)
-    lines = menu.splitlines()
-    number = next(ln.split(".")[0] for ln in lines
-                  if render(app, "ar" if lang_choice == "1" else "en", "menu.language") in ln)
+    label = render(app, "ar" if lang_choice == "1" else "en", "menu.language")
+    if label not in menu:  # on the menu's second screen in Arabic
+        menu = ussd.press("98")
+    number = next(ln.split(".")[0] for ln in menu.splitlines() if label in ln)
     screen = ussd.press(number)
     assert "1. العربية" in screen
     other = "2" if lang_choice == "1" else "1"
@@ -64,8 +65,8 @@ def test_navigation_in_both_languages(app, ussd):
         assert ussd.press("0") == page1
         assert ussd.press("00") == home
         assert ussd.press("٠٠") == home  # Eastern Arabic digits
-        hinted = ussd.press("x")
-        assert hinted.startswith(render(app, lang, "nav.invalid"))
+        hinted = ussd.press("x")  # the menu again, whole, with the hint where it fits
+        assert hinted in (home, render(app, lang, "nav.invalid") + "\n" + home)
         db.session.execute(db.delete(UssdSession))
         db.session.execute(db.delete(Contact))
         db.session.commit()

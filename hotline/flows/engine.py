@@ -8,6 +8,7 @@ runs them again.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -56,18 +57,20 @@ class State:
     vars: Mapping[str, str] = field(default_factory=dict)
     hops: int = 0
     ended: bool = False
+    private: bool = False  # the session passed a private node: keep no trace of it
 
     def to_dict(self) -> dict[str, Any]:
         return {"node": self.node, "lang": self.lang, "page": self.page,
                 "history": [list(h) for h in self.history], "vars": dict(self.vars),
-                "hops": self.hops, "ended": self.ended}
+                "hops": self.hops, "ended": self.ended, "private": self.private}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> State:
         return cls(node=data["node"], lang=data.get("lang"), page=int(data.get("page", 0)),
                    history=tuple((str(n), int(p)) for n, p in data.get("history", [])),
                    vars=dict(data.get("vars", {})), hops=int(data.get("hops", 0)),
-                   ended=bool(data.get("ended", False)))
+                   ended=bool(data.get("ended", False)),
+                   private=bool(data.get("private", False)))
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,17 @@ class Engine:
 
     def __init__(self, graph: Graph, catalog: Catalog, *, values: Mapping[str, str] | None = None,
                  budget: Budget | None = None, actions: Mapping[str, Action] | None = None,
-                 default_lang: str | None = None) -> None:
+                 default_lang: str | None = None, windows: Mapping[str, str] | None = None
+                 ) -> None:
         self.graph = graph
         self.catalog = catalog
         self.values = dict(values or {})
         self.budget = budget or Budget()
         self.actions = dict(actions or {})
         self.default_lang = default_lang or catalog.languages[0]
+        # Hours of each named time window ("8-12"): an option that sets a variable to a
+        # window's name shows them in its label's ``{hours}``, so labels follow config.
+        self.windows = dict(windows or {})
         self._cache: dict[tuple[Any, ...], Layout] = {}
         self._costs: dict[str, TextCost] = {}
 
@@ -108,7 +115,12 @@ class Engine:
         def label_lang(option: Option) -> str:
             return option.set.get("lang", lang) if node.multilingual else lang
 
-        return [f"{i}. {self._text(label_lang(o), o.label, vars)}"
+        def label_vars(option: Option) -> Mapping[str, str]:
+            hours = next((self.windows[v] for v in option.set.values() if v in self.windows),
+                         None)
+            return vars if hours is None else {**vars, "hours": hours}
+
+        return [f"{i}. {self._text(label_lang(o), o.label, label_vars(o))}"
                 for i, o in enumerate(node.options, 1)]
 
     def _chunks(self, node: Node, lang: str, vars: Mapping[str, str]) -> list[str]:
@@ -125,13 +137,17 @@ class Engine:
     def navs(self, node_id: str, lang: str, first_page: bool = False) -> tuple[str, str]:
         """The navigation lines a page is sized for: before the last page, and on it.
 
-        The first page of the main menu has nothing to go back to, so it only ever
-        carries "98 more"; every other page may carry the longest of the two lines.
+        The first page of the main menu has nothing to go back to (entering it clears
+        the history), so it only ever carries "98 more"; every other page may carry the
+        longest of the two lines. Each item is a line of its own: on a phone that lays
+        Arabic out left to right, "0 رجوع 00 القائمة" would pair 0 with "menu".
         """
         more, back, home = self._nav_words(lang)
+        if self.graph[node_id].kind == "end":  # the session ends: nothing to navigate
+            return "", ""
         if first_page and node_id == self.graph.home:
             return more, ""
-        return f"{more} {back}", f"{back} {home}"
+        return f"{more}\n{back}", f"{back}\n{home}"
 
     def pages(self, node_id: str, lang: str, vars: Mapping[str, str] | None = None,
               budget: Budget | None = None) -> tuple[str, ...]:
@@ -164,10 +180,9 @@ class Engine:
         if hint:
             langs = [lang] if state.lang else \
                 sorted(self.catalog.languages, key=lambda lg: lg != self.default_lang)
-            options = set(self._option_lines(node, lang, state.vars))
+            options = self._option_lines(node, lang, state.vars) if node.kind == "menu" else []
             text = with_hint(" / ".join(self.catalog.render(lg, "nav.invalid") for lg in langs),
-                             body, [ln for ln in body.splitlines() if ln in options], nav,
-                             self.budget)
+                             body, nav, self.budget, options)
         else:
             text = f"{body}\n{nav}" if nav else body
         cost = self._measure(text)
@@ -194,7 +209,7 @@ class Engine:
         if page == count - 1 and state.node != self.graph.home and back_to \
                 and back_to[0] != self.graph.home:
             items.append(home)
-        return " ".join(items)
+        return "\n".join(items)
 
     # --- moving ----------------------------------------------------------------------------
 
@@ -210,6 +225,24 @@ class Engine:
         for value in inputs:
             state, screen = self.step(state, value, context)
         return state, screen
+
+    def private_path(self, inputs: Sequence[str], lang: str | None) -> bool:
+        """Whether a session that received ``inputs`` passed a private node.
+
+        Runs no action: where the path reaches one, what follows cannot be known
+        without its side effects, so the answer is True (keep nothing rather than
+        guess). Used on the gateway's end-of-session report, after the session.
+        """
+        dry = replace_actions(self, _HALT)
+        state, _ = dry.begin(lang)
+        try:
+            for value in inputs:
+                if state.private or state.ended:
+                    break
+                state, _ = dry.step(state, value)
+        except _Halted:
+            return True
+        return state.private
 
     def step(self, state: State, raw: str, context: Mapping[str, str] | None = None
              ) -> tuple[State, Screen]:
@@ -263,7 +296,11 @@ class Engine:
             state = replace(state, history=history)
         for _ in range(MAX_ACTION_CHAIN):
             node = self.graph[target]
+            if node.private:
+                state = replace(state, private=True)
             if node.kind != "action":
+                if target == self.graph.home:  # the main menu is the root: nothing behind it
+                    state = replace(state, history=())
                 return replace(state, node=target, page=0, ended=node.kind == "end")
             action = self.actions.get(node.action or "")
             if action is None:
@@ -276,3 +313,26 @@ class Engine:
                 raise HotlineError(f"{node.id}: no route for outcome {result.outcome!r}")
             target = nxt
         raise HotlineError(f"more than {MAX_ACTION_CHAIN} actions in a row from {state.node}")
+
+
+class _Halted(Exception):
+    """A dry walk reached an action."""
+
+
+class _HaltingActions(dict):
+    def get(self, key: str, default: Any = None) -> Action:  # type: ignore[override]
+        return _halt
+
+
+def _halt(call: ActionCall) -> ActionResult:
+    raise _Halted(call.name)
+
+
+_HALT = _HaltingActions()
+
+
+def replace_actions(engine: Engine, actions: Mapping[str, Action]) -> Engine:
+    """The same engine (graph, texts, caches) with other actions: a cheap shallow copy."""
+    twin = copy.copy(engine)
+    twin.actions = actions  # type: ignore[assignment]
+    return twin

@@ -71,10 +71,18 @@ def layout(chunks: Sequence[str], options: Sequence[str], navs: Sequence[str],
     return Layout(tuple(pages or [""]), options_from)
 
 
-def with_hint(hint: str, body: str, options: Sequence[str], nav: str, budget: Budget) -> str:
-    """The same screen with a hint on top; when that overflows, the hint and the choices."""
+def with_hint(hint: str, body: str, nav: str, budget: Budget,
+              options: Sequence[str] = ()) -> str:
+    """The same screen with a hint on top; when that overflows, the hint in place of a
+    menu's title (``options`` are the menu's option lines); else the screen unchanged.
+
+    Never the hint alone: a caller who mistyped must still see where they are and
+    what they may press (review N5: an Arabic hint plus its menu rarely fits in 70).
+    """
     tail = f"\n{nav}" if nav else ""
-    for candidate in (f"{hint}\n{body}{tail}", "\n".join([hint, *options]) + tail, hint + tail):
-        if budget.fits(candidate):
-            return candidate
-    return hint
+    candidates = [f"{hint}\n{body}{tail}"]
+    lines = body.splitlines()
+    kept = [line for line in lines if line in options]
+    if kept and len(kept) < len(lines):
+        candidates.append("\n".join([hint, *kept]) + tail)
+    return next((c for c in candidates if budget.fits(c)), body + tail)

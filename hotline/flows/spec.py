@@ -16,11 +16,11 @@ import yaml
 
 KINDS = {"menu", "message", "input", "action", "end"}
 NODE_FIELDS = {
-    "menu": {"kind", "text", "options", "multilingual"},
-    "message": {"kind", "text", "options", "next"},
-    "input": {"kind", "text", "input", "save", "next"},
-    "action": {"kind", "action", "args", "next", "routes"},
-    "end": {"kind", "text"},
+    "menu": {"kind", "text", "options", "multilingual", "private"},
+    "message": {"kind", "text", "options", "next", "private"},
+    "input": {"kind", "text", "input", "save", "next", "private"},
+    "action": {"kind", "action", "args", "next", "routes", "private"},
+    "end": {"kind", "text", "private"},
 }
 INPUT_TYPES = {"digits", "text"}
 MAIN = "main"
@@ -49,6 +49,9 @@ class Node:
     max_len: int = 20
     save: str | None = None
     multilingual: bool = False
+    # A session that reaches a private node keeps no trace of its path: the choice that
+    # led here (e.g. "not safe to call") must not be tied to the caller's number.
+    private: bool = False
 
     @property
     def targets(self) -> list[str]:
@@ -158,6 +161,7 @@ def _node(stem: str, name: str, raw: Any, where: str, problems: list[str]) -> No
         args=MappingProxyType(dict(args)), input_type=spec.get("type", "text"),
         min_len=min_len, max_len=max_len,
         save=_text(raw, "save"), multilingual=_flag(raw, "multilingual", where, problems),
+        private=_flag(raw, "private", where, problems),
     )
 
 

@@ -187,6 +187,16 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class OpenRequest:
+    """A caller's open request, as "My call request" shows it."""
+
+    request_id: int
+    ref: str
+    expect_day: str  # today | tomorrow | sun..sat
+    expect_until: str  # HH:MM, local time
+
+
+@dataclass(frozen=True)
 class RingResult:
     request_id: int
     ref: str
@@ -354,6 +364,7 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
         raise InvalidChoice(f"safe_times must name one of {', '.join(cfg.windows)}")
     priority = URGENT if reason in cfg.urgent_reasons else NORMAL
     contact = _lock_contact(phone)
+    contact.exited_at = None  # asking for a call again undoes an earlier "stop everything"
     open_rows = _open_for(contact.id)
     row = next((r for r in open_rows if r.reason == reason), None) \
         or next((r for r in open_rows if r.reason == "unknown"), None)
@@ -388,11 +399,54 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
     if created or changed:
         row.updated_at = now
     db.session.commit()
+    return Submission(row.id, row.ref, created, *_expectation(row, now, cfg))
+
+
+def _expectation(row: CallbackRequest, now: datetime, cfg: Settings) -> tuple[str, str]:
+    """The day word and local time before which the caller may expect the call."""
     expect = utc(row.deadline_at)
     if expect is None or expect <= now:  # already late: promise the urgent delay from now on
-        expect = schedule.add(now, cfg.urgent_hours)
-    return Submission(row.id, row.ref, created, day_word(now, expect, cfg.week.tz),
-                      expect.astimezone(cfg.week.tz).strftime("%H:%M"))
+        expect = cfg.schedule(row.safe_to_call, row.safe_times).add(now, cfg.urgent_hours)
+    return day_word(now, expect, cfg.week.tz), expect.astimezone(cfg.week.tz).strftime("%H:%M")
+
+
+def open_request(phone: str, now: datetime | None = None) -> OpenRequest | None:
+    """The caller's most urgent open request (the oldest first), or None."""
+    now = now_utc(now)
+    contact = contacts.find(phone)
+    rows = _open_for(contact.id) if contact is not None else []
+    if not rows:
+        return None
+    row = min(rows, key=lambda r: (r.priority, utc(r.created_at)))
+    return OpenRequest(row.id, row.ref, *_expectation(row, now, settings()))
+
+
+def _withdraw(row: CallbackRequest, now: datetime, detail: str) -> None:
+    row.status, row.resolved_at, row.updated_at = "withdrawn", now, now
+    row.claimed_by_id = row.claim_expires_at = row.next_attempt_at = None
+    row.sms_confirmation = None
+    _event(row.id, "withdrawn", now, detail=detail)
+
+
+def cancel_by_caller(phone: str, ref: str, now: datetime | None = None) -> bool:
+    """The caller cancels one request by its reference; only their own, only while open.
+
+    True when the request is (now, or already) withdrawn: a replayed session runs
+    this again and must not fail.
+    """
+    now = now_utc(now)
+    contact = contacts.find(phone)
+    row = None if contact is None else db.session.scalars(
+        select(CallbackRequest).where(CallbackRequest.ref == ref,
+                                      CallbackRequest.contact_id == contact.id)
+        .with_for_update()).one_or_none()
+    if row is None:
+        db.session.rollback()
+        return False
+    if row.status == "open":
+        _withdraw(row, now, "the caller cancelled it (USSD)")
+    db.session.commit()
+    return row.status == "withdrawn"
 
 
 def record_ring(phone: str, now: datetime | None = None) -> RingResult:
@@ -427,28 +481,62 @@ def record_ring(phone: str, now: datetime | None = None) -> RingResult:
     return RingResult(row.id, row.ref, True, True)
 
 
-def withdraw_for_phone(phone: str, now: datetime | None = None) -> int:
-    """The caller's silent exit: close their open requests without telling anyone outside.
+def withdraw_for_phone(phone: str, now: datetime | None = None,
+                       channel: str = "ussd") -> int:
+    """The caller's silent exit: close their open requests and mark the number as exited
+    (no calls, no messages), without telling anyone outside.
 
     Returns how many were withdrawn; no SMS, no confirmation, nothing to the caller.
+    A later request of their own undoes the exit (``submit``).
     """
     now = now_utc(now)
     contact = contacts.find(phone)
     if contact is None:
         return 0
+    db.session.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
     rows = list(db.session.scalars(
         select(CallbackRequest).where(CallbackRequest.contact_id == contact.id,
                                       CallbackRequest.status == "open").with_for_update()))
     for row in rows:
-        row.status, row.resolved_at, row.updated_at = "withdrawn", now, now
-        row.claimed_by_id = row.claim_expires_at = row.next_attempt_at = None
-        row.sms_confirmation = None
-        _event(row.id, "withdrawn", now, detail="the caller withdrew")
+        _withdraw(row, now, f"the caller stopped everything ({channel})")
+    contact.exited_at = contact.exited_at or now
     db.session.commit()
     return len(rows)
 
 
 # --- staff -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UrgentWaiting:
+    """Urgent requests nobody is working on: how many, and the oldest of them."""
+
+    count: int
+    request_id: int
+    ref: str
+    age: timedelta
+
+
+def urgent_waiting(now: datetime | None = None) -> UrgentWaiting | None:
+    """Open urgent (danger) requests with no live claim, for the banner on every staff page.
+
+    Two indexed reads; None when there is nothing waiting.
+    """
+    now = now_utc(now)
+    waiting = (CallbackRequest.status == "open", CallbackRequest.priority == URGENT,
+               or_(CallbackRequest.claimed_by_id.is_(None),
+                   CallbackRequest.claim_expires_at.is_(None),
+                   CallbackRequest.claim_expires_at < now))
+    oldest = db.session.execute(
+        select(CallbackRequest.id, CallbackRequest.ref, CallbackRequest.created_at)
+        .where(*waiting).order_by(CallbackRequest.created_at, CallbackRequest.id)
+        .limit(1)).first()
+    if oldest is None:
+        return None
+    count = db.session.scalar(select(db.func.count()).select_from(CallbackRequest)
+                              .where(*waiting)) or 0
+    return UrgentWaiting(count, oldest.id, oldest.ref,
+                         max(now - (utc(oldest.created_at) or now), timedelta(0)))
+
 
 def claim(request_id: int, staff_id: int, now: datetime | None = None) -> ClaimResult:
     """Take the request for ``claim_minutes`` so nobody else calls the same person.

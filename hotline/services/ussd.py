@@ -103,17 +103,40 @@ class UssdService:
             else self.bilingual(key)
         return UssdReply(text, end=True)
 
+    def _record(self, hop: UssdHop) -> Record | None:
+        raw = self.store.get(f"ussd:{hop.session_id}")
+        return Record.loads(raw) if raw else None
+
+    def known_language(self, hop: UssdHop, *, ask_database: bool = True) -> str | None:
+        """The caller's language if we know it (a session in progress, a returning caller),
+        for an error screen in that language only; None when unknown or unreadable."""
+        try:
+            record = self._record(hop)
+            if record is not None and record.state.lang:
+                return record.state.lang
+            phone = to_e164(hop.phone, self.region) if ask_database else None
+            contact = contacts.find(phone) if phone else None
+            return contact.language if contact is not None else None
+        except Exception:  # an error screen must not fail: then it is in every language
+            log.warning("caller's language unknown for an error screen (session %s)",
+                        hop.session_id[:40])
+            db.session.rollback()
+            return None
+
+    def error_reply(self, hop: UssdHop, key: str = "error.unavailable", *,
+                    ask_database: bool = True) -> UssdReply:
+        return self._error(key, self.known_language(hop, ask_database=ask_database))
+
     def handle(self, hop: UssdHop) -> UssdReply:
         if self.service_codes and hop.service_code not in self.service_codes:
             log.warning("USSD for unknown service code %r", hop.service_code[:40])
-            return self._error("error.unavailable", None)
+            return self.error_reply(hop)
         inputs = hop.text.split("*") if hop.text else []
         if len(hop.text.encode()) > self.ussd["max_text_bytes"] \
                 or len(inputs) > self.ussd["max_hops"]:
-            return self._error("error.too_long", None)
+            return self.error_reply(hop, "error.too_long")
         key = f"ussd:{hop.session_id}"
-        raw = self.store.get(key)
-        record = Record.loads(raw) if raw else None
+        record = self._record(hop)
         if record is not None and record.text == hop.text:  # the gateway sent a hop again
             return record.reply
         if record is not None and record.raw_phone == hop.phone:
@@ -128,6 +151,9 @@ class UssdService:
                 and "*".join(inputs[:-1]) == record.text:
             state = record.state
         state, reply = self._advance(hop, phone, inputs, state)
+        if state.private:  # e.g. "not safe to call": the path that led here is kept nowhere;
+            self.store.delete(key)  # any further hop of this session is rebuilt by replay
+            return reply
         if record is not None and extends(record.text, hop.text):
             return reply  # an older hop sent again: answered, the newer record kept
         self.store.set(key, Record(hop.text, state, reply, hop.phone, phone).dumps(),
@@ -161,6 +187,16 @@ class UssdService:
         return state, UssdReply(screen.text, screen.end)
 
 
+    def is_private(self, fields: Mapping[str, str]) -> bool:
+        """Whether an ended session passed a private node, judged from the gateway's
+        ``input`` path alone (nothing about the choice was kept to look up)."""
+        inputs = fields.get("input", "").split("*") if fields.get("input") else []
+        if len(inputs) > self.ussd["max_hops"]:
+            return True
+        lang = db.session.scalar(START_LANG, {"p_sid": fields.get("sessionId", "")[:100]})
+        return self.engine_for(fields.get("networkCode", "")[:10]).private_path(inputs, lang)
+
+
 @cache
 def _open(dialect: str) -> Insert:
     return (contacts.insert_for(dialect)(UssdSession)
@@ -186,8 +222,12 @@ def open_session(hop: UssdHop, phone: str) -> str | None:
         return conn.scalar(START_LANG, {"p_sid": hop.session_id})
 
 
-def record_end(fields: Mapping[str, str], region: str) -> bool:
-    """Store an end-of-session notification once; a repeat changes nothing (returns False)."""
+def record_end(fields: Mapping[str, str], region: str, private: bool = False) -> bool:
+    """Store an end-of-session notification once; a repeat changes nothing (returns False).
+
+    For a ``private`` session the path (``input``) and the last screen are not kept:
+    with the number, they would say what the caller chose.
+    """
     session_id = fields["sessionId"]
     exists = db.session.scalars(
         select(UssdSessionEnd.id).where(UssdSessionEnd.session_id == session_id)).first()
@@ -206,8 +246,8 @@ def record_end(fields: Mapping[str, str], region: str) -> bool:
         network_code=fields.get("networkCode", "")[:10],
         status=fields.get("status", "")[:20] or "Unknown",
         duration_ms=number("durationInMillis"), hops_count=number("hopsCount"),
-        input=fields.get("input", "")[:4000],
-        last_app_response=fields.get("lastAppResponse", "")[:4000],
+        input="" if private else fields.get("input", "")[:4000],
+        last_app_response="" if private else fields.get("lastAppResponse", "")[:4000],
         error_message=fields.get("errorMessage", "")[:4000],
         cost=fields.get("cost", "")[:40], gateway_date=fields.get("date", "")[:40],
     ))

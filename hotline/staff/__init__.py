@@ -184,4 +184,5 @@ from hotline.staff import (  # noqa: E402,F401  (views register on bp)
     requests,
     simulator,
     supervisor,
+    urgent,
 )

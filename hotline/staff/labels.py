@@ -46,7 +46,9 @@ REFERRAL = {
     "other": "Other",
     "none": "No referral",
 }
-SAFE_TIMES = {"morning": "Morning", "afternoon": "Afternoon", "evening": "Evening"}
+# The words the caller chose from (content callback.times.*): "evening" is 15:00-18:00 by
+# default, which Sudanese call late afternoon («عصرا»); the hours are in [callbacks.windows].
+SAFE_TIMES = {"morning": "Morning", "afternoon": "Midday", "evening": "Late afternoon"}
 SAFE = {"yes": "Any time", "times": "Only at certain times", "unknown": "Not asked (missed call)"}
 EVENT = {
     "created": "Request received",

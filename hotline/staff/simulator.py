@@ -17,7 +17,7 @@ from flask import current_app, jsonify, render_template, request, session
 
 from hotline.actions import ACTIONS, PROVIDES
 from hotline.flows import ActionCall, ActionResult, Engine, Screen, State
-from hotline.flows.engine import Action
+from hotline.flows.engine import Action, replace_actions
 from hotline.staff import bp
 from hotline.textcodec import measure
 
@@ -55,9 +55,7 @@ def preview_engine(network: str) -> Engine:
         outcomes = _outcomes(real)
         stand_ins = {name: _stand_in(name, outcomes.get(name, "ok"))
                      for name in set(ACTIONS) | set(outcomes)}
-        cache[id(real)] = Engine(real.graph, real.catalog, values=real.values,
-                                 budget=real.budget, actions=stand_ins,
-                                 default_lang=real.default_lang)
+        cache[id(real)] = replace_actions(real, stand_ins)
     return cache[id(real)]
 
 

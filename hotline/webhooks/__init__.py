@@ -14,10 +14,12 @@ from flask import Blueprint, Response, abort, current_app, request
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/at")
 
 MAX_FIELD = 4000
+MAX_FIELDS = 50
 
 
 class BadForm(Exception):
-    """The body is not the form-encoded UTF-8 the gateway sends."""
+    """The body is not the form-encoded UTF-8 the gateway sends; the message names the
+    problem in plain words (never an exception's text) for the 400 reply."""
 
 
 @bp.before_request
@@ -36,13 +38,19 @@ def form_fields() -> dict[str, str]:
     body = request.get_data(cache=True)
     try:
         pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, encoding="utf-8",
-                          errors="strict", max_num_fields=50)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadForm(str(exc)) from None
+                          errors="strict", max_num_fields=MAX_FIELDS)
+    except UnicodeDecodeError:
+        raise BadForm("the body is not form-encoded UTF-8 text") from None
+    except ValueError:  # parse_qsl's only other complaint: too many fields
+        raise BadForm(f"more than {MAX_FIELDS} fields") from None
     fields: dict[str, str] = {}
     for key, value in pairs:
-        if "\x00" in value or len(value) > MAX_FIELD:
-            raise BadForm(f"field {key[:40]!r} is too long or has a NUL")
+        name = f"the field {key}" if key.isascii() and key.isidentifier() and len(key) <= 40 \
+            else "a field"
+        if len(value) > MAX_FIELD:
+            raise BadForm(f"{name} is longer than {MAX_FIELD} characters")
+        if "\x00" in value:
+            raise BadForm(f"{name} contains a NUL character")
         fields.setdefault(key, value)
     return fields
 

@@ -30,7 +30,8 @@ def ussd() -> Response:
     except Exception:  # the caller gets a clean END, the log gets the details
         db.session.rollback()
         log.exception("USSD hop failed (session %s)", hop.session_id[:40])
-        return plain("END " + service.bilingual("error.unavailable"))
+        # The database may be what failed: the language comes from the session record only.
+        return plain("END " + service.error_reply(hop, ask_database=False).text)
     return plain(("END " if reply.end else "CON ") + reply.text)
 
 
@@ -39,5 +40,7 @@ def ussd_events() -> Response:
     fields = form_fields()
     if not fields.get("sessionId", "").strip() or not fields.get("status", "").strip():
         return plain("bad request: sessionId and status are required\n", 400)
-    record_end(fields, current_app.config.get("DEFAULT_REGION", "SD"))
+    service = current_app.extensions["hotline.ussd"]
+    record_end(fields, current_app.config.get("DEFAULT_REGION", "SD"),
+               private=service.is_private(fields))
     return plain("ok\n")

@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 from hotline.app import create_app
 from hotline.errors import HotlineError
 from hotline.flows import Engine, State
+from hotline.flows.engine import replace_actions
 from tests.bench.common import (
     MB,
     Exchange,
@@ -80,8 +81,9 @@ def reply(screen: Any) -> bytes:
 
 
 def nav_keys(text: str) -> set[str]:
-    """Navigation the screen offers: its last line, e.g. ``98 More 0 Back``."""
-    return {word for word in text.rsplit("\n", 1)[-1].split() if word in {"98", "0", "00"}}
+    """Navigation the screen offers: its last lines, one item each, e.g. ``98 More``."""
+    return {line.split()[0] for line in text.split("\n")
+            if line.split() and line.split()[0] in {"98", "0", "00"}}
 
 
 def shown_options(text: str) -> list[str]:
@@ -137,8 +139,7 @@ def prepare_walks(env: dict[str, str], seed: int) -> dict[str, list[Walk]]:
     settings = {k[len("HOTLINE_"):]: v for k, v in env.items() if k.startswith("HOTLINE_")}
     app = create_app(settings)
     served = app.extensions["hotline.engine_for"](NETWORK)
-    engine = Engine(served.graph, served.catalog, values=served.values, budget=served.budget,
-                    actions={}, default_lang=served.default_lang)
+    engine = replace_actions(served, {})
     rng = random.Random(seed)
     starts = ["", *app.extensions["hotline.catalog"].languages]
     return {lang: [walk(engine, lang or None, rng) for _ in range(WALKS)] for lang in starts}
