@@ -92,7 +92,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["hotline.callbacks"] = callback_settings
     hops = int(settings.get("PROXY_HOPS") or 0)
     if hops:  # the client's address (sign-in throttling) is the proxy's unless we trust it
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # (Flask's own idiom)
     configure_logging(app)
     register_database(app)
     register_store(app)
