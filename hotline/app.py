@@ -85,7 +85,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         problems += exc.problems
     if problems:
         raise ConfigError(problems)
-    app = Flask("hotline", instance_path=str(Path(settings["ROOT"]) / "instance"))
+    # INSTANCE_PATH (an override, not an environment setting): tests keep the working tree clean
+    instance = settings.get("INSTANCE_PATH") or Path(settings["ROOT"]) / "instance"
+    app = Flask("hotline", instance_path=str(instance))
     if settings["ENV"] == "development":
         config.fill_development_secrets(settings, Path(app.instance_path))
     app.config.update(settings)

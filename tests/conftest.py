@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from hotline import create_app
 from hotline.app import check_specs, window_hours
@@ -33,13 +37,35 @@ DATABASE_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/hotline_test")
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TOKEN = "test-webhook-token-0123456789"
+# What an app writes into instance/ (development secrets, the demo login) goes here, so
+# that no test writes into the working tree.
+INSTANCE = Path(tempfile.mkdtemp(prefix="hotline-test-instance-"))
 PHONE = "+249912345678"
 
 
 def overrides(**extra: Any) -> dict[str, Any]:
     return {"TESTING": True, "ENV": "development", "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL, "SECRET_KEY": "test-secret-" + "x" * 32,
-            "WEBHOOK_TOKEN": TOKEN, **extra}
+            "WEBHOOK_TOKEN": TOKEN, "INSTANCE_PATH": str(INSTANCE), **extra}
+
+
+# Hypothesis: in CI (CI=true) the same examples every run (derandomized, no example
+# database), so a red build is reproducible and a green one is not luck; locally, random
+# examples as usual, remembered outside the working tree.
+HYPOTHESIS_HOME = Path(tempfile.gettempdir()) / f"hotline-hypothesis-{os.getuid()}"
+set_hypothesis_home_dir(str(HYPOTHESIS_HOME))  # its caches too, not .hypothesis/ here
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          print_blob=True)
+settings.register_profile("dev", deadline=None, database=DirectoryBasedExampleDatabase(
+    HYPOTHESIS_HOME / "examples"))
+settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes")
+                      else "dev")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _instance_outside_the_working_tree() -> Iterator[None]:
+    yield
+    shutil.rmtree(INSTANCE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +97,13 @@ def _clean(app: Flask) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     client.flushdb()
     client.close()
+
+
+def fresh_example(app: Flask) -> None:
+    """For a hypothesis test on a function-scoped app: empty tables and Redis before each
+    example, so no example sees rows another one left and a failure replays alone."""
+    db.session.rollback()
+    _clean(app)
 
 
 def dispose(app: Flask) -> None:
