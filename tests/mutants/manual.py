@@ -95,6 +95,15 @@ MUTANTS: list[tuple[str, str, str, str]] = [
      "",
      "tests/test_config_checks.py::"
      "test_production_refuses_to_start_on_a_default_language_without_content"),
+    ("hotline/flows/screens.py",
+     "candidates.append(\"\\n\".join([hint, *kept]) + tail)",
+     "candidates.append(hint + tail)",
+     "tests/test_invalid_hint.py::"
+     "test_when_it_does_not_fit_the_hint_takes_the_titles_place_and_every_choice_stays"),
+    ("hotline/flows/screens.py",
+     "return next((c for c in candidates if budget.fits(c)), body + tail)",
+     "return candidates[0]",
+     "tests/test_invalid_hint.py::test_every_hinted_menu_screen_fits_and_keeps_every_choice"),
 ]
 
 
