@@ -104,6 +104,14 @@ MUTANTS: list[tuple[str, str, str, str]] = [
      "return next((c for c in candidates if budget.fits(c)), body + tail)",
      "return candidates[0]",
      "tests/test_invalid_hint.py::test_every_hinted_menu_screen_fits_and_keeps_every_choice"),
+    ("hotline/flows/check.py",
+     "({maybe_lang or 'every language'}): over the",
+     "({lang or 'every language'}): over the",
+     "tests/test_check_rules.py::test_the_language_screen_over_budget_names_every_language"),
+    ("hotline/flows/engine.py",
+     "private=bool(data.get(\"private\", False)))",
+     "private=False)",
+     "tests/test_check_rules.py::test_a_state_survives_the_store_unchanged"),
 ]
 
 
