@@ -113,3 +113,18 @@ def test_the_language_screen_over_budget_names_every_language(mini):
                                                                  "language")]
     assert any(p.startswith("flows/main.yaml: node language (every language): over the "
                             "screen budget 12 GSM-7 / 8 UCS-2") for p in found), found
+
+
+def test_the_report_lists_every_page_of_every_screen_with_its_cost(mini):
+    from hotline.flows.check import check_all, report
+
+    checked = check_all(MINI, values=VALUES, budgets=[Budget()], action_names={"record"},
+                        action_vars={"ref"})
+    lines = report(checked, values=VALUES, budget=Budget())
+    engine = Engine(checked.graph, checked.catalog, values=VALUES, budget=Budget())
+    done = engine.pages("main.done", "ar", {"code": "ABCD2345"})[0]  # flow variables only
+    assert f"{'main.done':<32} ar  1/1 {measure(done).units:>3}/70  UCS-2" in lines
+    info = [ln.split()[2] for ln in lines if ln.startswith("main.info ") and " en " in ln]
+    assert len(info) > 1 and info == [f"{i}/{len(info)}" for i in range(1, len(info) + 1)]
+    assert not any(ln.startswith("main.submit") for ln in lines)  # an action has no screen
+    assert {ln.split()[1] for ln in lines} == {"ar", "en"}

@@ -128,3 +128,60 @@ def test_any_node_gives_problems_never_a_traceback(tmp_path_factory, fields, kin
     assert all(isinstance(p, str) and p.startswith("flows/main.yaml") for p in found)
     if graph is not None:  # what hotline check goes on to ask of a graph with problems
         assert isinstance(graph.variables(), set) and isinstance(graph.content_keys(), dict)
+
+
+def add_key(root: Path, name: str, key: str, texts: dict[str, str]) -> None:
+    for lang, text in texts.items():
+        path = root / "content" / lang / f"{name}.yaml"
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        path.write_text(old + yaml.safe_dump({key: text}, allow_unicode=True), encoding="utf-8")
+
+
+def test_a_key_the_code_uses_must_exist_in_every_language(copy):
+    found = check_all(copy, values=VALUES, budgets=[Budget()], action_names={"record"},
+                      action_vars={"ref"}, code_keys=("t.gone",)).problems
+    assert "content/en/t.yaml: missing key t.gone (used by the code)" in found
+    assert "content/ar/t.yaml: missing key t.gone (used by the code)" in found
+
+
+def test_a_key_a_flow_uses_must_exist_in_every_language(copy):
+    edit(flow(copy), "label: t.info,", "label: t.nowhere,")
+    found = problems(copy)
+    assert "flows/main.yaml: node menu: content key t.nowhere missing in content/en/t.yaml" \
+        in found
+    assert "flows/main.yaml: node menu: content key t.nowhere missing in content/ar/t.yaml" \
+        in found
+
+
+def test_a_key_no_flow_uses_is_reported_but_sms_texts_are_not(copy):
+    add_key(copy, "t", "spare", {"en": "Spare", "ar": "احتياطي"})
+    add_key(copy, "sms", "note", {"en": "Your code is noted.", "ar": "سجلنا رمزك."})
+    found = problems(copy)
+    assert found == ["content/en/t.yaml: key t.spare is not used by any flow"]
+
+
+def test_an_sms_longer_than_three_parts(copy):
+    long_en = "Your code is noted. " * 25
+    add_key(copy, "sms", "note", {"en": long_en.strip(), "ar": "سجلنا رمزك."})
+    found = problems(copy)
+    assert found == ["content/en/sms.yaml: sms.note: SMS of 4 parts (499 GSM-7 characters); "
+                     "at most 3"]
+
+
+def test_a_language_option_without_content(copy):
+    edit(flow(copy), "set: {lang: en}", "set: {lang: fr}")
+    assert "flows/main.yaml: node language: language 'fr' has no content" in problems(copy)
+
+
+def test_ninety_eight_options_clash_with_more(copy):
+    lines = "".join("      - {label: t.o1, next: info}\n" for _ in range(98))
+    edit(flow(copy), "      - {label: t.o6, next: done}\n", lines)
+    assert "flows/main.yaml: node many: more than 97 options clash with 98 (more)" \
+        in problems(copy)
+
+
+def test_known_variables_are_not_unknown_placeholders(copy):
+    """Variables come from flows (set, save), actions, the config and the engine."""
+    add_key(copy, "sms", "vars", {lang: "{code} {ref} {place} {lang} {hours}"
+                                  for lang in ("en", "ar")})
+    assert problems(copy) == []
