@@ -30,7 +30,8 @@ SCOPES = {
         # the core but render every real screen per mutant (hours more on two cores)
         ["tests/test_engine.py", "tests/test_textcodec.py", "tests/test_normalize.py",
          "tests/test_worktime.py", "tests/test_textrules.py", "tests/test_flow_validation.py",
-         "tests/test_invalid_hint.py", "tests/test_check_rules.py"],
+         "tests/test_invalid_hint.py", "tests/test_check_rules.py",
+         "tests/test_core_edges.py"],
     ),
     "services": (
         ["hotline/services/callbacks.py", "hotline/services/ussd.py"],
