@@ -185,3 +185,13 @@ def test_known_variables_are_not_unknown_placeholders(copy):
     add_key(copy, "sms", "vars", {lang: "{code} {ref} {place} {lang} {hours}"
                                   for lang in ("en", "ar")})
     assert problems(copy) == []
+
+
+def test_an_sms_is_measured_with_eight_characters_for_each_value_a_session_fills(copy):
+    """The reference and the code are unknown until a caller asks: the check counts them
+    as eight characters each (the longest a reference gets) and config values as set."""
+    body = "Ref {ref} code {code} at {place}. " * 12
+    add_key(copy, "sms", "ref", {"en": body.strip(), "ar": "رقم طلبك {ref} {code} {place}"})
+    text = body.strip().format(ref="ABCD2345", code="ABCD2345", place="Khartoum")
+    assert problems(copy) == [f"content/en/sms.yaml: sms.ref: SMS of 4 parts ({len(text)} "
+                              "GSM-7 characters); at most 3"]
