@@ -128,3 +128,33 @@ def test_the_report_lists_every_page_of_every_screen_with_its_cost(mini):
     assert len(info) > 1 and info == [f"{i}/{len(info)}" for i in range(1, len(info) + 1)]
     assert not any(ln.startswith("main.submit") for ln in lines)  # an action has no screen
     assert {ln.split()[1] for ln in lines} == {"ar", "en"}
+
+
+def test_a_private_path_is_recognised_from_the_inputs_alone(engine):
+    """The end-of-session report keeps nothing of a session that passed "not safe to call";
+    the engine tells from the path, without running any action."""
+    from tests.test_callback_flow import MENU_CALLBACK
+
+    assert engine.private_path([MENU_CALLBACK, "1", "3"], "en")  # danger, not safe to call
+    assert engine.private_path(["2", MENU_CALLBACK, "1", "3", "98"], None)  # a new caller
+    assert not engine.private_path([MENU_CALLBACK, "1", "1"], "ar")  # safe: asks about SMS
+    assert not engine.private_path([], "ar")
+    # sending the request runs an action: what follows cannot be known, so keep nothing
+    assert engine.private_path([MENU_CALLBACK, "1", "1", "2", "1"], "en")
+
+
+def test_the_report_sizes_each_page_with_the_navigation_it_shows(mini):
+    from hotline.flows.check import check_all, report
+
+    checked = check_all(MINI, values=VALUES, budgets=[Budget()], action_names={"record"},
+                        action_vars={"ref"})
+    engine = Engine(checked.graph, checked.catalog, values=VALUES, budget=Budget())
+    lines = report(checked, values=VALUES, budget=Budget())
+    sample = {"code": "ABCD2345"}
+    for node_id in ("main.info", "main.many", "main.menu"):
+        pages = engine.pages(node_id, "en", sample)
+        for i, body in enumerate(pages, 1):
+            more, last = engine.navs(node_id, "en", first_page=i == 1)
+            nav = last if i == len(pages) else more
+            units = measure(f"{body}\n{nav}" if nav else body).units
+            assert f"{node_id:<32} en  {i}/{len(pages)} {units:>3}/160 GSM-7" in lines
