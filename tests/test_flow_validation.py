@@ -195,3 +195,50 @@ def test_an_sms_is_measured_with_eight_characters_for_each_value_a_session_fills
     text = body.strip().format(ref="ABCD2345", code="ABCD2345", place="Khartoum")
     assert problems(copy) == [f"content/en/sms.yaml: sms.ref: SMS of 4 parts ({len(text)} "
                               "GSM-7 characters); at most 3"]
+
+
+@pytest.mark.parametrize(("node", "message"), [
+    ("{kind: message}", "node extra: a message needs text"),
+    ("{kind: input, save: x, next: done}", "node extra: an input needs text"),
+    ("{kind: end}", "node extra: an end needs text"),
+    ("{kind: menu, text: t.menu}", "node extra: a menu needs options"),
+    ("{kind: input, text: t.ask_prompt, save: x}", "node extra: dead end: an input needs next"),
+    ("{kind: action, action: record}", "node extra: dead end: an action needs next or routes"),
+    ("{kind: input, text: t.ask_prompt, next: done}", "node extra: an input needs save: "
+                                                      "<variable>"),
+    ("{kind: action, next: done}", "node extra: an action needs action: <name>"),
+    ("{kind: menu, options: [{label: t.info}]}", "node extra: option 1 needs label and next"),
+    ("{kind: menu, options: [{label: t.info, next: done}, {next: done}]}",
+     "node extra: option 2 needs label and next"),
+    ("{kind: menu, options: [{label: t.info, next: done, set: {a: [1]}}]}",
+     "node extra: option 1: set must map names to text"),
+    ("{kind: menu, options: [{label: t.info, next: done, go: 1}]}",
+     "node extra: option 1: unknown field 'go'"),
+    ("{kind: menu, options: {label: t.info}}", "node extra: options must be a list"),
+    ("{kind: action, action: record, routes: [done]}",
+     "node extra: routes must map outcomes to nodes"),
+    ("{kind: message, text: t.p1, next: [done]}", "node extra: next must be a node name"),
+    ("{kind: input, text: t.ask_prompt, save: x, next: done, input: {type: number}}",
+     "node extra: input.type must be one of ['digits', 'text']"),
+    ("{kind: action, action: record, next: done, args: [1]}",
+     "node extra: args must be a mapping"),
+    ("{kind: end, text: t.done, next: done}", "node extra: unknown field 'next' for an end"),
+    ("{kind: page, text: t.done}", "node extra: kind must be one of ['action', 'end', 'input', "
+                                   "'menu', 'message'], got 'page'"),
+    ("[kind, end]", "node extra: must be a mapping"),
+    ("{kind: message, text: [t.p1, 2]}", "node extra: text must be a content key or a list "
+                                         "of them"),
+])
+def test_every_structural_rule_names_the_node_and_the_field(copy, node, message):
+    edit(flow(copy), "  done:\n", f"  extra: {node}\n  done:\n")
+    graph, found = load_graph(copy / "flows")
+    assert f"flows/main.yaml: {message}" in found, found
+
+
+def test_an_options_set_and_a_start_that_is_not_a_node(copy):
+    edit(flow(copy), "start: language", "start: nowhere")
+    edit(flow(copy), "home: menu", "home: [menu]")
+    graph, found = load_graph(copy / "flows")
+    assert graph is None
+    assert "flows/main.yaml: start 'nowhere' is not a node of this file" in found
+    assert "flows/main.yaml: home ['menu'] is not a node of this file" in found

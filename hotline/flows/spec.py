@@ -104,13 +104,13 @@ def _node(stem: str, name: str, raw: Any, where: str, problems: list[str]) -> No
         problems.append(f"{where}: kind must be one of {sorted(KINDS)}, got {kind!r}")
         return None
     for extra in sorted(set(raw) - NODE_FIELDS[kind]):
-        problems.append(f"{where}: unknown field {extra!r} for a {kind}")
+        problems.append(f"{where}: unknown field {extra!r} for {_a(kind)}")
     text = _as_keys(raw.get("text"))
     if text is None:
         problems.append(f"{where}: text must be a content key or a list of them")
         text = ()
     if kind in {"message", "input", "end"} and not text:
-        problems.append(f"{where}: a {kind} needs text")
+        problems.append(f"{where}: {_a(kind)} needs text")
     options: list[Option] = []
     raw_options = raw.get("options", [])
     if not isinstance(raw_options, list):
@@ -140,7 +140,7 @@ def _node(stem: str, name: str, raw: Any, where: str, problems: list[str]) -> No
         problems.append(f"{where}: next must be a node name")
         nxt = None
     if kind in {"input", "action"} and not nxt and not routes:
-        problems.append(f"{where}: dead end: a {kind} needs next" +
+        problems.append(f"{where}: dead end: {_a(kind)} needs next" +
                         (" or routes" if kind == "action" else ""))
     spec = raw.get("input", {}) if kind == "input" else {}
     if not isinstance(spec, Mapping) or spec.get("type", "text") not in INPUT_TYPES:
@@ -163,6 +163,11 @@ def _node(stem: str, name: str, raw: Any, where: str, problems: list[str]) -> No
         save=_text(raw, "save"), multilingual=_flag(raw, "multilingual", where, problems),
         private=_flag(raw, "private", where, problems),
     )
+
+
+def _a(kind: str) -> str:
+    """"an input", "a menu": messages a content writer reads should read well."""
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
 
 
 def _text(raw: Mapping[str, Any], name: str) -> str | None:
