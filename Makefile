@@ -1,6 +1,6 @@
 # make run: a working service on http://127.0.0.1:5000 with nothing else to set up
 #           (make run PORT=5050 for another port; the printed URLs follow it).
-# make test: everything CI checks (ruff, import contracts, hotline check, pytest).
+# make test: everything CI checks (ruff, import contracts, mypy, hotline check, pytest).
 
 PYTHON ?= python3
 PORT ?= 5000
@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check install browser clean
+.PHONY: run test lint check install browser clean mutants
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,19 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 check: $(STAMP)
 	$(BIN)/hotline check
 
 test: lint check
 	$(BIN)/pytest -p no:cacheprovider
+
+# Not in CI: mutmut over the pure core (SCOPE=services: the callback and USSD services,
+# hours, needs the test database and Redis). Prints the score and each surviving mutant.
+SCOPE ?= core
+mutants: $(STAMP)
+	$(BIN)/python tests/mutants/run.py $(SCOPE)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -114,14 +114,17 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     problems += alerttexts.settings_problems(settings.get("ALERTS") or {})
     if problems:
         raise ConfigError(problems)
-    app = Flask("hotline", instance_path=str(Path(settings["ROOT"]) / "instance"))
+    # INSTANCE_PATH (an override, not an environment setting): tests keep the working tree clean
+    instance = settings.get("INSTANCE_PATH") or Path(settings["ROOT"]) / "instance"
+    app = Flask("hotline", instance_path=str(instance))
     if settings["ENV"] == "development":
         config.fill_development_secrets(settings, Path(app.instance_path))
     app.config.update(settings)
     app.extensions["hotline.callbacks"] = callback_settings
     hops = int(settings.get("PROXY_HOPS") or 0)
     if hops:  # the client's address (sign-in throttling) is the proxy's unless we trust it
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # (Flask's own idiom)
     configure_logging(app)
     register_limits(app)
     register_database(app)

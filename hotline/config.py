@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = ROOT / "config" / "defaults.toml"
 ENV_PREFIX = "HOTLINE_"
 ENVIRONMENTS = ("development", "production")
+# What one USSD screen can carry at most (182 GSM-7 characters, 91 UCS-2), and the
+# least a budget may be and still fit a menu line with its navigation.
+SCREEN_LIMITS = {"gsm7_budget": 182, "ucs2_budget": 91}
+MIN_SCREEN = 40
 INT_KEYS = {"ussd": ("gsm7_budget", "ucs2_budget", "session_ttl", "max_hops", "max_text_bytes"),
             "outbox": ("batch_size", "max_attempts", "hard_failure_threshold"),
             "retention": ("closed_request_days", "ussd_session_days", "voice_call_days",
@@ -100,6 +104,7 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
     hops = settings.get("PROXY_HOPS", 0)
     if not str(hops).isdigit() or int(hops) > 5:
         found.append(f"HOTLINE_PROXY_HOPS must be a whole number from 0 to 5, got {hops!r}")
+    found += cross_checks(settings)
     if env != "production":
         return found
     if len(settings.get("SECRET_KEY") or "") < 32:
@@ -126,6 +131,45 @@ def redis_is_private(url: str) -> bool:
     """Only we can reach it: a password, a Unix socket, or a loopback address."""
     parts = urlsplit(url)
     return parts.scheme == "unix" or bool(parts.password) or parts.hostname in LOOPBACK
+
+
+def content_languages(root: Path) -> list[str]:
+    """The language folders under ``content/`` (each one a full set of texts)."""
+    folder = root / "content"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*.yaml"))) \
+        if folder.is_dir() else []
+
+
+def cross_checks(settings: Mapping[str, Any]) -> list[str]:
+    """Settings that are well-formed alone but wrong against the content or the air:
+    a default language with no texts fails every new caller's first dial."""
+    found: list[str] = []
+    langs = content_languages(Path(settings.get("ROOT") or ROOT))
+    default = settings.get("DEFAULT_LANGUAGE")
+    if default not in langs:
+        found.append(f"HOTLINE_DEFAULT_LANGUAGE must be one of the content languages "
+                     f"({', '.join(langs)}), got {default!r}")
+    ussd = settings.get("USSD") or {}
+    networks = ussd.get("networks") or {}
+    if not isinstance(networks, Mapping):
+        return [*found, "[ussd.networks] must be a table of network codes"]
+    for code, values in networks.items():
+        where = f"[ussd.networks.{code}]"
+        if not str(code).isdigit() or not 5 <= len(str(code)) <= 6:
+            found.append(f"{where}: a network code is 5 or 6 digits (MCC and MNC), "
+                         f"got {code!r}")
+        if not isinstance(values, Mapping):
+            found.append(f"{where}: must be a table of gsm7_budget and ucs2_budget")
+            continue
+        for extra in sorted(set(values) - set(SCREEN_LIMITS)):
+            found.append(f"{where}: unknown key {extra!r}")
+        for key, most in SCREEN_LIMITS.items():
+            value = values.get(key, ussd.get(key))
+            if not isinstance(value, int) or isinstance(value, bool) \
+                    or not MIN_SCREEN <= value <= most:
+                found.append(f"{where}: {key} must be a whole number from {MIN_SCREEN} to "
+                             f"{most} (what a USSD screen can hold), got {value!r}")
+    return found
 
 
 def fill_development_secrets(settings: dict[str, Any], instance: Path) -> None:

@@ -44,7 +44,7 @@ def localized(values: Mapping[str, Value], lang: str) -> dict[str, str]:
             for name, value in values.items()}
 
 
-class _Keep(dict):
+class _Keep(dict[str, str]):
     """Leaves unknown placeholders visible rather than failing a caller's session."""
 
     def __missing__(self, key: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 
@@ -28,7 +28,7 @@ class RedisStore:
         self.client = client
 
     def get(self, key: str) -> bytes | None:
-        return self.client.get(key)
+        return cast("bytes | None", self.client.get(key))  # no decode_responses: bytes
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
         self.client.set(key, value, ex=ttl)

@@ -20,6 +20,9 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from hotline import alerttexts, areas, create_app
 from hotline.app import check_specs, window_hours
@@ -35,16 +38,38 @@ DATABASE_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL",
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TOKEN = "test-webhook-token-0123456789abcdef"  # production wants 32+
 SPOOL_DIR = Path(tempfile.mkdtemp(prefix="hotline-test-spool-"))
+# What an app writes into instance/ (development secrets, the demo login) goes here, so
+# that no test writes into the working tree.
+INSTANCE = Path(tempfile.mkdtemp(prefix="hotline-test-instance-"))
 PHONE = "+249912345678"
 
 
 def overrides(**extra: Any) -> dict[str, Any]:
     return {"TESTING": True, "ENV": "development", "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL, "SECRET_KEY": "test-secret-" + "x" * 32,
-            "WEBHOOK_TOKEN": TOKEN, "SPOOL_DIR": str(SPOOL_DIR),
+            "WEBHOOK_TOKEN": TOKEN, "SPOOL_DIR": str(SPOOL_DIR), "INSTANCE_PATH": str(INSTANCE),
             # A test waits on browsers and worker processes with its own session open;
             # production's 10 s would cut the test's connection, not the app's.
             "LIMITS": {"db_idle_in_transaction_ms": 120_000}, **extra}
+
+
+# Hypothesis: in CI (CI=true) the same examples every run (derandomized, no example
+# database), so a red build is reproducible and a green one is not luck; locally, random
+# examples as usual, remembered outside the working tree.
+HYPOTHESIS_HOME = Path(tempfile.gettempdir()) / f"hotline-hypothesis-{os.getuid()}"
+set_hypothesis_home_dir(str(HYPOTHESIS_HOME))  # its caches too, not .hypothesis/ here
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          print_blob=True)
+settings.register_profile("dev", deadline=None, database=DirectoryBasedExampleDatabase(
+    HYPOTHESIS_HOME / "examples"))
+settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes")
+                      else "dev")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _instance_outside_the_working_tree() -> Iterator[None]:
+    yield
+    shutil.rmtree(INSTANCE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +104,13 @@ def _clean(app: Flask) -> None:
     client.flushdb()
     client.close()
     shutil.rmtree(SPOOL_DIR, ignore_errors=True)
+
+
+def fresh_example(app: Flask) -> None:
+    """For a hypothesis test on a function-scoped app: empty tables and Redis before each
+    example, so no example sees rows another one left and a failure replays alone."""
+    db.session.rollback()
+    _clean(app)
 
 
 def dispose(app: Flask) -> None:

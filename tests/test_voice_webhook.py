@@ -12,7 +12,7 @@ from hotline import sweeper
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, Contact, VoiceCall
 from hotline.services import callbacks
-from tests.conftest import DATABASE_URL, PHONE, TOKEN
+from tests.conftest import DATABASE_URL, PHONE, TOKEN, fresh_example
 
 REJECT = '<?xml version="1.0" encoding="UTF-8"?><Response><Reject/></Response>'
 URL = f"/webhooks/at/voice?token={TOKEN}"
@@ -244,6 +244,7 @@ FIELD_VALUES = st.one_of(st.sampled_from(["0", "1", "None", "Inbound", "Outbound
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fields=st.dictionaries(FIELD_NAMES, FIELD_VALUES, max_size=11))
 def test_arbitrary_voice_posts_never_500(client, fields):
+    fresh_example(client.application)
     response = client.post(URL, data=fields)
     assert response.status_code in (200, 400), (fields, response.get_data(as_text=True))
     if response.status_code == 200 and fields.get("isActive") == "1":

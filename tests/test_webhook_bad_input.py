@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from hotline.extensions import db
 from hotline.models import Contact, UssdSession, UssdSessionEnd
-from tests.conftest import REDIS_URL, TOKEN
+from tests.conftest import REDIS_URL, TOKEN, fresh_example
 
 URL = f"/webhooks/at/ussd?token={TOKEN}"
 GOOD = {"sessionId": "ATUid_bad", "serviceCode": "*384*1234#", "phoneNumber": "+249912345678",
@@ -105,6 +105,7 @@ fields = st.dictionaries(
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=fields)
 def test_arbitrary_form_data_never_500s(client, data):
+    fresh_example(client.application)
     for path in ("/webhooks/at/ussd", "/webhooks/at/ussd/events"):
         response = client.post(f"{path}?token={TOKEN}", data=data)
         assert response.status_code in (200, 400), response.get_data(as_text=True)

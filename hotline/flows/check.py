@@ -34,8 +34,13 @@ def is_sms(key: str) -> bool:
     return key.split(".", 1)[0].startswith(SMS_PREFIX)
 
 
-def _sample(names: Iterable[str], values: Mapping[str, str]) -> dict[str, str]:
+def _sample(names: Iterable[str], values: Mapping[str, Value]) -> dict[str, Value]:
     return {n: values.get(n, SAMPLE_VALUE) for n in names}
+
+
+def _unset(names: Iterable[str], values: Mapping[str, Value]) -> dict[str, str]:
+    """Sample text for the variables a session fills (the engine already has ``values``)."""
+    return {n: SAMPLE_VALUE for n in names if n not in values}
 
 
 def check_all(root: Path, *, values: Mapping[str, Value], budgets: Iterable[Budget],
@@ -104,7 +109,7 @@ def check_all(root: Path, *, values: Mapping[str, Value], budgets: Iterable[Budg
             problems.append(f"{node.source}: more than 97 options clash with 98 (more)")
     if problems:
         return Checked(graph, catalog, problems)
-    sample = _sample(known_vars - set(values), values)
+    sample = _unset(known_vars, values)
     for budget in set(budgets):
         engine = Engine(graph, catalog, values=values, budget=budget, windows=windows,
                         choices=lists)
@@ -140,11 +145,12 @@ def _screens(engine: Engine, sample: Mapping[str, str]) -> list[str]:
                 twin = replace_actions(engine, engine.actions)
                 twin.default_lang = default
                 langs.append((twin, None))
-        for eng, lang in langs:
+        for eng, maybe_lang in langs:
             try:
-                problems += _node_screens(eng, node, lang, sample, where)
+                problems += _node_screens(eng, node, maybe_lang, sample, where)
             except ScreenTooLong as exc:
-                problems.append(f"{node.source} ({lang or 'every language'}): over the screen "
+                problems.append(f"{node.source} ({maybe_lang or 'every language'}): over the "
+                                f"screen "
                                 f"budget {where}: {exc}")
     return problems
 
@@ -196,14 +202,14 @@ def _code_screens(catalog: Catalog, keys: Iterable[str], budget: Budget) -> list
     return problems
 
 
-def report(checked: Checked, *, values: Mapping[str, str], budget: Budget,
+def report(checked: Checked, *, values: Mapping[str, Value], budget: Budget,
            windows: Mapping[str, str] | None = None) -> list[str]:
     """One line per screen: node, language, page, characters used of the budget, encoding."""
     graph, catalog = checked.graph, checked.catalog
     if graph is None:
         return []
     engine = Engine(graph, catalog, values=values, budget=budget, windows=windows)
-    sample = _sample(graph.variables(), values)
+    sample = _unset(graph.variables(), values)
     lines = []
     for node in sorted(graph.nodes.values(), key=lambda n: n.id):
         if node.kind == "action":

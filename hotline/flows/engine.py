@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hotline.content import Catalog
+from hotline.content import Catalog, Value
 from hotline.errors import HotlineError
 from hotline.flows.screens import Layout, layout, with_hint
 from hotline.flows.spec import Graph, Node, Option
@@ -93,7 +93,7 @@ class Screen:
 class Engine:
     """A graph, its texts and the injected actions; holds no per-caller state."""
 
-    def __init__(self, graph: Graph, catalog: Catalog, *, values: Mapping[str, str] | None = None,
+    def __init__(self, graph: Graph, catalog: Catalog, *, values: Mapping[str, Value] | None = None,
                  budget: Budget | None = None, actions: Mapping[str, Action] | None = None,
                  default_lang: str | None = None, windows: Mapping[str, str] | None = None,
                  choices: Mapping[str, Choices] | None = None) -> None:
@@ -306,7 +306,8 @@ class Engine:
             state = self._enter(state, option.next, context)
         elif node.kind == "input" and self._valid_input(node, value, raw):
             saved = value if node.input_type == "digits" else " ".join(raw.split())
-            state = replace(state, vars={**state.vars, node.save: saved})
+            if node.save:  # the spec refuses an input without one; the type allows None
+                state = replace(state, vars={**state.vars, node.save: saved})
             state = self._enter(state, node.next or "", context)
         else:
             return state, self.render(state, hint=True)
@@ -350,8 +351,8 @@ class _Halted(Exception):
     """A dry walk reached an action."""
 
 
-class _HaltingActions(dict):
-    def get(self, key: str, default: Any = None) -> Action:  # type: ignore[override]
+class _HaltingActions(dict[str, Action]):
+    def get(self, key: str, default: Any = None) -> Action:
         return _halt
 
 

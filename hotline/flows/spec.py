@@ -106,17 +106,17 @@ def _node(stem: str, name: str, raw: Any, where: str, problems: list[str]) -> No
         problems.append(f"{where}: must be a mapping")
         return None
     kind = raw.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         problems.append(f"{where}: kind must be one of {sorted(KINDS)}, got {kind!r}")
         return None
     for extra in sorted(set(raw) - NODE_FIELDS[kind]):
-        problems.append(f"{where}: unknown field {extra!r} for a {kind}")
+        problems.append(f"{where}: unknown field {extra!r} for {_a(kind)}")
     text = _as_keys(raw.get("text"))
     if text is None:
         problems.append(f"{where}: text must be a content key or a list of them")
         text = ()
     if kind in {"message", "input", "end"} and not text:
-        problems.append(f"{where}: a {kind} needs text")
+        problems.append(f"{where}: {_a(kind)} needs text")
     options: list[Option] = []
     raw_options = raw.get("options", [])
     if not isinstance(raw_options, list):
@@ -141,7 +141,8 @@ def _node(stem: str, name: str, raw: Any, where: str, problems: list[str]) -> No
     if kind == "menu" and not options:
         problems.append(f"{where}: a menu needs options")
     routes = raw.get("routes", {})
-    if not isinstance(routes, Mapping):
+    if not isinstance(routes, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in routes.items()):
         problems.append(f"{where}: routes must map outcomes to nodes")
         routes = {}
     nxt = raw.get("next")
@@ -149,7 +150,7 @@ def _node(stem: str, name: str, raw: Any, where: str, problems: list[str]) -> No
         problems.append(f"{where}: next must be a node name")
         nxt = None
     if kind in {"input", "action", "choose"} and not nxt and not routes:
-        problems.append(f"{where}: dead end: a {kind} needs next" +
+        problems.append(f"{where}: dead end: {_a(kind)} needs next" +
                         (" or routes" if kind == "action" else ""))
     spec = raw.get("input", {}) if kind == "input" else {}
     if not isinstance(spec, Mapping) or spec.get("type", "text") not in INPUT_TYPES:
@@ -166,15 +167,52 @@ def _node(stem: str, name: str, raw: Any, where: str, problems: list[str]) -> No
     if not isinstance(args, Mapping):
         problems.append(f"{where}: args must be a mapping")
         args = {}
+    min_len, max_len = _bounds(spec, where, problems)
     return Node(
         id=f"{stem}.{name}", kind=kind, source=where, text=text, options=tuple(options),
-        next=nxt, routes=MappingProxyType(dict(routes)), action=raw.get("action"),
+        next=nxt, routes=MappingProxyType(dict(routes)), action=_text(raw, "action"),
         args=MappingProxyType(dict(args)), input_type=spec.get("type", "text"),
-        min_len=int(spec.get("min", 1)), max_len=int(spec.get("max", 20)),
-        save=raw.get("save"), multilingual=bool(raw.get("multilingual", False)),
-        private=bool(raw.get("private", False)),
+        min_len=min_len, max_len=max_len,
+        save=_text(raw, "save"), multilingual=_flag(raw, "multilingual", where, problems),
+        private=_flag(raw, "private", where, problems),
         choices=raw.get("choices") if kind == "choose" else None,
     )
+
+
+def _a(kind: str) -> str:
+    """"an input", "a menu": messages a content writer reads should read well."""
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
+
+
+def _text(raw: Mapping[str, Any], name: str) -> str | None:
+    """A name field, or None when it is not text (already reported where it is required)."""
+    value = raw.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _flag(raw: Mapping[str, Any], name: str, where: str, problems: list[str]) -> bool:
+    """A yes/no field: only YAML true or false. ``"no"`` in quotes is text, and text is
+    truthy; reading it as true would show a screen nobody asked for."""
+    value = raw.get(name, False)
+    if not isinstance(value, bool):
+        problems.append(f"{where}: {name} must be true or false, got {value!r}")
+        return False
+    return value
+
+
+def _bounds(spec: Mapping[str, Any], where: str, problems: list[str]) -> tuple[int, int]:
+    """``input: {min, max}``: whole numbers of characters, 1 <= min <= max <= 160."""
+    found = []
+    for key, default in (("min", 1), ("max", 20)):
+        value = spec.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 160:
+            problems.append(f"{where}: input.{key} must be a whole number from 1 to 160, "
+                            f"got {value!r}")
+            value = default
+        found.append(value)
+    if found[0] > found[1]:
+        problems.append(f"{where}: input.min {found[0]} is more than input.max {found[1]}")
+    return found[0], found[1]
 
 
 def _resolve(ref: str, stem: str, nodes: Mapping[str, Node], starts: Mapping[str, str]
@@ -209,13 +247,13 @@ def load_graph(root: Path) -> tuple[Graph | None, list[str]]:
             if node:
                 nodes[node.id] = node
                 raw_refs.append((node.id, stem))
-        if data.get("start") not in data["nodes"]:
+        if not isinstance(data.get("start"), str) or data["start"] not in data["nodes"]:
             problems.append(f"{rel}: start {data.get('start')!r} is not a node of this file")
         else:
             starts[stem] = f"{stem}.{data['start']}"
         if stem == MAIN:
             start = starts.get(stem)
-            if data.get("home") not in data["nodes"]:
+            if not isinstance(data.get("home"), str) or data["home"] not in data["nodes"]:
                 problems.append(f"{rel}: home {data.get('home')!r} is not a node of this file")
             else:
                 home = f"{stem}.{data['home']}"

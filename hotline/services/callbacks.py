@@ -177,7 +177,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     if not isinstance(urgent, list) or not set(urgent) <= set(REASONS):
         problems.append(f"[callbacks] urgent_reasons must be a list from {REASONS}")
         urgent = ["danger"]
-    settings = dict(
+    settings: dict[str, Any] = dict(
         urgent_hours=timedelta(hours=number("urgent_hours", 2, whole=False)),
         normal_days=number("normal_days", 1, whole=False),
         claim=timedelta(minutes=number("claim_minutes", 15)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, select, update
+from sqlalchemy import BindParameter, Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -31,7 +31,7 @@ def insert_for(dialect: str) -> Any:
 @cache
 def upsert(dialect: str) -> Insert:
     """Insert the number or touch ``last_seen_at``: safe when two first hops race."""
-    now = bindparam("p_now")
+    now: BindParameter[Any] = bindparam("p_now")
     return (insert_for(dialect)(Contact)
             .values(phone=bindparam("p_phone"), created_at=now, last_seen_at=now)
             .on_conflict_do_update(index_elements=[Contact.phone], set_={"last_seen_at": now}))

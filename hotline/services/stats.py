@@ -208,7 +208,7 @@ def _lateness_buckets(now: datetime) -> list[ColumnElement[int]]:
     """``FILTER`` counts, in ``LATENESS_CODES`` order, of how late the first call came."""
     hours = func.date_part("epoch", R.first_attempt_at - R.deadline_at) / 3600.0
     called = R.first_attempt_at.is_not(None)
-    buckets = [func.count().filter(called, hours <= 0)]
+    buckets: list[ColumnElement[int]] = [func.count().filter(called, hours <= 0)]
     lower = 0
     for top, _code in LATENESS[1:]:
         upper = [hours <= top] if top is not None else []

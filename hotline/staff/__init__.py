@@ -26,7 +26,7 @@ from flask import (
     request,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -34,6 +34,7 @@ from flask_babel import refresh as refresh_language
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from hotline.extensions import csrf, login_manager
 
@@ -87,7 +88,7 @@ class StaffSessions(SecureCookieSessionInterface):
     session for them was a fifth of the framework's cost of a USSD hop.
     """
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if not request.path.startswith(bp.url_prefix or "/staff"):
             return self.make_null_session(app)
         return super().open_session(app, request)
@@ -117,7 +118,7 @@ def _refuse_nul_bytes() -> None:
 
 
 @bp.before_request
-def require_sign_in() -> Response | None:
+def require_sign_in() -> BaseResponse | None:
     _forget_previous_request()
     _refuse_nul_bytes()
     if request.endpoint not in PUBLIC and not current_user.is_authenticated:

@@ -68,7 +68,7 @@ def _charts(numbers: Stats, trend: Trends) -> dict[str, Any]:
         days = [days[0] + timedelta(days=n) for n in range((days[-1] - days[0]).days + 1)]
 
     def by(index: int, table: dict[str, Any]) -> list[tuple[str, dict]]:
-        found: dict[str, dict] = {}
+        found: dict[Any, dict] = {}
         for key, n in trend.per_day.items():
             found.setdefault(key[index], {}).setdefault(key[0], 0)
             found[key[index]][key[0]] += n

@@ -1,0 +1,147 @@
+"""Apply each mutant named in issue 14 by hand, run the test written against it, and
+report whether the test failed (killed) as it must. Run from the repository root:
+
+    .venv/bin/python tests/mutants/manual.py [part of a test name]
+
+Restores every file afterwards, even when interrupted.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# (file, original text, mutated text, pytest node ids that must fail)
+MUTANTS: list[tuple[str, str, str, str]] = [
+    ("hotline/services/ussd.py",
+     "if record is not None and record.text == hop.text:",
+     "if False and record is not None and record.text == hop.text:",
+     "tests/test_ussd_resilience.py::test_a_repeated_hop_runs_the_action_once_and_no_sql"),
+    ("hotline/services/ussd.py",
+     "state, screen = engine.replay(inputs, open_session(hop, phone), context)",
+     "open_session(hop, phone); state, screen = engine.replay(inputs, None, context)",
+     "tests/test_ussd_resilience.py::"
+     "test_a_returning_arabic_callers_lost_session_resumes_in_arabic"),
+    ("hotline/services/ussd.py",
+     "        if created is not None:\n            return lang",
+     "        if True:\n            return lang",
+     "tests/test_ussd_resilience.py::"
+     "test_a_lost_session_keeps_its_language_when_the_caller_changed_it_elsewhere"),
+    ("hotline/app.py",
+     "key = network_code if network_code in network_budgets else \"\"",
+     "key = \"\"",
+     "tests/test_ussd_resilience.py::test_a_network_with_a_larger_screen_gets_longer_screens"),
+    ("hotline/services/callbacks.py",
+     "            schedule = cfg.schedule(row.safe_to_call, row.safe_times)\n"
+     "            row.next_attempt_at",
+     "            schedule = cfg.week\n            row.next_attempt_at",
+     "tests/test_callback_rules.py::test_a_no_answer_retry_waits_for_the_callers_evening_window"),
+    ("hotline/services/callbacks.py",
+     "CallbackEvent.detail.in_((\"no_answer\", \"busy\"))",
+     "CallbackEvent.detail.in_((\"no_answer\", \"busy\", \"reached\", \"wrong_number\", "
+     "\"not_safe\"))",
+     "tests/test_callback_rules.py::test_only_no_answer_and_busy_count_towards_unreachable"),
+    ("hotline/worktime.py",
+     "today = _aware(now).astimezone(tz).date()",
+     "today = _aware(now).date()",
+     "tests/test_callback_rules.py::test_at_half_past_one_in_khartoum_today_is_thursday"),
+    ("hotline/services/callbacks.py",
+     "row = min(open_rows, key=lambda r: (r.priority, utc(r.created_at)))",
+     "row = open_rows[0]",
+     "tests/test_callback_rules.py::test_a_missed_call_refreshes_the_most_urgent_open_request"),
+    ("hotline/services/callbacks.py",
+     "row = min(open_rows, key=lambda r: (r.priority, utc(r.created_at)))",
+     "row = min(open_rows, key=lambda r: (r.priority, r.id))",
+     "tests/test_callback_rules.py::test_among_equally_urgent_requests_a_missed_call_refreshes"
+     "_the_oldest"),
+    ("hotline/webhooks/__init__.py",
+     "if not expected or not hmac.compare_digest",
+     "if not hmac.compare_digest",
+     "tests/test_edge_guards.py::test_an_empty_configured_token_refuses_requests_without_one"),
+    ("hotline/app.py",
+     "        access.addFilter(RedactToken())",
+     "        pass",
+     "tests/test_edge_guards.py::test_the_access_log_of_a_real_server_never_shows_the_token"),
+    ("hotline/services/queue.py",
+     'FORMULA_STARTS = ("=", "+", "-", "@", "\\t", "\\r")',
+     'FORMULA_STARTS = ("=", "+", "-", "@", "\\t")',
+     "tests/test_edge_guards.py::test_a_csv_cell_starting_with_a_control_character_is"
+     "_neutralised"),
+    ("hotline/jobqueue.py",
+     'QUEUES = ("replies", "default", "bulk")',
+     'QUEUES = ("bulk", "default", "replies")',
+     "tests/test_edge_guards.py::test_workers_send_replies_before_bulk"),
+    ("hotline/flows/check.py",
+     "unknown = placeholders(catalog.text(lang, key)) - known_vars",
+     "unknown = set()",
+     "tests/test_flow_validation.py::test_unknown_placeholder"),
+    ("hotline/flows/spec.py",
+     "for nid in sorted(set(resolved) - seen):",
+     "for nid in []:",
+     "tests/test_flow_validation.py::test_unreachable_node"),
+    ("hotline/content.py",
+     "if want != got:",
+     "if False:",
+     "tests/test_flow_validation.py::test_placeholder_mismatch_between_languages"),
+    ("hotline/flows/check.py",
+     "node.kind == \"action\" and node.action not in names",
+     "node.kind == \"action\" and False",
+     "tests/test_flow_validation.py::test_unknown_action"),
+    ("hotline/config.py",
+     "    found += cross_checks(settings)\n",
+     "",
+     "tests/test_config_checks.py::"
+     "test_production_refuses_to_start_on_a_default_language_without_content"),
+    ("hotline/flows/screens.py",
+     "candidates.append(\"\\n\".join([hint, *kept]) + tail)",
+     "candidates.append(hint + tail)",
+     "tests/test_invalid_hint.py::"
+     "test_when_it_does_not_fit_the_hint_takes_the_titles_place_and_every_choice_stays"),
+    ("hotline/flows/screens.py",
+     "return next((c for c in candidates if budget.fits(c)), body + tail)",
+     "return candidates[0]",
+     "tests/test_invalid_hint.py::test_every_hinted_menu_screen_fits_and_keeps_every_choice"),
+    ("hotline/flows/check.py",
+     "({maybe_lang or 'every language'}): over the",
+     "({lang or 'every language'}): over the",
+     "tests/test_check_rules.py::test_the_language_screen_over_budget_names_every_language"),
+    ("hotline/flows/engine.py",
+     "private=bool(data.get(\"private\", False)))",
+     "private=False)",
+     "tests/test_check_rules.py::test_a_state_survives_the_store_unchanged"),
+]
+
+
+def main() -> int:
+    only = sys.argv[1] if len(sys.argv) > 1 else ""
+    failures = 0
+    for path, old, new, test in MUTANTS:
+        if only not in test:
+            continue
+        file = ROOT / path
+        original = file.read_text()
+        if original.count(old) != 1:
+            print(f"SKIP  {path}: the original text is not there once (code changed?)")
+            failures += 1
+            continue
+        try:
+            file.write_text(original.replace(old, new))
+            result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                                     "-q", "-x", test], cwd=ROOT, capture_output=True, text=True)
+        finally:
+            file.write_text(original)
+        if result.returncode in (2, 3, 4, 5):  # interrupted, internal error, usage, no tests
+            print(f"ERROR  {test}: pytest exited {result.returncode}, not a test failure")
+            failures += 1
+            continue
+        killed = result.returncode == 1
+        failures += not killed
+        print(f"{'KILLED' if killed else 'SURVIVED'}  {path}: {new.strip()[:60]!r}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

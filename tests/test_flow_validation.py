@@ -1,0 +1,244 @@
+"""``hotline check`` on flows and content: each rule reports its own readable message,
+all problems at once, and no flow file, however wrong, ends in a traceback."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hotline.flows.check import check_all
+from hotline.flows.spec import load_graph
+from hotline.textcodec import Budget
+
+MINI = Path(__file__).parent / "data" / "mini"
+VALUES = {"place": {"en": "Khartoum", "ar": "الخرطوم"}}
+
+
+@pytest.fixture()
+def copy(tmp_path: Path) -> Path:
+    shutil.copytree(MINI, tmp_path / "mini")
+    return tmp_path / "mini"
+
+
+def problems(root: Path, action_names=("record",)) -> list[str]:
+    return check_all(root, values=VALUES, budgets=[Budget()], action_names=set(action_names),
+                     action_vars={"ref"}).problems
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def flow(root: Path) -> Path:
+    return root / "flows" / "main.yaml"
+
+
+def test_the_untouched_fixture_has_no_problem(copy):
+    assert problems(copy) == []
+
+
+def test_unknown_placeholder(copy):
+    for lang in ("en", "ar"):
+        path = copy / "content" / lang / "t.yaml"
+        text = path.read_text(encoding="utf-8").splitlines()
+        path.write_text("\n".join(ln.replace('"', ' {nobody}"', 2).replace(' {nobody}"', '"', 1)
+                                  if ln.startswith("menu:") else ln for ln in text) + "\n",
+                        encoding="utf-8")
+    found = problems(copy)
+    assert "content/en/t.yaml: t.menu: unknown placeholder(s) ['nobody']" in found
+    assert "content/ar/t.yaml: t.menu: unknown placeholder(s) ['nobody']" in found
+
+
+def test_unreachable_node(copy):
+    edit(flow(copy), "  done:\n", "  orphan:\n    kind: end\n    text: t.done\n  done:\n")
+    assert "flows/main.yaml: node orphan: unreachable from the main menu" in problems(copy)
+
+
+def test_placeholder_mismatch_between_languages(copy):
+    path = copy / "content" / "ar" / "t.yaml"
+    text = path.read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.startswith("p2:"))
+    path.write_text(text.replace(line, line.replace("{place}", "{where}")), encoding="utf-8")
+    assert "content/ar/t.yaml: t.p2: placeholders ['where'] differ from en ['place']" \
+        in problems(copy)
+
+
+def test_unknown_action(copy):
+    assert "flows/main.yaml: node submit: unknown action 'record'" in \
+        problems(copy, action_names=("callback.submit",))
+
+
+@pytest.mark.parametrize(("bounds", "message"), [
+    ("{type: digits, min: abc, max: 4}", "input.min must be a whole number from 1 to 160, "
+                                         "got 'abc'"),
+    ("{type: digits, min: 2, max: 4.5}", "input.max must be a whole number from 1 to 160, "
+                                         "got 4.5"),
+    ("{type: digits, min: 0, max: 4}", "input.min must be a whole number from 1 to 160, got 0"),
+    ("{type: digits, min: true, max: 4}", "input.min must be a whole number from 1 to 160, "
+                                          "got True"),
+    ("{type: digits, min: 5, max: 2}", "input.min 5 is more than input.max 2"),
+])
+def test_bad_input_bounds(copy, bounds, message):
+    edit(flow(copy), "input: {type: digits, min: 2, max: 4}", f"input: {bounds}")
+    assert f"flows/main.yaml: node ask: {message}" in problems(copy)
+
+
+@pytest.mark.parametrize("value", ['"no"', '"false"', "0", "1", "[]", "yes please"])
+def test_non_boolean_flags(copy, value):
+    edit(flow(copy), "multilingual: true", f"multilingual: {value}")
+    shown = yaml.safe_load(f"v: {value}")["v"]
+    assert f"flows/main.yaml: node language: multilingual must be true or false, " \
+           f"got {shown!r}" in problems(copy)
+
+
+def test_every_problem_is_listed_at_once(copy):
+    edit(flow(copy), "multilingual: true", 'multilingual: "no"')
+    edit(flow(copy), "min: 2", "min: abc")
+    edit(flow(copy), "  done:\n", "  orphan:\n    kind: end\n    text: t.done\n  done:\n")
+    found = problems(copy, action_names=())
+    assert len([p for p in found if p.startswith("flows/main.yaml")]) == 4, found
+
+
+NODE_FIELDS = ("kind", "text", "options", "next", "routes", "action", "args", "input",
+               "save", "multilingual")
+ANY_YAML = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                               max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(NODE_FIELDS), ANY_YAML, max_size=6),
+       st.sampled_from(["menu", "message", "input", "action", "end", None]),
+       st.sampled_from(["menu", "nowhere", ["menu"], 1, None]))
+def test_any_node_gives_problems_never_a_traceback(tmp_path_factory, fields, kind, start):
+    """Fresh files per example: nothing one example writes is seen by the next."""
+    root = tmp_path_factory.mktemp("flows")
+    node = {**fields, **({"kind": kind} if kind else {})}
+    document = {"start": start, "home": start, "nodes": {"menu": node}}
+    (root / "main.yaml").write_text(yaml.safe_dump(document, allow_unicode=True),
+                                    encoding="utf-8")
+    graph, found = load_graph(root)
+    assert all(isinstance(p, str) and p.startswith("flows/main.yaml") for p in found)
+    if graph is not None:  # what hotline check goes on to ask of a graph with problems
+        assert isinstance(graph.variables(), set) and isinstance(graph.content_keys(), dict)
+
+
+def add_key(root: Path, name: str, key: str, texts: dict[str, str]) -> None:
+    for lang, text in texts.items():
+        path = root / "content" / lang / f"{name}.yaml"
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        path.write_text(old + yaml.safe_dump({key: text}, allow_unicode=True), encoding="utf-8")
+
+
+def test_a_key_the_code_uses_must_exist_in_every_language(copy):
+    found = check_all(copy, values=VALUES, budgets=[Budget()], action_names={"record"},
+                      action_vars={"ref"}, code_keys=("t.gone",)).problems
+    assert "content/en/t.yaml: missing key t.gone (used by the code)" in found
+    assert "content/ar/t.yaml: missing key t.gone (used by the code)" in found
+
+
+def test_a_key_a_flow_uses_must_exist_in_every_language(copy):
+    edit(flow(copy), "label: t.info,", "label: t.nowhere,")
+    found = problems(copy)
+    assert "flows/main.yaml: node menu: content key t.nowhere missing in content/en/t.yaml" \
+        in found
+    assert "flows/main.yaml: node menu: content key t.nowhere missing in content/ar/t.yaml" \
+        in found
+
+
+def test_a_key_no_flow_uses_is_reported_but_sms_texts_are_not(copy):
+    add_key(copy, "t", "spare", {"en": "Spare", "ar": "احتياطي"})
+    add_key(copy, "sms", "note", {"en": "Your code is noted.", "ar": "سجلنا رمزك."})
+    found = problems(copy)
+    assert found == ["content/en/t.yaml: key t.spare is not used by any flow"]
+
+
+def test_an_sms_longer_than_three_parts(copy):
+    long_en = "Your code is noted. " * 25
+    add_key(copy, "sms", "note", {"en": long_en.strip(), "ar": "سجلنا رمزك."})
+    found = problems(copy)
+    assert found == ["content/en/sms.yaml: sms.note: SMS of 4 parts (499 GSM-7 characters); "
+                     "at most 3"]
+
+
+def test_a_language_option_without_content(copy):
+    edit(flow(copy), "set: {lang: en}", "set: {lang: fr}")
+    assert "flows/main.yaml: node language: language 'fr' has no content" in problems(copy)
+
+
+def test_ninety_eight_options_clash_with_more(copy):
+    lines = "".join("      - {label: t.o1, next: info}\n" for _ in range(98))
+    edit(flow(copy), "      - {label: t.o6, next: done}\n", lines)
+    assert "flows/main.yaml: node many: more than 97 options clash with 98 (more)" \
+        in problems(copy)
+
+
+def test_known_variables_are_not_unknown_placeholders(copy):
+    """Variables come from flows (set, save), actions, the config and the engine."""
+    add_key(copy, "sms", "vars", {lang: "{code} {ref} {place} {lang} {hours}"
+                                  for lang in ("en", "ar")})
+    assert problems(copy) == []
+
+
+def test_an_sms_is_measured_with_eight_characters_for_each_value_a_session_fills(copy):
+    """The reference and the code are unknown until a caller asks: the check counts them
+    as eight characters each (the longest a reference gets) and config values as set."""
+    body = "Ref {ref} code {code} at {place}. " * 12
+    add_key(copy, "sms", "ref", {"en": body.strip(), "ar": "رقم طلبك {ref} {code} {place}"})
+    text = body.strip().format(ref="ABCD2345", code="ABCD2345", place="Khartoum")
+    assert problems(copy) == [f"content/en/sms.yaml: sms.ref: SMS of 4 parts ({len(text)} "
+                              "GSM-7 characters); at most 3"]
+
+
+@pytest.mark.parametrize(("node", "message"), [
+    ("{kind: message}", "node extra: a message needs text"),
+    ("{kind: input, save: x, next: done}", "node extra: an input needs text"),
+    ("{kind: end}", "node extra: an end needs text"),
+    ("{kind: menu, text: t.menu}", "node extra: a menu needs options"),
+    ("{kind: input, text: t.ask_prompt, save: x}", "node extra: dead end: an input needs next"),
+    ("{kind: action, action: record}", "node extra: dead end: an action needs next or routes"),
+    ("{kind: input, text: t.ask_prompt, next: done}", "node extra: an input needs save: "
+                                                      "<variable>"),
+    ("{kind: action, next: done}", "node extra: an action needs action: <name>"),
+    ("{kind: menu, options: [{label: t.info}]}", "node extra: option 1 needs label and next"),
+    ("{kind: menu, options: [{label: t.info, next: done}, {next: done}]}",
+     "node extra: option 2 needs label and next"),
+    ("{kind: menu, options: [{label: t.info, next: done, set: {a: [1]}}]}",
+     "node extra: option 1: set must map names to text"),
+    ("{kind: menu, options: [{label: t.info, next: done, go: 1}]}",
+     "node extra: option 1: unknown field 'go'"),
+    ("{kind: menu, options: {label: t.info}}", "node extra: options must be a list"),
+    ("{kind: action, action: record, routes: [done]}",
+     "node extra: routes must map outcomes to nodes"),
+    ("{kind: message, text: t.p1, next: [done]}", "node extra: next must be a node name"),
+    ("{kind: input, text: t.ask_prompt, save: x, next: done, input: {type: number}}",
+     "node extra: input.type must be one of ['digits', 'text']"),
+    ("{kind: action, action: record, next: done, args: [1]}",
+     "node extra: args must be a mapping"),
+    ("{kind: end, text: t.done, next: done}", "node extra: unknown field 'next' for an end"),
+    ("{kind: page, text: t.done}", "node extra: kind must be one of ['action', 'end', 'input', "
+                                   "'menu', 'message'], got 'page'"),
+    ("[kind, end]", "node extra: must be a mapping"),
+    ("{kind: message, text: [t.p1, 2]}", "node extra: text must be a content key or a list "
+                                         "of them"),
+])
+def test_every_structural_rule_names_the_node_and_the_field(copy, node, message):
+    edit(flow(copy), "  done:\n", f"  extra: {node}\n  done:\n")
+    graph, found = load_graph(copy / "flows")
+    assert f"flows/main.yaml: {message}" in found, found
+
+
+def test_an_options_set_and_a_start_that_is_not_a_node(copy):
+    edit(flow(copy), "start: language", "start: nowhere")
+    edit(flow(copy), "home: menu", "home: [menu]")
+    graph, found = load_graph(copy / "flows")
+    assert graph is None
+    assert "flows/main.yaml: start 'nowhere' is not a node of this file" in found
+    assert "flows/main.yaml: home ['menu'] is not a node of this file" in found
