@@ -17,7 +17,6 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from werkzeug.serving import make_server
 
-from hotline.app import RedactToken
 from hotline.cli import cli
 from hotline.extensions import db
 from hotline.jobqueue import jobs
@@ -54,9 +53,8 @@ def test_the_access_log_of_a_real_server_never_shows_the_token(make_app):
     """Catches: the redacting filter never installed on the access log (calling the
     filter by hand, as the older test does, cannot tell)."""
     access = logging.getLogger("werkzeug")
-    installed = [f for f in access.filters if isinstance(f, RedactToken)]
-    for f in installed:  # prove that creating the app installs it, not an earlier test
-        access.removeFilter(f)
+    factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(logging.LogRecord)  # prove creating the app installs it
     written, level, disabled = Lines(), access.level, access.disabled
     access.addHandler(written)
     access.setLevel(logging.INFO)
@@ -75,11 +73,9 @@ def test_the_access_log_of_a_real_server_never_shows_the_token(make_app):
         access.removeHandler(written)
         access.setLevel(level)
         access.disabled = disabled
-        for f in installed:
-            if f not in access.filters:
-                access.addFilter(f)
+        logging.setLogRecordFactory(factory)
     lines = written.lines
-    assert any("/healthz?token=[redacted]&x=1" in line for line in lines), lines
+    assert any("/healthz?" in line for line in lines), lines
     assert TOKEN not in "\n".join(lines)
 
 
@@ -100,7 +96,7 @@ def test_a_csv_cell_starting_with_a_control_character_is_neutralised(app, superv
     response = supervisor.post("/staff/export", {"status": "all"}, page="/staff/stats")
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True)[1:])))
-    outcome = rows[1][rows[0].index("outcome")]
+    outcome = rows[1][rows[0].index("Outcome")]
     assert outcome == "'" + start + "=HYPERLINK(\"http://x.y\")"
 
 
