@@ -223,8 +223,8 @@ def test_an_sms_is_measured_with_eight_characters_for_each_value_a_session_fills
     ("{kind: action, action: record, next: done, args: [1]}",
      "node extra: args must be a mapping"),
     ("{kind: end, text: t.done, next: done}", "node extra: unknown field 'next' for an end"),
-    ("{kind: page, text: t.done}", "node extra: kind must be one of ['action', 'end', 'input', "
-                                   "'menu', 'message'], got 'page'"),
+    ("{kind: page, text: t.done}", "node extra: kind must be one of ['action', 'choose', 'end', "
+                                   "'input', 'menu', 'message'], got 'page'"),
     ("[kind, end]", "node extra: must be a mapping"),
     ("{kind: message, text: [t.p1, 2]}", "node extra: text must be a content key or a list "
                                          "of them"),
