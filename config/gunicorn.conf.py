@@ -18,8 +18,17 @@ logs.install(os.environ.get(f"HOTLINE_{key}") for key in ("SECRET_KEY", "WEBHOOK
 
 bind = os.environ.get("HOTLINE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("HOTLINE_WEB_WORKERS", multiprocessing.cpu_count()))
-worker_class = "gthread"
+# gunicorn's gthread worker, also noting when each request was queued: a USSD hop that
+# waited too long for a thread answers "busy, dial again" at once ([limits]
+# ussd_busy_*_seconds, hotline.admission), so overload never makes every caller wait.
+worker_class = "hotline.gworker.QueueStampingWorker"
 threads = int(os.environ.get("HOTLINE_WEB_THREADS", 8))
+# Bounded queues in front of the app: each worker holds at most this many connections
+# (the gateway keeps a few alive; the rest are hops waiting for a thread), and the kernel
+# keeps at most ``backlog`` connections not yet accepted. Beyond that new connections
+# are refused at once rather than queued behind work that would time out anyway.
+worker_connections = int(os.environ.get("HOTLINE_WEB_CONNECTIONS", 250))
+backlog = int(os.environ.get("HOTLINE_WEB_BACKLOG", 256))
 timeout = 30  # the worker's own heartbeat; requests are bounded by their deadlines (<= 8 s)
 graceful_timeout = 10
 keepalive = 5  # the gateway reuses connections; an idle one is closed after this

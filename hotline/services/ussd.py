@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # database errors are bugs and are logged in full.
 DEPENDENCY_ERRORS = (OperationalError, InterfaceError, PoolTimeout, DeadlineExceeded)
 
-ERROR_KEYS = ("error.unavailable", "error.too_long")
+ERROR_KEYS = ("error.unavailable", "error.too_long", "error.busy")
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,11 @@ class UssdService:
         self.default_lang = settings.get("DEFAULT_LANGUAGE", catalog.languages[0])
         self.service_codes = service_codes
         self.every = every or Every(log, 60)
+        limits = settings.get("LIMITS") or {}
+        # A dial is turned away sooner than a hop of a session already under way: callers
+        # inside are served first, and a new caller loses least (one dial, no progress).
+        self.busy_after = (float(limits.get("ussd_busy_dial_seconds", 0.5)),
+                           float(limits.get("ussd_busy_hop_seconds", 2.5)))
 
     def bilingual(self, key: str) -> str:
         """A message for someone whose language we do not know: every language, default first."""
@@ -135,9 +140,24 @@ class UssdService:
                     ask_database: bool = True) -> UssdReply:
         return self._error(key, self.known_language(hop, ask_database=ask_database))
 
-    def handle(self, hop: UssdHop) -> UssdReply:
+    def too_busy(self, hop: UssdHop, waited: float | None) -> bool:
+        """Whether the hop waited for a thread so long that it must be turned away."""
+        return waited is not None and waited > self.busy_after[bool(hop.text)]
+
+    def busy(self, hop: UssdHop) -> UssdReply:
+        """A short END "busy, dial again": no database, at most one Redis read (the
+        language of a session under way; a dial gets every language), nothing stored."""
+        self.every.warning("busy", "overloaded: USSD hops that waited too long for a thread "
+                           "answer 'busy, dial again'")
+        lang = self.known_language(hop, ask_database=False) if hop.text else None
+        return self._error("error.busy", lang)
+
+    def handle(self, hop: UssdHop, waited: float | None = None) -> UssdReply:
         """The hop's screen; when PostgreSQL fails or the hop's deadline passes, a clean END
-        in the caller's language (both languages when it is not known yet)."""
+        in the caller's language (both languages when it is not known yet). A hop that
+        ``waited`` too long for a thread (seconds; None: unknown) is answered "busy"."""
+        if self.too_busy(hop, waited):
+            return self.busy(hop)
         seen: dict[str, str | None] = {"lang": None}
         try:
             return self._handle(hop, seen)
