@@ -25,10 +25,11 @@ worker_class = "hotline.gworker.QueueStampingWorker"
 threads = int(os.environ.get("HOTLINE_WEB_THREADS", 8))
 # Bounded queues in front of the app: each worker holds at most this many connections
 # (the gateway keeps a few alive; the rest are hops waiting for a thread), and the kernel
-# keeps at most ``backlog`` connections not yet accepted. Beyond that new connections
-# are refused at once rather than queued behind work that would time out anyway.
-worker_connections = int(os.environ.get("HOTLINE_WEB_CONNECTIONS", 250))
-backlog = int(os.environ.get("HOTLINE_WEB_BACKLOG", 256))
+# keeps at most ``backlog`` connections not yet accepted. Large enough for what arrives
+# while hops wait up to the busy limits (2,000 hops/s x 0.25 s = 500): a connection the
+# kernel drops is retried after 1, 3, 7 s (measured: 250 and 256 gave 20 s waits).
+worker_connections = int(os.environ.get("HOTLINE_WEB_CONNECTIONS", 1000))
+backlog = int(os.environ.get("HOTLINE_WEB_BACKLOG", 1024))
 timeout = 30  # the worker's own heartbeat; requests are bounded by their deadlines (<= 8 s)
 graceful_timeout = 10
 keepalive = 5  # the gateway reuses connections; an idle one is closed after this
