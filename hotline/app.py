@@ -135,6 +135,21 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def after_fork(app: Flask) -> None:
+    """In a worker forked from a process that built ``app`` (gunicorn's ``preload_app``):
+    forget the parent's database and Redis connections without closing them, so two
+    processes never talk over one socket; each worker opens its own on first use.
+    The deadline watchdog starts its own thread per process already. Anything else
+    served (a benchmark's baseline app) has nothing to forget."""
+    if "sqlalchemy" not in getattr(app, "extensions", {}):
+        return
+    with app.app_context():
+        db.engine.dispose(close=False)
+    client = app.extensions.get("hotline.redis")
+    if client is not None:
+        client.connection_pool.reset()
+
+
 def configure_logging(app: Flask) -> None:
     """Redact every log record of this process (numbers, e-mails, tokens, our secrets)."""
     if not logging.getLogger().handlers:

@@ -28,7 +28,7 @@ def post(client, **fields):
     return client.post(URL, data=data).get_data(as_text=True)
 
 
-@pytest.mark.parametrize("key", ["error.unavailable", "error.too_long"])
+@pytest.mark.parametrize("key", ["error.unavailable", "error.too_long", "error.busy"])
 def test_both_languages_at_once_fit_one_ucs2_screen(app, key):
     cost = measure(both(app, key))
     assert cost.encoding == "UCS-2" and cost.units <= 70

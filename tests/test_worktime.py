@@ -119,3 +119,54 @@ def test_adding_then_measuring_gives_back_the_amount(start, minutes):
     assert WEEK.between(start, end) == amount
     assert WEEK.is_working_day(end.astimezone(KRT).date())
     assert WEEK.add(start, timedelta()) == WEEK.next_open(start)
+
+
+def between_day_by_day(week: WorkWeek, start: datetime, end: datetime) -> timedelta:
+    """The implementation ``between`` replaced, kept as the reference: every open interval
+    from ``start`` summed one day at a time (raises past ``MAX_SCAN_DAYS``)."""
+    total = timedelta()
+    end = week.local(end)
+    if end <= week.local(start):
+        return total
+    for opens, closes in week.intervals(start):
+        if opens >= end:
+            break
+        total += min(closes, end) - opens
+    return total
+
+
+ZONES = st.sampled_from(["Africa/Khartoum", "Europe/London", "America/New_York", "UTC"])
+MOMENTS = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31))
+
+
+@st.composite
+def schedules(draw) -> WorkWeek:
+    days = draw(st.sets(st.sampled_from(["sun", "mon", "tue", "wed", "thu", "fri", "sat"]),
+                        min_size=1))
+    hours = draw(st.lists(st.tuples(st.integers(0, 23), st.integers(1, 24)).filter(
+        lambda span: span[0] < span[1]), min_size=1, max_size=3))
+    spans = [f"{a:02d}:00-{b:02d}:00" if b < 24 else f"{a:02d}:00-23:59:59" for a, b in hours]
+    holidays = draw(st.lists(st.dates(date(2025, 1, 1), date(2027, 12, 31)), max_size=20))
+    return WorkWeek.build(draw(ZONES), days, spans, [d.isoformat() for d in holidays])
+
+
+@given(schedules(), MOMENTS, st.timedeltas(min_value=timedelta(days=-3),
+                                           max_value=timedelta(days=390)),
+       st.sampled_from([KRT, UTC, ZoneInfo("Europe/London")]))
+def test_between_agrees_with_walking_day_by_day(week, start, length, zone):
+    start = start.replace(tzinfo=zone)
+    end = start + length
+    try:
+        expected = between_day_by_day(week, start, end)
+    except WorktimeError:  # the old walk gave up past MAX_SCAN_DAYS: nothing to compare
+        return
+    assert week.between(start, end) == expected
+
+
+def test_between_counts_years_of_whole_weeks_without_giving_up():
+    start = k(29, 8)  # a Sunday at opening; the walk day by day gave up after 400 days
+    assert WEEK.between(start, start + timedelta(weeks=104)) == 104 * 5 * timedelta(hours=7)
+    closed = WorkWeek.build("Africa/Khartoum", ["sun", "mon", "tue", "wed", "thu"],
+                            ["08:00-15:00"], ["2027-01-03", "2027-01-08"])  # a Sunday, a Friday
+    assert closed.between(start, start + timedelta(weeks=104)) == \
+        (104 * 5 - 1) * timedelta(hours=7)

@@ -109,6 +109,7 @@ class Engine:
         self.windows = dict(windows or {})
         self._cache: dict[tuple[Any, ...], Layout] = {}
         self._costs: dict[str, TextCost] = {}
+        self._navs: dict[str, tuple[str, str, str]] = {}
 
     # --- rendering -------------------------------------------------------------------------
 
@@ -149,8 +150,11 @@ class Engine:
         return [self._text(lang, k, vars) for k in node.text]
 
     def _nav_words(self, lang: str) -> tuple[str, str, str]:
-        more, back, home = (self.catalog.render(lang, k) for k in NAV_KEYS[:3])
-        return more, back, home
+        """Rendered once per language: every screen but the last of a session asks."""
+        if lang not in self._navs:
+            more, back, home = (self.catalog.render(lang, k) for k in NAV_KEYS[:3])
+            self._navs[lang] = (more, back, home)
+        return self._navs[lang]
 
     def navs(self, node_id: str, lang: str, first_page: bool = False) -> tuple[str, str]:
         """The navigation lines a page is sized for: before the last page, and on it.

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, select
+from sqlalchemy import DateTime, Insert, Select, String, bindparam, exists, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -25,7 +26,7 @@ from hotline.deadline import DeadlineExceeded
 from hotline.extensions import db
 from hotline.flows import Engine, State
 from hotline.logs import Every
-from hotline.models import Leader, UssdSession, UssdSessionEnd, utcnow
+from hotline.models import Contact, Leader, UssdSession, UssdSessionEnd, utcnow
 from hotline.phones import to_e164
 from hotline.privacy import mask_phone
 from hotline.services import contacts
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 # database errors are bugs and are logged in full.
 DEPENDENCY_ERRORS = (OperationalError, InterfaceError, PoolTimeout, DeadlineExceeded)
 
-ERROR_KEYS = ("error.unavailable", "error.too_long")
+ERROR_KEYS = ("error.unavailable", "error.too_long", "error.busy")
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,11 @@ class UssdService:
         self.default_lang = settings.get("DEFAULT_LANGUAGE", catalog.languages[0])
         self.service_codes = service_codes
         self.every = every or Every(log, 60)
+        limits = settings.get("LIMITS") or {}
+        # A dial is turned away sooner than a hop of a session already under way: callers
+        # inside are served first, and a new caller loses least (one dial, no progress).
+        self.busy_after = (float(limits.get("ussd_busy_dial_seconds", 0.5)),
+                           float(limits.get("ussd_busy_hop_seconds", 2.5)))
 
     def bilingual(self, key: str) -> str:
         """A message for someone whose language we do not know: every language, default first."""
@@ -135,9 +141,24 @@ class UssdService:
                     ask_database: bool = True) -> UssdReply:
         return self._error(key, self.known_language(hop, ask_database=ask_database))
 
-    def handle(self, hop: UssdHop) -> UssdReply:
+    def too_busy(self, hop: UssdHop, waited: float | None) -> bool:
+        """Whether the hop waited for a thread so long that it must be turned away."""
+        return waited is not None and waited > self.busy_after[bool(hop.text)]
+
+    def busy(self, hop: UssdHop) -> UssdReply:
+        """A short END "busy, dial again": no database, at most one Redis read (the
+        language of a session under way; a dial gets every language), nothing stored."""
+        self.every.warning("busy", "overloaded: USSD hops that waited too long for a thread "
+                           "answer 'busy, dial again'")
+        lang = self.known_language(hop, ask_database=False) if hop.text else None
+        return self._error("error.busy", lang)
+
+    def handle(self, hop: UssdHop, waited: float | None = None) -> UssdReply:
         """The hop's screen; when PostgreSQL fails or the hop's deadline passes, a clean END
-        in the caller's language (both languages when it is not known yet)."""
+        in the caller's language (both languages when it is not known yet). A hop that
+        ``waited`` too long for a thread (seconds; None: unknown) is answered "busy"."""
+        if self.too_busy(hop, waited):
+            return self.busy(hop)
         seen: dict[str, str | None] = {"lang": None}
         try:
             return self._handle(hop, seen)
@@ -252,14 +273,47 @@ START_LANG = select(UssdSession.start_lang).where(UssdSession.session_id == bind
 IS_LEADER = select(Leader.id).where(Leader.phone == bindparam("p_phone"), Leader.active.is_(True))
 
 
+@cache
+def _dial() -> Select:
+    """PostgreSQL: touch the contact, insert the session and read its language in one
+    statement (one round trip on a dial instead of two or three). ``earlier`` is the
+    language of a session row that existed before: the statement's snapshot cannot see
+    the row its own insert adds, so it is the replay's answer when nothing was added."""
+    contact = contacts.upsert("postgresql").returning(Contact.id, Contact.language).cte("contact")
+    added = (pg_insert(UssdSession)
+             .from_select(["session_id", "contact_id", "service_code", "network_code",
+                           "start_lang", "started_at"],
+                          select(bindparam("p_sid", type_=String), contact.c.id,
+                                 bindparam("p_code", type_=String),
+                                 bindparam("p_net", type_=String), contact.c.language,
+                                 bindparam("p_now", type_=DateTime(timezone=True))))
+             .on_conflict_do_nothing(index_elements=[UssdSession.session_id])
+             .returning(UssdSession.start_lang).cte("added"))
+    return select(exists(select(added.c.start_lang)).label("created"),
+                  select(added.c.start_lang).scalar_subquery().label("lang"),
+                  START_LANG.scalar_subquery().label("earlier"),
+                  exists(IS_LEADER).label("leader"))
+
+
 def open_session(hop: UssdHop, phone: str) -> tuple[str | None, dict[str, str]]:
     """Record a dial; the language the session starts in, the same on every replay, and
     what the menus need to know of the caller (a registered leader sees one more entry)."""
+    values = {"p_sid": hop.session_id, "p_code": hop.service_code[:40],
+              "p_net": hop.network_code, "p_phone": phone, "p_now": utcnow()}
     with contacts.autocommit() as conn:
+        if conn.dialect.name == "postgresql":
+            row = conn.execute(_dial(), values).one()
+            known = {"leader": "1"} if row.leader else {}
+            if row.created:
+                return row.lang, known
+            if row.earlier is not None:
+                return row.earlier, known
+            # The same dial racing in another request, not yet committed when this
+            # statement began (or a session begun before any language): ask again.
+            return conn.scalar(START_LANG, {"p_sid": hop.session_id}), known
         contact_id, lang = contacts.touch(conn, phone)
         created = conn.execute(_open(conn.dialect.name), {
-            "p_sid": hop.session_id, "p_contact": contact_id, "p_code": hop.service_code[:40],
-            "p_net": hop.network_code, "p_lang": lang, "p_now": utcnow()}).first()
+            **values, "p_contact": contact_id, "p_lang": lang}).first()
         known = {"leader": "1"} if conn.scalar(IS_LEADER, {"p_phone": phone}) else {}
         if created is not None:
             return lang, known

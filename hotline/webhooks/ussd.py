@@ -6,6 +6,7 @@ import logging
 
 from flask import Response, current_app
 
+from hotline import admission
 from hotline.services.ussd import UssdHop, record_end
 from hotline.webhooks import bp, form_fields, plain
 
@@ -24,7 +25,9 @@ def ussd() -> Response:
     hop = UssdHop(session_id=fields["sessionId"][:100], service_code=fields["serviceCode"],
                   phone=fields["phoneNumber"], network_code=fields.get("networkCode", "")[:10],
                   text=fields["text"])
-    reply = service.handle(hop)  # never raises: a failure is a clean END in the caller's language
+    # Never raises: a failure is a clean END in the caller's language, and a hop that
+    # waited too long for a thread is answered "busy" (hotline.admission).
+    reply = service.handle(hop, admission.waited())
     return plain(("END " if reply.end else "CON ") + reply.text)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import platform
 import random
@@ -69,6 +70,7 @@ WALKS = 400  # distinct paths per way of starting (new caller, returning in ar, 
 TARGET_RATIO = 0.6
 TARGET_P99 = 0.050
 TARGET_RSS = 150 * MB
+TARGET_CPU_RATIO = 1.5  # issue 13: app CPU per hop at most this times the redis-only route's
 
 Walk = tuple[tuple[str, ...], tuple[bytes, ...], str]
 """The inputs of one session, the exact reply to each hop (the dial first), its language."""
@@ -247,12 +249,20 @@ def report(args: argparse.Namespace, described: str, app: Measured, bare: Measur
         print(f"{m.name} per round: " + ", ".join(f"{r:.0f}" for r in m.rates) + " hops/s; "
               "client connections per worker mid-round: " + ", ".join(
                   "/".join(map(str, c)) for c in m.connections))
+    per_hop = {m.name: m.server_cpu / m.load.hops if m.load.hops else math.nan
+               for m in (bare, floor, app)}
+    cpu_ratio = per_hop["app"] / per_hop["redis-only"]
+    print("gunicorn CPU per hop: " + ", ".join(f"{name} {cpu * 1e6:.0f} µs" for name, cpu in
+                                             per_hop.items())
+          + f"; app/redis-only {cpu_ratio:.2f}x")
     per_worker = ", ".join(f"{rss / MB:.0f}" for rss in app.rss_peaks.values())
     print(f"app workers' peak RSS (MB): {per_worker}\n")
     checks = [(f"throughput >= {TARGET_RATIO} x bare", f"{ratio:.2f}", ratio >= TARGET_RATIO),
               (f"p99 < {TARGET_P99 * 1000:.0f} ms", ms(p99), p99 < TARGET_P99),
               (f"peak RSS per worker < {TARGET_RSS // MB} MB", f"{app.peak_rss / MB:.0f} MB",
-               app.peak_rss < TARGET_RSS)]
+               app.peak_rss < TARGET_RSS),
+              (f"CPU per hop <= {TARGET_CPU_RATIO} x redis-only", f"{cpu_ratio:.2f}",
+               cpu_ratio <= TARGET_CPU_RATIO)]
     print(table([["target", "measured", ""], *[[t, v, verdict(ok)] for t, v, ok in checks]]))
     warning = busy_machine([bare, floor, app])
     if warning:
@@ -271,9 +281,9 @@ def report(args: argparse.Namespace, described: str, app: Measured, bare: Measur
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     env = bench_env(args)
-    # max_requests recycles a worker after ~5,000 requests: hours in production, but every
-    # ~20 s here, each time a second of start-up in the measured window. Off for both.
-    workers = Workers(overrides=("--max-requests", "0", *itertools.chain.from_iterable(
+    # Production's settings as configured, recycling included: with preload_app a worker
+    # max_requests replaces is a fork, not a second of start-up (config/gunicorn.conf.py).
+    workers = Workers(overrides=tuple(itertools.chain.from_iterable(
         (f"--{name}", str(value)) for name in ("workers", "threads")
         if (value := getattr(args, name)) is not None)))
     described = workers.describe(env)
