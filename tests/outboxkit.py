@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOTLINE = Path(sys.executable).parent / "hotline"  # the venv this test runs in
 
 FAST = {"backoff_seconds": 0.2, "max_backoff_seconds": 1, "connect_timeout": 1,
-        "read_timeout": 0.5, "rate_parts_per_second": 0}
+        "read_timeout": 1.5, "rate_parts_per_second": 0}
 
 
 def at_settings(fake: FakeAT, **outbox: Any) -> dict[str, Any]:

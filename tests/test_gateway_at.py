@@ -76,7 +76,7 @@ def test_a_charset_suffixed_content_type_still_reads_as_json(fake):
 
 
 def test_a_read_timeout_after_sending_is_ambiguous(fake):
-    fake.mode, fake.slow_seconds = "slow", 1.5
+    fake.mode, fake.slow_seconds = "slow", 3.0
     with pytest.raises(GatewayError) as caught:
         _gateway(fake).send([A], "Hi")
     assert (caught.value.verdict, caught.value.code) == ("ambiguous", "read-timeout")

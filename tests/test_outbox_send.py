@@ -135,7 +135,7 @@ def test_an_invalid_sender_id_fails_the_whole_batch_without_retry(sender, fake):
 def test_a_read_timeout_resends_replies_but_never_bulk(sender, fake, priority, status):
     """Replies at least once, bulk at most once: see README "Outbox"."""
     [i] = queue(1, priority=priority)
-    fake.mode, fake.slow_seconds = "slow", 1.0
+    fake.mode, fake.slow_seconds = "slow", 3.0
     outbox.send(i)
     [row] = rows(sender)
     assert (row.status, row.provider_status) == (status, "read-timeout")
