@@ -16,13 +16,7 @@ from playwright.sync_api import Page, expect
 
 from hotline.extensions import db
 from hotline.staff import users
-from tests.browser.test_dashboard_browser import (  # noqa: F401  (fixtures)
-    ARTIFACTS,
-    browser,
-    page,
-    problems,
-    server,
-)
+from tests.browserkit import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 OWN = "lemon tree by the river 7"
@@ -36,8 +30,8 @@ def code_for(email: str, secret: str) -> str:
 
 
 def test_forced_password_change_then_required_second_factor(
-        app: Flask, server: str, page: Page,  # noqa: F811 (the imported fixtures)
-        problems: list[str]) -> None:  # noqa: F811
+        app: Flask, server: str, page: Page,
+        problems: list[str]) -> None:
     app.config["STAFF"]["require_second_factor"] = True
     made = users.create("sue@example.org", "supervisor", "Sue")
     ARTIFACTS.mkdir(exist_ok=True)

@@ -15,14 +15,7 @@ from hotline.extensions import db
 from hotline.models import Broadcast, Leader, OutboxMessage
 from hotline.services import broadcasts
 from tests.alertkit import open_menu, subscriber
-from tests.browser.test_dashboard_browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS,
-    browser,
-    page,
-    problems,
-    server,
-    sign_in,
-)
+from tests.browserkit import ARTIFACTS, sign_in
 from tests.conftest import UssdCaller
 from tests.staffkit import make_user
 
@@ -32,7 +25,7 @@ LEADER = "+249955555555"
 
 
 def test_admin_registers_a_leader_whose_phone_then_sees_the_menu(
-        app: Flask, server: str, page: Page, problems):  # noqa: F811
+        app: Flask, server: str, page: Page, problems):
     ARTIFACTS.mkdir(exist_ok=True)
     make_user("admin@mrrc.example", "admin", "Ada Admin")
     sign_in(page, server, "admin@mrrc.example")
@@ -63,7 +56,7 @@ def test_admin_registers_a_leader_whose_phone_then_sees_the_menu(
 
 
 def test_a_free_text_alert_is_approved_by_a_second_person(
-        app: Flask, server: str, browser, problems):  # noqa: F811
+        app: Flask, server: str, browser, problems):
     for i in range(3):
         subscriber(f"+24991100000{i}", "KH-OMD", lang="ar" if i else "en")
     make_user("agent@mrrc.example", "agent", "Aya Agent")
@@ -102,7 +95,7 @@ def test_a_free_text_alert_is_approved_by_a_second_person(
 
 
 def test_the_list_follows_sending_live_and_a_supervisor_pauses(
-        app: Flask, server: str, page: Page):  # noqa: F811
+        app: Flask, server: str, page: Page):
     app.config["STAFF"]["refresh_seconds"] = 1
     sup = make_user("sup@mrrc.example", "supervisor", "Sam Supervisor")
     agent = make_user("agent@mrrc.example", "agent", "Aya Agent")

@@ -9,88 +9,17 @@ Redis; Chromium is the Debian package at /usr/bin/chromium (``.ci/run`` installs
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from hotline.extensions import db
-from hotline.models import AuditLog, CallbackRequest, Contact
-from tests.conftest import UssdCaller
-from tests.staffkit import AR_PHONE, EN_PHONE, PASSWORD, make_user
+from hotline.models import AuditLog, CallbackRequest
+from tests.browserkit import AR_MASKED, ARTIFACTS, EN_MASKED, ask_for_a_call, sign_in
+from tests.staffkit import AR_PHONE, EN_PHONE, make_user
 
 pytestmark = pytest.mark.browser
-
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
-EN_MASKED, AR_MASKED = "+249 91* *** *78", "+249 12* *** *89"
-
-
-@pytest.fixture()
-def server(app: Flask) -> Iterator[str]:
-    app.config["STAFF"]["refresh_seconds"] = 2  # so the test sees the queue refresh itself
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=10)
-    httpd.server_close()
-
-
-@pytest.fixture()
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture()
-def problems() -> list[str]:
-    """Console errors and script errors of the page; a test may take out what it expects."""
-    return []
-
-
-@pytest.fixture()
-def page(browser: Browser, problems: list[str]) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-GB")
-    page = context.new_page()
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    yield page
-    context.close()
-    assert problems == [], problems  # a CSP violation or a script error shows up here
-
-
-def ask_for_a_call(app: Flask, phone: str, lang_key: str, reason_key: str, sms: str) -> str:
-    """Dial the real USSD webhook as a new caller and ask for a call; the reference."""
-    caller = UssdCaller(app.test_client(), phone=phone)
-    caller.dial()
-    menu = caller.press(lang_key).splitlines()
-    choice = next(line.split(".")[0] for line in menu
-                  if "Request a call" in line or "اتصلوا بي" in line)
-    caller.press(choice, reason_key, "1", sms, "1")
-    assert caller.ended
-    return db.session.scalar(select(CallbackRequest.ref).join(Contact)
-                             .where(Contact.phone == phone))
-
-
-def sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/staff/")
-    expect(page).to_have_url(re.compile(r"/staff/login\?next="))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Callback queue")).to_be_visible()
-
 
 def work_the_request(page: Page, lang: str, reason: str, ref: str, phone: str,
                      masked: str) -> None:

@@ -12,16 +12,7 @@ from sqlalchemy import select
 
 from hotline.extensions import db
 from hotline.models import CallbackRequest, OutboxMessage
-from tests.browser.test_dashboard_browser import (  # noqa: F401  (fixtures)
-    AR_MASKED,
-    ARTIFACTS,
-    EN_MASKED,
-    browser,
-    page,
-    problems,
-    server,
-    sign_in,
-)
+from tests.browserkit import AR_MASKED, ARTIFACTS, EN_MASKED, sign_in
 from tests.smskit import Texter
 from tests.staffkit import AR_PHONE, EN_PHONE, make_user
 
@@ -30,7 +21,7 @@ AR_TEXT = "أخذوا جوازي ولا أستطيع الخروج"
 
 
 def test_an_agent_answers_an_arabic_text_and_makes_a_request_of_an_english_one(
-        app, server, page: Page):  # noqa: F811
+        app, server, page: Page):
     ARTIFACTS.mkdir(exist_ok=True)
     make_user("ana@example.org", name="Ana")
     arabic = Texter(app.test_client(), phone=AR_PHONE)

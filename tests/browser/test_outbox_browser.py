@@ -10,22 +10,13 @@ from sqlalchemy import select
 from hotline.extensions import db
 from hotline.models import OutboxMessage
 from hotline.services import outbox
-from tests.browser.test_dashboard_browser import (  # noqa: F401  (fixtures)
-    AR_MASKED,
-    ARTIFACTS,
-    ask_for_a_call,
-    browser,
-    page,
-    problems,
-    server,
-    sign_in,
-)
+from tests.browserkit import AR_MASKED, ARTIFACTS, ask_for_a_call, sign_in
 from tests.staffkit import AR_PHONE, make_user
 
 pytestmark = pytest.mark.browser
 
 
-def test_a_supervisor_sees_the_arabic_confirmation_right_to_left(app, server, page):  # noqa: F811
+def test_a_supervisor_sees_the_arabic_confirmation_right_to_left(app, server, page):
     make_user("sue@example.org", role="supervisor", name="Sue")
     ref = ask_for_a_call(app, AR_PHONE, "1", "1", "1")  # SMS allowed
     ids = list(db.session.scalars(select(OutboxMessage.id)))

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, StaffUser
 from hotline.services import callbacks
-from tests.browser.test_dashboard_browser import ARTIFACTS, browser, problems, server  # noqa: F401
+from tests.browserkit import ARTIFACTS
 from tests.staffkit import PASSWORD, make_request, make_user
 
 pytestmark = pytest.mark.browser
@@ -74,7 +74,7 @@ def size(request) -> str:
 
 
 @pytest.fixture()
-def open_page(browser: Browser, problems: list[str], size: str, lang: str  # noqa: F811
+def open_page(browser: Browser, problems: list[str], size: str, lang: str
               ) -> Iterator:
     contexts = []
 
@@ -138,7 +138,7 @@ def ref_of(request_id: int) -> str:
     return db.session.get(CallbackRequest, request_id).ref
 
 
-def test_the_worklist_order_states_next_request_and_notice(app, server, clock, open_page,  # noqa: F811
+def test_the_worklist_order_states_next_request_and_notice(app, server, clock, open_page,
                                                            lang, size):
     person("ana@example.org", lang)
     sue = person("sue@example.org", lang, "supervisor")
@@ -179,8 +179,8 @@ def test_the_worklist_order_states_next_request_and_notice(app, server, clock, o
     reload_changes_nothing(page)
 
 
-def test_a_call_from_claim_to_closed_then_reopened_and_found(app, server, clock, open_page,  # noqa: F811
-                                                             lang, size, problems):  # noqa: F811
+def test_a_call_from_claim_to_closed_then_reopened_and_found(app, server, clock, open_page,
+                                                             lang, size, problems):
     person("ana@example.org", lang)
     person("sue@example.org", lang, "supervisor")
     phone = "+249911234567"
@@ -256,7 +256,7 @@ def test_a_call_from_claim_to_closed_then_reopened_and_found(app, server, clock,
     assert actions.count("reopen_callback") == 1
 
 
-def test_statistics_charts_fit_and_read_in_both_languages(app, server, clock, open_page,  # noqa: F811
+def test_statistics_charts_fit_and_read_in_both_languages(app, server, clock, open_page,
                                                          lang, size):
     sue = person("sue@example.org", lang, "supervisor")
     done = make_request("+249911000001", "medical", now=NOW - timedelta(days=3))
@@ -274,7 +274,7 @@ def test_statistics_charts_fit_and_read_in_both_languages(app, server, clock, op
 
 
 @pytest.mark.parametrize("size", ["phone"], indirect=True)
-def test_no_page_is_wider_than_a_phone(app, server, clock, open_page, lang, size):  # noqa: F811
+def test_no_page_is_wider_than_a_phone(app, server, clock, open_page, lang, size):
     person("root@example.org", lang, "admin")
     request_id = make_request("+249911000001", "danger", "ar", now=NOW - timedelta(days=1))
     page = open_page()
