@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from hotline.errors import HotlineError
+
 Verdict = Literal["accepted", "retry", "permanent", "ambiguous"]
 
 
@@ -29,7 +31,7 @@ class Outcome:
     opted_out: bool = False  # the gateway says this number refuses our messages
 
 
-class GatewayError(Exception):
+class GatewayError(HotlineError):
     """The whole request failed; ``verdict`` applies to every recipient in it."""
 
     def __init__(self, verdict: Verdict, code: str, detail: str = "") -> None:
