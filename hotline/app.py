@@ -83,7 +83,7 @@ def check_specs(settings: Mapping[str, Any]):
 
 
 def silent_exit_words(settings: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(str(w) for w in (settings.get("SMS") or {}).get("silent_exit", ()))
+    return tuple(str(w) for w in settings["SMS"]["silent_exit"])
 
 
 @lru_cache(maxsize=8)
@@ -121,7 +121,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         config.fill_development_secrets(settings, Path(app.instance_path))
     app.config.update(settings)
     app.extensions["hotline.callbacks"] = callback_settings
-    hops = int(settings.get("PROXY_HOPS") or 0)
+    hops = int(settings["PROXY_HOPS"])
     if hops:  # the client's address (sign-in throttling) is the proxy's unless we trust it
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # (Flask's own idiom)

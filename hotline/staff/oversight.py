@@ -110,7 +110,7 @@ def audit_filter(args: Any) -> AuditFilter:
 
 
 def _start(day: date) -> datetime:
-    zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Africa/Khartoum")
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
     return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
