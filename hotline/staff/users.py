@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from hotline.errors import HotlineError
 from hotline.extensions import db
 from hotline.models import AuditLog, StaffUser
+from hotline.services.callback_policy import now_utc
 from hotline.staff import passwords
 from hotline.sweeper import DEV_LOGINS
 
@@ -172,7 +173,7 @@ def locked(user: StaffUser, now: datetime | None = None) -> bool:
     if until is None:
         return False
     until = until.replace(tzinfo=UTC) if until.tzinfo is None else until
-    return until > (now or datetime.now(UTC))
+    return until > now_utc(now)
 
 
 def development_login() -> str:
