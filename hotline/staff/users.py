@@ -22,7 +22,6 @@ from hotline.extensions import db
 from hotline.models import AuditLog, StaffUser
 from hotline.services.callback_policy import now_utc
 from hotline.staff import passwords
-from hotline.sweeper import DEV_LOGINS
 
 ROLES = ("agent", "supervisor", "admin")
 RANK = {role: n for n, role in enumerate(ROLES)}
@@ -202,6 +201,3 @@ def development_login() -> str:
     base = (ctx.params.get("base_url") if ctx else None) or "http://127.0.0.1:5000"
     return f"Staff dashboard: {base}/staff/login  email {DEV_ADMIN}  password {password}"
 
-
-if development_login not in DEV_LOGINS:
-    DEV_LOGINS.append(development_login)
