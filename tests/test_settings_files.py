@@ -20,6 +20,7 @@ from hotline.config import DEFAULTS, ROOT, instance_file, load_settings
 from hotline.errors import ConfigError
 from hotline.services import callback_policy, caller_requests
 from tests.conftest import PHONE
+from tests.staffkit import Staff, make_request, make_user, quick_hashing
 
 # Wednesday 2026-11-25, 14:00 in Khartoum (UTC+2): one working day later is Thursday
 # 14:00; with Thursday a holiday (Friday and Saturday are the weekend) it is Sunday 14:00.
@@ -237,6 +238,19 @@ def test_a_key_missing_from_the_defaults_is_reported_not_filled_in():
         callback_policy.parse_settings(settings)
     assert "[callbacks] claim_minutes must be a positive number, got None" in info.value.problems
     assert "[callbacks] work_days is missing" in info.value.problems
+
+
+def test_staff_search_reads_a_national_number_in_the_configured_region(app, make_app,
+                                                                       monkeypatch):
+    """The search once parsed numbers as Sudanese whatever ``default_region`` said."""
+    quick_hashing(monkeypatch)
+    egypt = make_app(DEFAULT_REGION="EG")
+    with egypt.app_context():
+        request_id = make_request(phone="+201001234567")
+        make_user("sue@example.org", role="supervisor")
+        found = Staff(egypt, "sue@example.org").post("/staff/search", {"q": "01001234567"},
+                                                     page="/staff/search")
+    assert found.status_code == 303 and found.location == f"/staff/requests/{request_id}"
 
 
 def test_the_ussd_busy_limits_are_the_files(make_app):
