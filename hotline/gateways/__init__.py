@@ -50,7 +50,7 @@ class Gateway(Protocol):
 def build_gateway(config: Mapping[str, Any]) -> Gateway:
     """Africa's Talking when credentials are set, else the console (development)."""
     if config.get("AT_USERNAME") and config.get("AT_API_KEY"):
-        from hotline.gateways.africastalking import AfricasTalkingGateway
+        from hotline.gateways.africastalking_sms import AfricasTalkingGateway
 
         outbox = config["OUTBOX"]
         return AfricasTalkingGateway(
