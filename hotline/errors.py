@@ -5,6 +5,17 @@ class HotlineError(Exception):
     """Base of every error this package raises on purpose."""
 
 
+class CodedError(HotlineError):
+    """An error a person reads: ``code`` names it and ``values`` fill it, so the dashboard
+    shows it in the reader's language (``hotline.staff.labels``); the message is English,
+    for logs and for callers without a table."""
+
+    def __init__(self, message: str, code: str = "", **values: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values = values
+
+
 class ConfigError(HotlineError):
     """Settings are missing or invalid; carries every problem, not just the first."""
 

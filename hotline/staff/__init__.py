@@ -27,7 +27,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from flask_babel import format_date, format_decimal
+from flask_babel import format_date, format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh as refresh_language
@@ -228,6 +228,18 @@ def _day_filter(day: date | None) -> str:
 def _number_filter(value: int | float) -> str:
     """A count written the way the dashboard's language writes numbers."""
     return format_decimal(value)
+
+
+@bp.app_template_filter("money")
+def _money_filter(value: float) -> str:
+    """An amount with two decimals, written the way the dashboard's language writes them."""
+    return format_decimal(value, format="#,##0.00")
+
+
+@bp.app_template_filter("percent")
+def _percent_filter(value: float) -> str:
+    """A share (0.45) as the dashboard's language writes a percentage."""
+    return format_percent(value)
 
 
 @bp.app_template_filter("duration")
