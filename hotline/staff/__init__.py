@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from babel.dates import get_timezone_location
 from flask import (
     Blueprint,
     Flask,
@@ -251,8 +252,12 @@ def _duration_filter(delta: timedelta | None) -> str:
 def page_globals() -> dict[str, Any]:
     from hotline.staff import i18n, labels
 
-    return {"labels": labels, **i18n.page_globals(),
-            "timezone": current_app.config.get("TIMEZONE") or "Africa/Khartoum",
+    zone = current_app.config.get("TIMEZONE") or "Africa/Khartoum"
+    try:  # "Sudan Time", «توقيت السودان»: the zone as the page's language names it
+        shown = get_timezone_location(zone, locale=i18n.current())
+    except LookupError:
+        shown = zone
+    return {"labels": labels, **i18n.page_globals(), "timezone": shown,
             "windows": dict((current_app.config.get("CALLBACKS") or {}).get("windows") or {})}
 
 

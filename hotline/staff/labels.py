@@ -145,6 +145,7 @@ AUDIT = {
 # Community alerts (services.broadcasts): a broadcast's status, what its messages are
 # doing, why some were not sent, and the kind of alert subscribers chose.
 BROADCAST = {"pending": _l("Waiting for approval"), "queued": _l("Starting"),
+             "held": _l("Held for the quiet hours"),
              "sending": _l("Sending"), "paused": _l("Paused"), "done": _l("Done"),
              "cancelled": _l("Cancelled"), "expired": _l("Expired"),
              "rejected": _l("Rejected")}
