@@ -224,3 +224,27 @@ def test_the_alert_pages_in_arabic_show_no_english_label_and_no_code(app):
     refused = amal.post("/staff/leaders", {"name": "x", "phone": "1", "areas": ["KH-OMD"],
                                            "limit": "2"}, page="/staff/leaders")
     assert refused.status_code == 400 and "الاسم: من 2 إلى 120 حرفا" in text_of(refused)
+
+
+def test_sign_in_account_and_staff_pages_in_arabic_show_no_english_label(app, client):
+    login = client.get("/staff/login", headers={"Accept-Language": "ar"})
+    text = visible_text(text_of(login))
+    assert "سجّل الدخول" in text and "كلمة المرور" in text
+    assert latin_words(text, (labels.UI_LANGUAGE["en"],)) == []
+    make_user("amal@example.org", role="admin", name="آمال")
+    make_user("omar@example.org", role="agent", name="عمر")
+    amal = Staff(app, "amal@example.org")
+    amal.post("/staff/language", {"language": "ar"})
+    omar_id = users.find("omar@example.org").id
+    for path in ("/staff/account", "/staff/users", f"/staff/users/{omar_id}"):
+        html = amal.html(path)
+        assert '<html lang="ar" dir="rtl">' in html, path
+        left = latin_words(visible_text(html), (labels.UI_LANGUAGE["en"],))
+        assert left == [], (path, left)
+    # a refusal of the account services reads in Arabic too, with its number
+    short = amal.post("/staff/account", {"current": "x", "new": "short", "repeat": "short"},
+                      page="/staff/account")
+    assert short.status_code == 400 and "كلمة المرور الحالية خاطئة" in text_of(short)
+    taken = amal.post("/staff/users", {"email": "omar@example.org", "role": "agent"},
+                      page="/staff/users")
+    assert taken.status_code == 400 and "لدى omar@example.org حساب من قبل" in text_of(taken)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 REASON = {
@@ -195,6 +196,9 @@ def safe_time(code: str, windows: Mapping[str, object]) -> str:
 
 def error(exc: Exception) -> str:
     """A service's refusal in the page's language (a language code in it by its name)."""
+    template = getattr(exc, "template", None)
+    if isinstance(template, str):  # written with N_ where it is raised (staff accounts)
+        return gettext(template, **getattr(exc, "values", {}))
     code = getattr(exc, "code", "")
     if code not in ALERT_ERROR:
         return str(exc)
