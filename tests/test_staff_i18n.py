@@ -248,3 +248,19 @@ def test_sign_in_account_and_staff_pages_in_arabic_show_no_english_label(app, cl
     taken = amal.post("/staff/users", {"email": "omar@example.org", "role": "agent"},
                       page="/staff/users")
     assert taken.status_code == 400 and "لدى omar@example.org حساب من قبل" in text_of(taken)
+
+
+@pytest.mark.parametrize(("path", "said"), [
+    ("/staff/outbox?status=nope", "اختر إحدى الحالات المعروضة"),
+    ("/staff/outbox?before=x", "يجب أن تكون علامة الصفحة رقم رسالة"),
+    ("/staff/audit?since=yesterday", "من: تاريخ بصيغة 2026-11-29"),
+    ("/staff/audit?page=0", "يجب أن يكون رقم الصفحة عددا صحيحا"),
+])
+def test_a_crafted_filter_is_refused_in_arabic(app, path, said):
+    make_user("amal@example.org", role="admin", name="آمال")
+    amal = Staff(app, "amal@example.org")
+    amal.post("/staff/language", {"language": "ar"})
+    response = amal.get(path)
+    text = visible_text(text_of(response))
+    assert response.status_code == 400 and said in text
+    assert latin_words(text, (labels.UI_LANGUAGE["en"],)) == [], latin_words(text)
