@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, func, select
 
+from hotline.errors import HotlineError
 from hotline.extensions import db
 from hotline.models import AuditLog, StaffUser
 from hotline.services import reveals
@@ -34,7 +35,7 @@ FILTER_FIELD = {"staff": _l("Staff email"), "address": _l("Address"), "since": _
                 "until": _l("To"), "action": _l("What"), "page": _l("Page")}
 
 
-class BadFilter(ValueError):
+class BadFilter(HotlineError, ValueError):
     """A filter value that cannot be used; the message says which."""
 
 
@@ -117,7 +118,7 @@ def audit_filter(args: Any) -> AuditFilter:
 
 
 def _start(day: date) -> datetime:
-    zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Africa/Khartoum")
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
     return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
