@@ -221,6 +221,7 @@ def test_the_alert_pages_in_arabic_show_no_english_label_and_no_code(app):
     assert "يصل إلى هؤلاء القراء النص كما كُتب" in approval
     audit = visible_text(amal.html("/staff/audit"))  # its dates too, not "29 Nov"
     assert "سجّل قائدا مجتمعيا" in audit and not re.search(r"\b(Nov|Dec|Jan)\b", audit)
+    assert f"القائد رقم {leader.id}" in audit and "leader:" not in audit  # no stored target
     refused = amal.post("/staff/leaders", {"name": "x", "phone": "1", "areas": ["KH-OMD"],
                                            "limit": "2"}, page="/staff/leaders")
     assert refused.status_code == 400 and "الاسم: من 2 إلى 120 حرفا" in text_of(refused)

@@ -183,6 +183,11 @@ ALERT_ERROR = {
     "expired": _l("This alert expired before it was approved; write it again."),
 }
 BROADCAST_ACTION = {"pause": _l("Pause"), "resume": _l("Resume"), "cancel": _l("Cancel")}
+# What an audit entry is about ("broadcast:3"), as a reader names it; the number stays.
+TARGET = {"broadcast": _l("Alert A%(id)s"), "leader": _l("Leader no. %(id)s"),
+          "staff_user": _l("Staff account no. %(id)s"),
+          "callback_request": _l("Request no. %(id)s"),
+          "inbound_sms": _l("Text message no. %(id)s")}
 UI_LANGUAGE = {"ar": "العربية", "en": "English"}  # each in its own language
 
 
@@ -206,6 +211,17 @@ def error(exc: Exception) -> str:
     if "lang" in values:
         values["lang"] = label(LANGUAGE, str(values["lang"]))
     return str(ALERT_ERROR[code]) % values
+
+
+def target(stored: str | None) -> str:
+    """An audit entry's target in the page's language ("Alert A3" for "broadcast:3");
+    one of an unknown kind is shown as stored, "—" when there is none."""
+    kind, _, number = (stored or "").partition(":")
+    if not stored:
+        return "—"
+    if kind not in TARGET or not number.isdigit():
+        return stored
+    return str(TARGET[kind]) % {"id": number}
 
 
 def label(table: Mapping[str, object], code: str | None) -> str:
