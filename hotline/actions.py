@@ -186,8 +186,27 @@ def leader_check_pin(call: ActionCall) -> ActionResult:
 
 @action("leader.template")
 def leader_template(call: ActionCall) -> ActionResult:
-    """A template (re)chosen: fields filled for another one do not carry over."""
-    return ActionResult("ok", {"day": "", "place": ""})
+    """A template (re)chosen: fields filled for another one do not carry over; ``own``
+    when the leader chose to write their own message."""
+    own = call.vars.get("tpl") == alerttexts.OWN
+    return ActionResult("own" if own else "ok", {"day": "", "place": "", "own": ""})
+
+
+@action("leader.check_own", provides=("parts", "most"))
+def leader_check_own(call: ActionCall) -> ActionResult:
+    """The leader's own message: ``bad`` for a character outside the rule or a link,
+    ``long`` when it takes more SMS than an alert may (the parts counted in GSM-7 or
+    UCS-2, whichever the text needs), else ``ok`` with the text as it will be printed."""
+    limits = broadcasts.settings()
+    text = alerttexts.clean_own(call.vars.get("own", ""), int(limits["own_max"]))
+    if text is None:
+        return ActionResult("bad", {"own": ""})
+    parts = broadcasts.own_parts(text, alerttexts.written_in(text,
+                                                             broadcasts.catalog().languages))
+    if parts > int(limits["max_parts"]):
+        return ActionResult("long", {"own": "", "parts": str(parts),
+                                     "most": str(limits["max_parts"])})
+    return ActionResult("ok", {"own": text, "parts": str(parts)})
 
 
 @action("leader.next_field")
@@ -209,16 +228,26 @@ def leader_check_place(call: ActionCall) -> ActionResult:
 def _leader_alert(call: ActionCall, send: bool) -> ActionResult:
     if call.vars.get("pin_ok") != "1":
         return ActionResult("invalid")
-    args = (call.context["phone"], call.vars.get("tpl", ""),
-            {k: call.vars.get(k, "") for k in ("day", "place")}, call.vars.get("area", ""))
-    result = broadcasts.create_from_leader(*args, key=_ref(call, "send")) if send \
-        else broadcasts.check_leader_alert(*args)
-    area = areas.load().get(call.vars.get("area", ""))
+    phone, area_code = call.context["phone"], call.vars.get("area", "")
+    own = call.vars.get("tpl") == alerttexts.OWN
+    if own:  # waits for a supervisor: its own confirmation and END screens
+        result = broadcasts.create_own_from_leader(phone, call.vars.get("own", ""), area_code,
+                                                   key=_ref(call, "send")) if send \
+            else broadcasts.check_leader_own(phone, call.vars.get("own", ""), area_code)
+    else:
+        args = (phone, call.vars.get("tpl", ""),
+                {k: call.vars.get(k, "") for k in ("day", "place")}, area_code)
+        result = broadcasts.create_from_leader(*args, key=_ref(call, "send")) if send \
+            else broadcasts.check_leader_alert(*args)
+    area = areas.load().get(area_code)
     found = {"count": str(result.count), "parts": str(result.parts),
              "area_name": area.name(call.lang) if area else ""}
     if result.broadcast is not None:
         found["bref"] = broadcasts.ref_of(result.broadcast)
-    return ActionResult(result.outcome, found)
+    outcome = result.outcome
+    if own and outcome == "ok":
+        outcome = "pending" if send else "own"
+    return ActionResult(outcome, found)
 
 
 @action("leader.preview", provides=("count", "parts", "area_name"))

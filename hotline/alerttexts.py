@@ -25,6 +25,16 @@ WHOLE_STATE = "alerts.area.whole"
 # keep each language's encoding (and so its SMS budget) what the check proved, and
 # cannot inject anything (no braces, no line breaks, no links' "://").
 PLACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .\-]*$")
+# A leader's own message (typed in USSD, approved by staff before it goes): Arabic or
+# Latin letters, digits and plain punctuation. No braces or angle brackets (nothing to
+# inject), no control or direction characters, no emoji or symbols outside GSM-7 and
+# the Arabic block (each would change the encoding or the count the leader was shown).
+OWN = "-own"  # the "Write my own message" entry of the template list (never a template name)
+OWN_KEY = "alerts.leader.own"
+OWN_TEXT = re.compile("^[A-Za-z0-9\u0621-\u063a\u0640-\u0652\u0660-\u0669\u06f0-\u06f9"
+                      " .,:;!?'\"()/%+\\-\u060c\u061b\u061f]+$")
+LINK = re.compile(r"://|www\.|https?\b", re.IGNORECASE)
+ARABIC_LETTER = re.compile("[\u0621-\u064a]")
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,7 @@ def parse_templates(raw: Mapping[str, object]) -> tuple[dict[str, Template], lis
 
 
 WHOLE_NUMBERS = ("daily_cap", "max_parts", "expiry_hours", "pin_tries", "pin_lock_minutes",
-                 "place_max", "fanout_chunk")
+                 "place_max", "own_max", "fanout_chunk")
 HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -94,6 +104,23 @@ def clean_place(typed: str, max_len: int) -> str | None:
     return text
 
 
+def clean_own(typed: str, max_len: int) -> str | None:
+    """A leader's own message as it will be printed, or None when it cannot go out:
+    too long, no letter at all, a character outside the rule, or a link."""
+    text = " ".join(typed.split())
+    if not text or len(text) > max_len or not OWN_TEXT.match(text) or LINK.search(text) \
+            or not any(ch.isalpha() for ch in text):
+        return None
+    return text
+
+
+def written_in(text: str, languages: Sequence[str]) -> str:
+    """The language a leader's message is written in, judged by its script: any Arabic
+    letter makes it Arabic, else it is the Latin-script language ("en")."""
+    lang = "ar" if ARABIC_LETTER.search(text) else "en"
+    return lang if lang in languages else languages[0]
+
+
 def field_values(catalog: Catalog, lang: str, fields: Mapping[str, str], area_name: str
                  ) -> dict[str, str]:
     """What each placeholder prints in ``lang``: the day in words, the area by its name."""
@@ -118,14 +145,14 @@ def with_signoff(catalog: Catalog, lang: str, text: str) -> str:
 
 
 SMS_KEYS = ("alerts.sms.summary", "alerts.sms.joined", "alerts.sms.join_help",
-            "alerts.sms.pin_locked")
+            "alerts.sms.pin_locked", "alerts.sms.approved", "alerts.sms.rejected")
 SMS_SAMPLE = {"bref": "A123456", "sent": "100000", "delivered": "100000", "failed": "100000",
               "leader": "W" * 20}
 
 
 def owned_keys(catalog: Catalog, templates: Mapping[str, Template]) -> set[str]:
     """Content keys the alert code uses rather than a flow."""
-    keys = {SIGNOFF, WHOLE_STATE, *SMS_KEYS} | {f"alerts.day.{d}" for d in DAYS}
+    keys = {SIGNOFF, WHOLE_STATE, OWN_KEY, *SMS_KEYS} | {f"alerts.day.{d}" for d in DAYS}
     for t in templates.values():
         keys |= {t.title_key(), t.body_key()}
     return keys
@@ -204,7 +231,10 @@ def choice_lists(catalog: Catalog, areas: Areas, templates: Mapping[str, Templat
                 if (a := areas.get(code)) is not None]
 
     def template_list(lang: str, vars: Mapping[str, str]) -> Sequence[tuple[str, str]]:
-        return [(catalog.render(lang, t.title_key()), t.name) for t in templates.values()]
+        """The approved templates, then "Write my own message" (last, so the numbers of the
+        templates stay what leaders learnt)."""
+        return [(catalog.render(lang, t.title_key()), t.name) for t in templates.values()] \
+            + [(catalog.render(lang, OWN_KEY), OWN)]
 
     def days(lang: str, vars: Mapping[str, str]) -> Sequence[tuple[str, str]]:
         return [(catalog.render(lang, f"alerts.day.{d}"), d) for d in DAYS]

@@ -5,6 +5,36 @@ class HotlineError(Exception):
     """Base of every error this package raises on purpose."""
 
 
+def N_(text: str) -> str:
+    """Mark a text for translation where it is written (``pybabel extract`` knows ``N_``);
+    the dashboard translates it where it shows it."""
+    return text
+
+
+class Said(str):
+    """An English message that a page can show in its reader's language: the ``template``
+    (marked with ``N_``) and the ``values`` it is filled with."""
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, **values: object) -> "Said":
+        said = super().__new__(cls, template % values if values else template)
+        said.template, said.values = template, values
+        return said
+
+
+class CodedError(HotlineError):
+    """An error a person reads: ``code`` names it and ``values`` fill it, so the dashboard
+    shows it in the reader's language (``hotline.staff.labels``); the message is English,
+    for logs and for callers without a table."""
+
+    def __init__(self, message: str, code: str = "", **values: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values = values
+
+
 class ConfigError(HotlineError):
     """Settings are missing or invalid; carries every problem, not just the first."""
 

@@ -20,7 +20,7 @@ from sqlalchemy import event, func, select, text, update
 
 from hotline import alerttexts, areas
 from hotline.alerttexts import Template
-from hotline.errors import HotlineError
+from hotline.errors import CodedError
 from hotline.extensions import db
 from hotline.models import AuditLog, Broadcast, Contact, Leader, OutboxMessage, Subscription
 from hotline.services import leaders, subscriptions
@@ -88,30 +88,48 @@ def sent_today(leader: Leader, now: datetime) -> int:
         Broadcast.status.notin_(("cancelled", "rejected")))) or 0)
 
 
+def _leader_gate(phone: str, key: str | None) -> tuple[Leader | None, Preview | None]:
+    """The leader behind ``phone`` when they may send now; else (None, the answer). A
+    ``key`` already used answers with the broadcast it made (a repeated confirmation)."""
+    leader = leaders.for_phone(phone)
+    if leader is None or leaders.locked(leader):
+        return None, Preview("invalid")
+    if key is not None:
+        existing = db.session.scalars(select(Broadcast).where(Broadcast.key == key)
+                                      ).one_or_none()
+        if existing is not None:  # this confirmation was handled before
+            return None, Preview("ok", existing.recipients, existing.parts, existing)
+    return leader, None
+
+
+def _reach(leader: Leader, area_code: str, topic: str) -> Preview:
+    """Scope, the daily limit (alerts waiting for approval count) and someone to send to."""
+    if area_code not in leaders.scope(leader):
+        return Preview("invalid")
+    if sent_today(leader, leaders.now_utc()) >= leader.daily_limit:
+        return Preview("limit")
+    count = subscriptions.count_reachable([area_code], topic)
+    return Preview("ok", count) if count else Preview("none")
+
+
 def check_leader_alert(phone: str, template_name: str, fields: Mapping[str, str],
                        area_code: str, key: str | None = None) -> Preview:
     """Everything a leader's alert must pass, checked in the database, not trusted from
     the session: a registered, unlocked leader; an approved template with valid
     fields; one of the leader's own areas; the daily limit; someone to send to."""
-    leader = leaders.for_phone(phone)
     template = templates().get(template_name)
-    if leader is None or leaders.locked(leader) or template is None:
+    leader, answer = _leader_gate(phone, key)
+    if template is None:
         return Preview("invalid")
-    if key is not None:
-        existing = db.session.scalars(select(Broadcast).where(Broadcast.key == key)
-                                      ).one_or_none()
-        if existing is not None:  # this confirmation was handled before
-            return Preview("ok", existing.recipients, existing.parts, existing)
+    if leader is None:
+        return answer or Preview("invalid")
     clean = _valid_fields(template, fields)
-    if clean is None or area_code not in leaders.scope(leader):
+    if clean is None:
         return Preview("invalid")
-    now = leaders.now_utc()
-    if sent_today(leader, now) >= leader.daily_limit:
-        return Preview("limit")
-    count = subscriptions.count_reachable([area_code], template.topic)
-    if count == 0:
-        return Preview("none")
-    return Preview("ok", count, parts_of(template, clean, area_code))
+    reach = _reach(leader, area_code, template.topic)
+    if reach.outcome != "ok":
+        return reach
+    return Preview("ok", reach.count, parts_of(template, clean, area_code))
 
 
 def create_from_leader(phone: str, template_name: str, fields: Mapping[str, str],
@@ -138,6 +156,72 @@ def create_from_leader(phone: str, template_name: str, fields: Mapping[str, str]
                                    f"{area_code}, {checked.count} recipients"))
     start(broadcast)
     return Preview("ok", checked.count, checked.parts, broadcast)
+
+
+OWN_TOPIC = "safety"  # what subscribers chose that a leader's own message counts as
+
+
+def own_parts(text: str, lang: str) -> int:
+    """SMS parts of a leader's message with its sign-off (GSM-7 or UCS-2, as typed)."""
+    return sms_parts(alerttexts.with_signoff(catalog(), lang, text))
+
+
+def check_leader_own(phone: str, typed: str, area_code: str, key: str | None = None
+                     ) -> Preview:
+    """A leader's own message: the same gate, scope and limit as a template, text rules
+    checked again (never trusted from the session), and the parts it takes."""
+    leader, answer = _leader_gate(phone, key)
+    if leader is None:
+        return answer or Preview("invalid")
+    text = alerttexts.clean_own(typed, int(settings()["own_max"]))
+    if text is None:
+        return Preview("invalid")
+    parts = own_parts(text, alerttexts.written_in(text, catalog().languages))
+    if parts > int(settings()["max_parts"]):
+        return Preview("invalid")
+    reach = _reach(leader, area_code, OWN_TOPIC)
+    if reach.outcome != "ok":
+        return reach
+    return Preview("ok", reach.count, parts)
+
+
+def create_own_from_leader(phone: str, typed: str, area_code: str, key: str) -> Preview:
+    """Confirm a leader's own message (the caller commits): it waits for a supervisor's
+    approval and sends nothing yet; the same ``key`` makes it once."""
+    checked = check_leader_own(phone, typed, area_code, key)
+    if checked.outcome != "ok" or checked.broadcast is not None:
+        return checked
+    leader = leaders.for_phone(phone)
+    text = alerttexts.clean_own(typed, int(settings()["own_max"])) or ""
+    lang = alerttexts.written_in(text, catalog().languages)
+    now = leaders.now_utc()
+    broadcast = Broadcast(
+        key=key[:140], leader_id=leader.id if leader else None, template="",
+        texts=json.dumps({lang: text}, ensure_ascii=False), areas=area_code, topic=OWN_TOPIC,
+        urgent=False, status="pending", recipients=checked.count, parts=checked.parts,
+        created_at=now, expires_at=now + timedelta(hours=int(settings()["expiry_hours"])))
+    db.session.add(broadcast)
+    db.session.flush()
+    db.session.add(AuditLog(staff_id=None, action="broadcast_draft",
+                            target=f"broadcast:{broadcast.id}",
+                            detail=f"leader {broadcast.leader_id}, own text in {lang}, "
+                                   f"{area_code}, {checked.count} recipients"))
+    return Preview("ok", checked.count, checked.parts, broadcast)
+
+
+def _tell_leader(broadcast: Broadcast, key: str) -> None:
+    """The leader who wrote a free text hears the decision by SMS, in their language."""
+    from hotline.services import outbox
+
+    leader = broadcast.leader
+    if leader is None:
+        return
+    cat = catalog()
+    lang = db.session.scalar(select(Contact.language).where(Contact.phone == leader.phone))
+    lang = lang if lang in cat.languages else current_app.config["DEFAULT_LANGUAGE"]
+    body = cat.render(lang, f"alerts.sms.{key}", {"bref": ref_of(broadcast)})
+    outbox.queue_sms(db.session, to=leader.phone, body=body, language=lang, priority="reply",
+                     kind="alert_decision", idempotency_key=f"bc{broadcast.id}:{key}")
 
 
 def ref_of(broadcast: Broadcast) -> str:
@@ -189,9 +273,20 @@ def bodies(broadcast: Broadcast) -> dict[str, str]:
         return {lang: alerttexts.render(cat, lang, template, fields,
                                         alerttexts.names(codes, areas.load(), lang))
                 for lang in cat.languages}
-    texts = json.loads(broadcast.texts or "{}")
-    return {lang: alerttexts.with_signoff(cat, lang, texts[lang]) for lang in cat.languages
-            if texts.get(lang)}
+    return free_bodies(json.loads(broadcast.texts or "{}"))
+
+
+def free_bodies(texts: Mapping[str, str]) -> dict[str, str]:
+    """A free text's SMS per language. A language nobody wrote (a leader writes in one)
+    gets the text as it was written, with the sign-off in the language it is written in:
+    every subscriber receives it, and the parts are exactly those the author was shown."""
+    cat = catalog()
+    written = {lang: alerttexts.with_signoff(cat, lang, text) for lang, text in texts.items()
+               if text and lang in cat.languages}
+    if not written:
+        return {}
+    as_written = next(iter(written.values()))  # the author's language is stored first
+    return {lang: written.get(lang, as_written) for lang in cat.languages}
 
 
 def _chunk_end(broadcast: Broadcast, codes: list[str], size: int) -> int | None:
@@ -501,7 +596,7 @@ def restart_sweep() -> str:
 
 # --- supervisors: pause, resume, cancel -------------------------------------------------------
 
-class BroadcastError(HotlineError):
+class BroadcastError(CodedError):
     """A supervisor action that does not apply to this broadcast now; the message says why."""
 
 
@@ -526,7 +621,8 @@ def pause(broadcast_id: int, staff_id: int) -> int:
     broadcast = _locked(broadcast_id)
     if broadcast is None or broadcast.status not in ("queued", "sending"):
         db.session.rollback()
-        raise BroadcastError("Only a broadcast that is going out can be paused.")
+        raise BroadcastError("Only a broadcast that is going out can be paused.",
+                             "not_going_out")
     now = clock()
     broadcast.status = "paused"
     held = _set_rows(broadcast_id, ("queued",), "paused", now)
@@ -543,7 +639,7 @@ def resume(broadcast_id: int, staff_id: int) -> int:
     broadcast = _locked(broadcast_id)
     if broadcast is None or broadcast.status != "paused":
         db.session.rollback()
-        raise BroadcastError("Only a paused broadcast can be resumed.")
+        raise BroadcastError("Only a paused broadcast can be resumed.", "not_paused")
     now = clock()
     broadcast.status = "sending"
     again = _set_rows(broadcast_id, ("paused",), "queued", now)
@@ -563,7 +659,7 @@ def cancel(broadcast_id: int, staff_id: int) -> int:
     broadcast = _locked(broadcast_id)
     if broadcast is None or broadcast.status not in ("pending", "queued", "sending", "paused"):
         db.session.rollback()
-        raise BroadcastError("This broadcast is over; there is nothing to cancel.")
+        raise BroadcastError("This broadcast is over; there is nothing to cancel.", "over")
     now = clock()
     broadcast.status, broadcast.finished_at = "cancelled", now
     stopped = _set_rows(broadcast_id, ("queued", "paused"), "cancelled", now)
@@ -585,24 +681,30 @@ class Draft:
     parts: Mapping[str, int]
     recipients: int
     cost: float
+    as_written: tuple[str, ...] = ()  # languages whose readers get the text as written
+    text_lang: Mapping[str, str] | None = None  # reader's language -> the text's language
+
+
+def _check_text(lang: str, typed: str) -> str:
+    """One language's free text as stored; BroadcastError says what is wrong."""
+    body = " ".join((typed or "").split())
+    if not body:
+        raise BroadcastError(f"Write the text in every language ({lang} is empty).",
+                             "text_empty", lang=lang)
+    if len(body) > FREE_TEXT_MAX or not body.isprintable() or any(c in body for c in "<>{}"):
+        raise BroadcastError(f"The {lang} text must be 1 to {FREE_TEXT_MAX} printable "
+                             "characters, without < > { }.", "text_bad", lang=lang,
+                             most=FREE_TEXT_MAX)
+    parts = sms_parts(alerttexts.with_signoff(catalog(), lang, body))
+    if parts > int(settings()["max_parts"]):
+        raise BroadcastError(f"The {lang} text takes {parts} SMS with the sign-off; at most "
+                             f"{settings()['max_parts']}. Shorten it.", "text_long", lang=lang,
+                             parts=parts, most=int(settings()["max_parts"]))
+    return body
 
 
 def _check_texts(texts: Mapping[str, str]) -> dict[str, str]:
-    cat = catalog()
-    clean: dict[str, str] = {}
-    for lang in cat.languages:
-        body = " ".join((texts.get(lang) or "").split())
-        if not body:
-            raise BroadcastError(f"Write the text in every language ({lang} is empty).")
-        if len(body) > FREE_TEXT_MAX or not body.isprintable() or any(c in body for c in "<>{}"):
-            raise BroadcastError(f"The {lang} text must be 1 to {FREE_TEXT_MAX} printable "
-                                 "characters, without < > { }.")
-        parts = sms_parts(alerttexts.with_signoff(cat, lang, body))
-        if parts > int(settings()["max_parts"]):
-            raise BroadcastError(f"The {lang} text takes {parts} SMS with the sign-off; at most "
-                                 f"{settings()['max_parts']}. Shorten it.")
-        clean[lang] = body
-    return clean
+    return {lang: _check_text(lang, texts.get(lang) or "") for lang in catalog().languages}
 
 
 def create_free_text(author_id: int, texts: Mapping[str, str], area_codes: list[str],
@@ -611,9 +713,9 @@ def create_free_text(author_id: int, texts: Mapping[str, str], area_codes: list[
     known = areas.load()
     codes = list(dict.fromkeys(c for c in area_codes if c))
     if not codes or any(known.get(c) is None for c in codes):
-        raise BroadcastError("Choose at least one of the listed areas.")
+        raise BroadcastError("Choose at least one of the listed areas.", "areas")
     if topic not in alerttexts.TOPICS:
-        raise BroadcastError("Choose what kind of alert this is.")
+        raise BroadcastError("Choose what kind of alert this is.", "topic")
     clean = _check_texts(texts)
     existing = db.session.scalars(select(Broadcast).where(Broadcast.key == key[:140])).first()
     if existing is not None:  # the same form sent twice
@@ -640,24 +742,53 @@ def draft(broadcast: Broadcast) -> Draft:
     parts = {lang: sms_parts(t) for lang, t in texts.items()}
     count = subscriptions.count_reachable(broadcast.areas.split(","), broadcast.topic)
     cost = count * max(parts.values(), default=1) * float(settings()["cost_per_part"])
-    return Draft(texts, parts, count, round(cost, 2))
+    written = json.loads(broadcast.texts or "{}") if not broadcast.template else {}
+    missing = tuple(lang for lang in texts if written and not written.get(lang))
+    source = next((lang for lang, text in written.items() if text), "")
+    text_lang = {lang: source if lang in missing else lang for lang in texts}
+    return Draft(texts, parts, count, round(cost, 2), missing, text_lang)
 
 
-def approve(broadcast_id: int, staff_id: int) -> Broadcast:
-    """The second person: never the author. The alert then goes out as a leader's would."""
+def approve(broadcast_id: int, staff_id: int,
+            translations: Mapping[str, str] | None = None) -> Broadcast:
+    """The second person: never the author. The alert then goes out as a leader's would.
+
+    A text written in one language only (a leader's, typed in USSD) goes out as written
+    to readers of the others, unless the approver adds their language here: the
+    approver reads the original and vouches for the version they add (audited).
+    """
     broadcast = _locked(broadcast_id)
     if broadcast is None or broadcast.status != "pending":
         db.session.rollback()
-        raise BroadcastError("Only an alert waiting for approval can be approved.")
+        raise BroadcastError("Only an alert waiting for approval can be approved.",
+                             "not_pending")
     if broadcast.author_id == staff_id:
         db.session.rollback()
-        raise BroadcastError("Someone other than the author must approve this alert.")
+        raise BroadcastError("Someone other than the author must approve this alert.",
+                             "author")
     now = clock()
     if broadcast.expires_at is not None and _aware(broadcast.expires_at) <= now:
         db.session.rollback()
-        raise BroadcastError("This alert expired before it was approved; write it again.")
+        raise BroadcastError("This alert expired before it was approved; write it again.",
+                             "expired")
+    texts = json.loads(broadcast.texts or "{}")
+    added = {lang: " ".join(text.split()) for lang, text in (translations or {}).items()
+             if lang in catalog().languages and not texts.get(lang) and (text or "").strip()}
+    if added and not broadcast.template:
+        try:
+            texts.update({lang: _check_text(lang, text) for lang, text in added.items()})
+        except BroadcastError:
+            db.session.rollback()
+            raise
+        broadcast.texts = json.dumps(texts, ensure_ascii=False)
+        broadcast.parts = max(sms_parts(t) for t in bodies(broadcast).values())
+        _audit(staff_id, "broadcast_translate", broadcast,
+               "added " + ", ".join(f"{lang}: {text}" for lang, text in added.items()))
     broadcast.status, broadcast.approved_by_id, broadcast.approved_at = "queued", staff_id, now
+    broadcast.recipients = subscriptions.count_reachable(broadcast.areas.split(","),
+                                                         broadcast.topic)
     _audit(staff_id, "broadcast_approve", broadcast)
+    _tell_leader(broadcast, "approved")
     start(broadcast)
     db.session.commit()
     return broadcast
@@ -667,9 +798,11 @@ def reject(broadcast_id: int, staff_id: int) -> Broadcast:
     broadcast = _locked(broadcast_id)
     if broadcast is None or broadcast.status != "pending":
         db.session.rollback()
-        raise BroadcastError("Only an alert waiting for approval can be rejected.")
+        raise BroadcastError("Only an alert waiting for approval can be rejected.",
+                             "not_pending")
     broadcast.status, broadcast.finished_at = "rejected", clock()
     _audit(staff_id, "broadcast_reject", broadcast)
+    _tell_leader(broadcast, "rejected")
     db.session.commit()
     return broadcast
 

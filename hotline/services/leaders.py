@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from hotline import areas
-from hotline.errors import HotlineError
+from hotline.errors import CodedError
 from hotline.extensions import db
 from hotline.models import AuditLog, Leader, LeaderPinAttempt
 from hotline.phones import to_e164
@@ -34,7 +34,7 @@ NAME = re.compile(r"^[^\x00-\x1f<>{}]{2,120}$")
 MAX_DAILY_LIMIT = 20
 
 
-class LeaderError(HotlineError):
+class LeaderError(CodedError):
     """A leader record that cannot be saved; the message says why, for the form."""
 
 
@@ -68,20 +68,21 @@ def validate(name: str, phone: str, area_codes: list[str], daily_limit: str | in
     """Form values as stored; LeaderError names the first field that is wrong."""
     name = " ".join((name or "").split())
     if not NAME.match(name):
-        raise LeaderError("Name: 2 to 120 characters, no < > { }.")
+        raise LeaderError("Name: 2 to 120 characters, no < > { }.", "name")
     e164 = to_e164((phone or "").strip()[:30], current_app.config["DEFAULT_REGION"])
     if e164 is None:
-        raise LeaderError("Phone: not a valid mobile number.")
+        raise LeaderError("Phone: not a valid mobile number.", "phone")
     known = areas.load()
     codes = list(dict.fromkeys(c for c in area_codes if c))
     if not codes or any(known.get(c) is None for c in codes):
-        raise LeaderError("Areas: choose at least one of the listed areas.")
+        raise LeaderError("Areas: choose at least one of the listed areas.", "areas")
     try:
         limit = int(str(daily_limit).strip())
     except ValueError:
-        raise LeaderError("Daily limit: a whole number.") from None
+        raise LeaderError("Daily limit: a whole number.", "limit_number") from None
     if not 1 <= limit <= MAX_DAILY_LIMIT:
-        raise LeaderError(f"Daily limit: from 1 to {MAX_DAILY_LIMIT}.")
+        raise LeaderError(f"Daily limit: from 1 to {MAX_DAILY_LIMIT}.", "limit_range",
+                          most=MAX_DAILY_LIMIT)
     return name, e164, codes, limit
 
 
@@ -90,7 +91,7 @@ def register(name: str, phone: str, area_codes: list[str], daily_limit: str | in
     name, e164, codes, limit = validate(name, phone, area_codes, daily_limit)
     existing = db.session.scalars(select(Leader).where(Leader.phone == e164)).one_or_none()
     if existing is not None and existing.active:
-        raise LeaderError("Phone: this number is already a leader.")
+        raise LeaderError("Phone: this number is already a leader.", "phone_taken")
     leader = existing or Leader(phone=e164)
     leader.name, leader.areas, leader.daily_limit, leader.active = name, ",".join(codes), \
         limit, True
@@ -107,7 +108,7 @@ def update(leader_id: int, name: str, area_codes: list[str], daily_limit: str | 
            staff_id: int) -> Leader:
     leader = db.session.get(Leader, leader_id)
     if leader is None:
-        raise LeaderError("No such leader.")
+        raise LeaderError("No such leader.", "missing")
     name, _, codes, limit = validate(name, leader.phone, area_codes, daily_limit)
     leader.name, leader.areas, leader.daily_limit = name, ",".join(codes), limit
     _audit(staff_id, "leader_update", leader, f"areas {','.join(codes)}, limit {limit}")
@@ -118,7 +119,7 @@ def update(leader_id: int, name: str, area_codes: list[str], daily_limit: str | 
 def set_active(leader_id: int, active: bool, staff_id: int) -> Leader:
     leader = db.session.get(Leader, leader_id)
     if leader is None:
-        raise LeaderError("No such leader.")
+        raise LeaderError("No such leader.", "missing")
     leader.active = active
     _audit(staff_id, "leader_enable" if active else "leader_disable", leader)
     db.session.commit()
@@ -129,7 +130,7 @@ def reset_pin(leader_id: int, staff_id: int) -> Leader:
     """The leader chooses a new PIN on next use; any lock ends."""
     leader = db.session.get(Leader, leader_id)
     if leader is None:
-        raise LeaderError("No such leader.")
+        raise LeaderError("No such leader.", "missing")
     leader.pin_hash, leader.pin_failures, leader.locked_until = None, 0, None
     _audit(staff_id, "leader_reset_pin", leader)
     db.session.commit()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from babel.dates import get_timezone_location
 from flask import (
     Blueprint,
     Flask,
@@ -27,7 +28,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from flask_babel import format_date, format_decimal
+from flask_babel import format_date, format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh as refresh_language
@@ -216,6 +217,18 @@ def _number_filter(value: int | float) -> str:
     return format_decimal(value)
 
 
+@bp.app_template_filter("money")
+def _money_filter(value: float) -> str:
+    """An amount with two decimals, written the way the dashboard's language writes them."""
+    return format_decimal(value, format="#,##0.00")
+
+
+@bp.app_template_filter("percent")
+def _percent_filter(value: float) -> str:
+    """A share (0.45) as the dashboard's language writes a percentage."""
+    return format_percent(value)
+
+
 @bp.app_template_filter("duration")
 def _duration_filter(delta: timedelta | None) -> str:
     return duration(delta)
@@ -225,8 +238,12 @@ def _duration_filter(delta: timedelta | None) -> str:
 def page_globals() -> dict[str, Any]:
     from hotline.staff import i18n, labels
 
-    return {"labels": labels, **i18n.page_globals(),
-            "timezone": current_app.config["TIMEZONE"],
+    zone = current_app.config["TIMEZONE"]
+    try:  # "Sudan Time", «توقيت السودان»: the zone as the page's language names it
+        shown = get_timezone_location(zone, locale=i18n.current())
+    except LookupError:
+        shown = zone
+    return {"labels": labels, **i18n.page_globals(), "timezone": shown,
             "windows": dict(current_app.config["CALLBACKS"]["windows"])}
 
 

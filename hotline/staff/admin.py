@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from hotline.extensions import db
 from hotline.models import StaffUser
-from hotline.staff import bp, twofactor, users
+from hotline.staff import bp, labels, twofactor, users
 from hotline.staff.auth import requires
 
 MAX_ID = 2**31 - 1
@@ -42,7 +43,7 @@ def create_user() -> Any:
         made = users.create(request.form.get("email", ""), request.form.get("role", ""),
                             request.form.get("name", ""), by=current_user.id)
     except users.UserError as exc:
-        return _list(400, error=str(exc))
+        return _list(400, error=labels.error(exc))
     return _list(created=made.user, password=made.password)
 
 
@@ -67,8 +68,8 @@ def update_user(user_id: int) -> Any:
                      name=request.form.get("name", ""), by=current_user.id)
     except users.UserError as exc:
         db.session.rollback()
-        return _edit(_user(user_id), 400, error=str(exc))
-    return _edit(user, message="Saved.")
+        return _edit(_user(user_id), 400, error=labels.error(exc))
+    return _edit(user, message=_("Saved."))
 
 
 @bp.post("/users/<int:user_id>/password")
@@ -83,7 +84,7 @@ def reset_password(user_id: int) -> Any:
 @requires("admin")
 def unlock_user(user_id: int) -> Any:
     user = users.unlock(_user(user_id).id, by=current_user.id)
-    return _edit(user, message="Unlocked: the account can sign in again.")
+    return _edit(user, message=_("Unlocked: the account can sign in again."))
 
 
 @bp.post("/users/<int:user_id>/second-factor")
@@ -95,4 +96,5 @@ def reset_second_factor(user_id: int) -> Any:
         twofactor.clear(user)
         users.audit(current_user.id, "staff_totp_reset", user)
         db.session.commit()
-    return _edit(user, message="Second factor removed: they set up a new one after signing in.")
+    return _edit(user, message=_("Second factor removed: they set up a new one after signing "
+                                 "in."))

@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from hotline import alerttexts, areas
@@ -14,16 +15,10 @@ from hotline.extensions import db
 from hotline.models import Broadcast, Leader, StaffUser
 from hotline.privacy import mask_phone
 from hotline.services import broadcasts, leaders, subscriptions
-from hotline.staff import bp
+from hotline.staff import bp, i18n, labels
 from hotline.staff.auth import requires
 
 MAX_ID = 2**31 - 1
-STATUS = {"pending": "Waiting for approval", "queued": "Starting", "sending": "Sending",
-          "paused": "Paused", "done": "Done", "cancelled": "Cancelled", "expired": "Expired",
-          "rejected": "Rejected"}
-SUPPRESSION = {"opted_out": "opted out", "exited": "silent exit", "unreachable": "unreachable",
-               "danger": "danger request open", "daily_cap": "daily limit", "other": "other"}
-TOPIC = {"safety": "Safety warning", "services": "MRRC service news", "tips": "Awareness tip"}
 CHART_W, CHART_H, CHART_AREAS = 560, 200, 6
 
 
@@ -35,18 +30,20 @@ def _get(model: type, object_id: int) -> Any:
 
 
 def _area_choices() -> list[tuple[str, str]]:
-    known = areas.load()
+    """Every area, named in the dashboard's language (a locality after its state)."""
+    known, lang = areas.load(), i18n.current()
     out = []
     for state in known.states():
-        out.append((state.code, state.name("en")))
-        out += [(a.code, f"{state.name('en')}: {a.name('en')}") for a in known.localities(
+        out.append((state.code, state.name(lang)))
+        out += [(a.code, f"{state.name(lang)}: {a.name(lang)}") for a in known.localities(
             state.code)]
     return out
 
 
 @bp.app_template_filter("area_names")
-def _area_names(codes: str, lang: str = "en") -> str:
-    return alerttexts.names(codes.split(","), areas.load(), lang)
+def _area_names(codes: str, lang: str | None = None) -> str:
+    """Area codes as names in the dashboard's language (the stored codes never show)."""
+    return alerttexts.names(codes.split(","), areas.load(), lang or i18n.current())
 
 
 # --- leaders (admins) ----------------------------------------------------------------------
@@ -74,9 +71,9 @@ def create_leader() -> Any:
                                 current_user.id)
     except leaders.LeaderError as exc:
         db.session.rollback()
-        return _leaders_page(400, error=str(exc))
-    flash(f"{made.name} can now send alerts from {mask_phone(made.phone)}; they choose a PIN "
-          "on first use.")
+        return _leaders_page(400, error=labels.error(exc))
+    flash(_("%(name)s can now send alerts from %(phone)s; they choose a PIN on first use.",
+            name=made.name, phone=mask_phone(made.phone)))
     return redirect(url_for("staff.leaders_page"), 303)
 
 
@@ -99,19 +96,19 @@ def update_leader(leader_id: int) -> Any:
             leaders.update(leader.id, request.form.get("name", ""),
                            request.form.getlist("areas"), request.form.get("limit", ""),
                            current_user.id)
-            flash("Saved.")
+            flash(_("Saved."))
         elif action in ("enable", "disable"):
             leaders.set_active(leader.id, action == "enable", current_user.id)
-            flash("Switched on." if action == "enable" else
-                  "Switched off: the phone no longer sees the alert menu.")
+            flash(_("Switched on.") if action == "enable" else
+                  _("Switched off: the phone no longer sees the alert menu."))
         elif action == "reset_pin":
             leaders.reset_pin(leader.id, current_user.id)
-            flash("PIN cleared and unlocked: the leader chooses a new PIN on next use.")
+            flash(_("PIN cleared and unlocked: the leader chooses a new PIN on next use."))
         else:
             abort(400)
     except leaders.LeaderError as exc:
         db.session.rollback()
-        return leader_page(leader_id, 400, error=str(exc))
+        return leader_page(leader_id, 400, error=labels.error(exc))
     return redirect(url_for("staff.leader_page", leader_id=leader.id), 303)
 
 
@@ -137,8 +134,7 @@ def _chart() -> dict[str, Any]:
 def broadcasts_page() -> Any:
     rows = broadcasts.listing()
     authors = {u.id: u.name or u.email for u in db.session.query(StaffUser).all()}
-    return render_template("staff/broadcasts.html", rows=rows, status_names=STATUS,
-                           suppression=SUPPRESSION, topics=TOPIC, authors=authors,
+    return render_template("staff/broadcasts.html", rows=rows, authors=authors,
                            chart=_chart(), by_area=subscriptions.subscribers_by_area(),
                            refresh=current_app.config["STAFF"]["refresh_seconds"])
 
@@ -150,15 +146,17 @@ def broadcast_action(broadcast_id: int, action: str) -> Any:
     try:
         n = getattr(broadcasts, action)(broadcast_id, current_user.id)
     except broadcasts.BroadcastError as exc:
-        flash(str(exc))
+        flash(labels.error(exc))
     else:
-        flash({"pause": f"Paused: {n} messages held.", "resume": f"Resumed: {n} messages "
-               "released.", "cancel": f"Cancelled: {n} messages will not be sent."}[action])
+        said = {"pause": _("Paused: %(n)s messages held.", n=n),
+                "resume": _("Resumed: %(n)s messages released.", n=n),
+                "cancel": _("Cancelled: %(n)s messages will not be sent.", n=n)}
+        flash(said[action])
     return redirect(url_for("staff.broadcasts_page"), 303)
 
 
 def _new_page(status: int = 200, **extra: Any) -> Any:
-    return render_template("staff/broadcast_new.html", areas=_area_choices(), topics=TOPIC,
+    return render_template("staff/broadcast_new.html", areas=_area_choices(),
                            form=request.form, languages=_languages(),
                            key=secrets.token_urlsafe(16), **extra), status
 
@@ -187,8 +185,8 @@ def create_broadcast() -> Any:
                                            key=f"staff:{current_user.id}:{key}")
     except broadcasts.BroadcastError as exc:
         db.session.rollback()
-        return _new_page(400, error=str(exc))
-    flash("Saved. A supervisor other than you must approve it before it goes out.")
+        return _new_page(400, error=labels.error(exc))
+    flash(_("Saved. A supervisor other than you must approve it before it goes out."))
     return redirect(url_for("staff.broadcast_page", broadcast_id=made.id), 303)
 
 
@@ -198,8 +196,8 @@ def broadcast_page(broadcast_id: int) -> Any:
     broadcast = _get(Broadcast, broadcast_id)
     author = db.session.get(StaffUser, broadcast.author_id) if broadcast.author_id else None
     return render_template("staff/broadcast.html", b=broadcast, draft=broadcasts.draft(broadcast),
-                           author=author, leader=broadcast.leader, status_names=STATUS,
-                           topics=TOPIC, settings=broadcasts.settings(),
+                           author=author, leader=broadcast.leader,
+                           settings=broadcasts.settings(), form=request.form,
                            can_approve=current_user.can("supervisor")
                            and broadcast.author_id != current_user.id
                            and broadcast.status == "pending")
@@ -208,11 +206,18 @@ def broadcast_page(broadcast_id: int) -> Any:
 @bp.post("/broadcasts/<int:broadcast_id>/<any(approve, reject):decision>")
 @requires("supervisor")
 def decide_broadcast(broadcast_id: int, decision: str) -> Any:
+    """Approve (with a version in any language the author did not write, if given) or
+    reject; either way a leader who wrote it hears by SMS."""
     _get(Broadcast, broadcast_id)
     try:
-        getattr(broadcasts, decision)(broadcast_id, current_user.id)
+        if decision == "approve":
+            broadcasts.approve(broadcast_id, current_user.id, translations={
+                lang: request.form.get(f"text_{lang}", "")[:2000] for lang in _languages()})
+        else:
+            broadcasts.reject(broadcast_id, current_user.id)
     except broadcasts.BroadcastError as exc:
-        flash(str(exc))
+        flash(labels.error(exc))
     else:
-        flash("Approved: the alert is going out." if decision == "approve" else "Rejected.")
+        flash(_("Approved: the alert is going out.") if decision == "approve"
+              else _("Rejected."))
     return redirect(url_for("staff.broadcast_page", broadcast_id=broadcast_id), 303)

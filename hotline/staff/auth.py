@@ -35,20 +35,22 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import update
 
+from hotline.errors import N_
 from hotline.extensions import db, login_manager
 from hotline.models import StaffUser
 from hotline.services.callback_policy import now_utc
-from hotline.staff import bp, passwords, totp, users
+from hotline.staff import bp, labels, passwords, totp, users
 from hotline.store import Store
 
 log = logging.getLogger(__name__)
 
-FAILED = ("Sign-in failed. Check your email and password. After repeated failures "
-          "sign-in is paused for a while; an admin can help.")
-CODE_FAILED = "That code did not work. Try the newest code, or one of your recovery codes."
+FAILED = N_("Sign-in failed. Check your email and password. After repeated failures "
+            "sign-in is paused for a while; an admin can help.")
+CODE_FAILED = N_("That code did not work. Try the newest code, or one of your recovery codes.")
 AUTO_REFRESH = "X-Hotline-Auto-Refresh"  # sent by queue.js: not a sign of a person at work
 PENDING_SECONDS = 300
 TOTP_ROLES = ("supervisor", "admin")  # must use a second factor in production
@@ -304,7 +306,7 @@ def safe_next(target: str | None) -> str:
 def _throttled(next_url: str, email: str) -> Any:
     log.warning("staff sign-in throttled for a client address")
     response = current_app.make_response(
-        (render_template("staff/login.html", next_url=next_url, email=email, error=FAILED),
+        (render_template("staff/login.html", next_url=next_url, email=email, error=_(FAILED)),
          429))
     response.headers["Retry-After"] = str(_settings()["ip_window_minutes"] * 60)
     return response
@@ -328,7 +330,8 @@ def login() -> Any:
         return _throttled(next_url, shown)
     user = check_credentials(email, password)
     if user is None:
-        return render_template("staff/login.html", next_url=next_url, email=shown, error=FAILED)
+        return render_template("staff/login.html", next_url=next_url, email=shown,
+                               error=_(FAILED))
     if user.totp_enabled_at is not None:
         token = secrets.token_urlsafe(24)
         _store().set(_pending_key(token), json.dumps(
@@ -380,7 +383,7 @@ def login_code() -> Any:
             _ip_failed(now_utc())
             _failed(user, "wrong second-factor code")
             return render_template("staff/login_code.html", next_url=next_url,
-                                   error=CODE_FAILED), 400
+                                   error=_(CODE_FAILED)), 400
         user.recovery_codes = remaining
         users.audit(user.id, "staff_recovery_code", user,
                     f"{remaining.count(',') + 1 if remaining else 0} recovery codes left")
@@ -417,17 +420,18 @@ def account() -> Any:
         db.session.refresh(user)
         if users.locked(user):
             return logout()
-        return render_template("staff/account.html", error="The current password is wrong."), 400
+        return render_template("staff/account.html", error=_("The current password is wrong.")), 400
     if new != request.form.get("repeat", ""):
         return render_template("staff/account.html",
-                               error="The two new passwords are not the same."), 400
+                               error=_("The two new passwords are not the same.")), 400
     if new == current:
         return render_template("staff/account.html",
-                               error="Choose a password different from the current one."), 400
+                               error=_("Choose a password different from the current "
+                                       "one.")), 400
     try:
         users.set_password(user.id, new, by=user.id)
     except users.UserError as exc:
-        return render_template("staff/account.html", error=str(exc)), 400
+        return render_template("staff/account.html", error=labels.error(exc)), 400
     end_session(current_user.sid)
     _signed_in(users.get(user.id))  # the change ended every session, this one included
     return redirect(url_for("staff.account_done"), 303)
@@ -435,4 +439,4 @@ def account() -> Any:
 
 @bp.get("/account/changed")
 def account_done() -> Any:
-    return render_template("staff/account.html", message="Your password was changed.")
+    return render_template("staff/account.html", message=_("Your password was changed."))

@@ -6,11 +6,14 @@ standard ``.po`` file, and ``pybabel extract`` finds every marked text. The
 compiled ``.mo`` is committed beside its ``.po``; ``tests/test_staff_i18n.py``
 checks that the two say the same and that every message has its Arabic.
 
-Regenerate after changing texts::
+Regenerate after changing texts (``-k _l``: the labels are lazy texts, which pybabel's
+default keywords miss; ``-w 100`` keeps the .po's lines as they are)::
 
-    pybabel extract -F hotline/staff/babel.cfg -o /tmp/messages.pot hotline/staff
-    pybabel update -i /tmp/messages.pot -d hotline/staff/translations
+    pybabel extract -F hotline/staff/babel.cfg -k _l -o /tmp/messages.pot hotline/staff
+    pybabel update -i /tmp/messages.pot -d hotline/staff/translations -w 100
     pybabel compile -d hotline/staff/translations
+
+``tests/test_staff_i18n.py`` runs that extraction and fails on any text without Arabic.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def direction() -> str:
 # strftime-style formats the templates use, as CLDR patterns (month names per language)
 PATTERNS = {
     "%d %b %Y %H:%M": "d MMM y HH:mm",
+    "%d %b %Y %H:%M:%S": "d MMM y HH:mm:ss",
     "%d %b %H:%M": "d MMM HH:mm",
     "%H:%M": "HH:mm",
     "%H:%M:%S": "HH:mm:ss",

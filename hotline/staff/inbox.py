@@ -30,7 +30,7 @@ def inbox_page() -> Any:
         page = inbox.list_messages(status, _page_number(),
                                    current_app.config["STAFF"]["per_page"])
     except InboxError as exc:
-        return render_template("staff/error.html", code=400, title="Bad filter",
+        return render_template("staff/error.html", code=400, title=_("Bad filter"),
                                message=str(exc)), 400
     return render_template("staff/inbox.html", page=page, status=status,
                            statuses=[*inbox.STATUSES, "all"])

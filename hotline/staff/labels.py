@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 REASON = {
@@ -127,7 +128,66 @@ AUDIT = {
     "reveal_approval_asked": _l("Asked to reveal beyond the hourly limit"),
     "reveal_approved": _l("Approved a reveal"),
     "reveal_refused": _l("Refused a reveal"),
+    "leader_register": _l("Registered a community leader"),
+    "leader_update": _l("Changed a community leader"),
+    "leader_enable": _l("Switched a leader on"),
+    "leader_disable": _l("Switched a leader off"),
+    "leader_reset_pin": _l("Cleared a leader's PIN"),
+    "leader_pin_locked": _l("Leader locked after wrong PINs"),
+    "broadcast_confirm": _l("A leader sent an alert"),
+    "broadcast_draft": _l("Wrote an alert for approval"),
+    "broadcast_translate": _l("Added a language to an alert"),
+    "broadcast_approve": _l("Approved an alert"),
+    "broadcast_reject": _l("Rejected an alert"),
+    "broadcast_pause": _l("Paused an alert"),
+    "broadcast_resume": _l("Resumed an alert"),
+    "broadcast_cancel": _l("Cancelled an alert"),
 }
+# Community alerts (services.broadcasts): a broadcast's status, what its messages are
+# doing, why some were not sent, and the kind of alert subscribers chose.
+BROADCAST = {"pending": _l("Waiting for approval"), "queued": _l("Starting"),
+             "held": _l("Held for the quiet hours"),
+             "sending": _l("Sending"), "paused": _l("Paused"), "done": _l("Done"),
+             "cancelled": _l("Cancelled"), "expired": _l("Expired"),
+             "rejected": _l("Rejected")}
+MESSAGES = {"queued": _l("%(n)s queued"), "sending": _l("%(n)s sending"),
+            "sent": _l("%(n)s sent"), "delivered": _l("%(n)s delivered"),
+            "failed": _l("%(n)s failed"), "expired": _l("%(n)s expired"),
+            "paused": _l("%(n)s held"), "cancelled": _l("%(n)s cancelled"),
+            "suppressed": _l("%(n)s suppressed:")}
+SUPPRESSION = {"opted_out": _l("opted out"), "exited": _l("silent exit"),
+               "unreachable": _l("unreachable"), "danger": _l("danger request open"),
+               "daily_cap": _l("daily limit"), "other": _l("other")}
+TOPIC = {"safety": _l("Safety warning"), "services": _l("MRRC service news"),
+         "tips": _l("Awareness tip")}
+# What the leader and alert services refuse (``CodedError.code``), in the reader's language.
+ALERT_ERROR = {
+    "name": _l("Name: 2 to 120 characters, no < > { }."),
+    "phone": _l("Phone: not a valid mobile number."),
+    "areas": _l("Areas: choose at least one of the listed areas."),
+    "limit_number": _l("Daily limit: a whole number."),
+    "limit_range": _l("Daily limit: from 1 to %(most)s."),
+    "phone_taken": _l("Phone: this number is already a leader."),
+    "missing": _l("No such leader."),
+    "not_going_out": _l("Only a broadcast that is going out can be paused."),
+    "not_paused": _l("Only a paused broadcast can be resumed."),
+    "over": _l("This broadcast is over; there is nothing to cancel."),
+    "text_empty": _l("Write the text in every language (%(lang)s is empty)."),
+    "text_bad": _l("The %(lang)s text must be 1 to %(most)s printable characters, "
+                   "without < > { }."),
+    "text_long": _l("The %(lang)s text takes %(parts)s SMS with the sign-off; at most "
+                    "%(most)s. Shorten it."),
+    "topic": _l("Choose what kind of alert this is."),
+    "not_pending": _l("Only an alert waiting for approval can be decided."),
+    "author": _l("Someone other than the author must approve this alert."),
+    "expired": _l("This alert expired before it was approved; write it again."),
+}
+BROADCAST_ACTION = {"pause": _l("Pause"), "resume": _l("Resume"), "cancel": _l("Cancel")}
+# What an audit entry is about ("broadcast:3"), as a reader names it; the number stays.
+TARGET = {"broadcast": _l("Alert A%(id)s"), "leader": _l("Leader no. %(id)s"),
+          "staff_user": _l("Staff account no. %(id)s"),
+          "callback_request": _l("Request no. %(id)s"),
+          "inbound_sms": _l("Text message no. %(id)s")}
 UI_LANGUAGE = {"ar": "العربية", "en": "English"}  # each in its own language
 
 
@@ -137,6 +197,31 @@ def safe_time(code: str, windows: Mapping[str, object]) -> str:
     ("evening") would send staff to call at the wrong time."""
     hours = windows.get(code)
     return f"{label(SAFE_TIMES, code)} ({hours})" if hours else label(SAFE_TIMES, code)
+
+
+def error(exc: Exception) -> str:
+    """A service's refusal in the page's language (a language code in it by its name)."""
+    template = getattr(exc, "template", None)
+    if isinstance(template, str):  # written with N_ where it is raised (staff accounts)
+        return gettext(template, **getattr(exc, "values", {}))
+    code = getattr(exc, "code", "")
+    if code not in ALERT_ERROR:
+        return str(exc)
+    values = dict(getattr(exc, "values", {}))
+    if "lang" in values:
+        values["lang"] = label(LANGUAGE, str(values["lang"]))
+    return str(ALERT_ERROR[code]) % values
+
+
+def target(stored: str | None) -> str:
+    """An audit entry's target in the page's language ("Alert A3" for "broadcast:3");
+    one of an unknown kind is shown as stored, "—" when there is none."""
+    kind, _, number = (stored or "").partition(":")
+    if not stored:
+        return "—"
+    if kind not in TARGET or not number.isdigit():
+        return stored
+    return str(TARGET[kind]) % {"id": number}
 
 
 def label(table: Mapping[str, object], code: str | None) -> str:

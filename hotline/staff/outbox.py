@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, render_template, request
+from flask_babel import gettext as _
 
 from hotline.services.outbox_log import STATUSES, counts, recent
 from hotline.staff import bp
@@ -18,11 +19,11 @@ def outbox() -> Any:
     status = request.args.get("status", "")
     before = request.args.get("before", "")
     if status and status not in STATUSES:
-        return render_template("staff/error.html", code=400, title="Bad status",
-                               message=f"Status must be one of {', '.join(STATUSES)}."), 400
+        return render_template("staff/error.html", code=400, title=_("Bad status"),
+                               message=_("Choose one of the statuses offered.")), 400
     if before and not (before.isascii() and before.isdigit() and len(before) < 12):
-        return render_template("staff/error.html", code=400, title="Bad page",
-                               message="The page marker must be a message number."), 400
+        return render_template("staff/error.html", code=400, title=_("Bad page"),
+                               message=_("The page marker must be a message number.")), 400
     lines = recent(status or None, int(before) if before else None)
     console = not (current_app.config.get("AT_USERNAME") and current_app.config.get("AT_API_KEY"))
     return render_template("staff/outbox.html", lines=lines, counts=counts(), status=status,

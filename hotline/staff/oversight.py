@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, func, select
 
@@ -27,6 +28,11 @@ from hotline.staff.auth import requires
 PER_PAGE = 50
 MAX_PAGE = 100_000
 MAX_ID = 2**31 - 1
+
+
+# The audit filter's fields as its form labels them (an error names the field by its label).
+FILTER_FIELD = {"staff": _l("Staff email"), "address": _l("Address"), "since": _l("From"),
+                "until": _l("To"), "action": _l("What"), "page": _l("Page")}
 
 
 class BadFilter(HotlineError, ValueError):
@@ -55,8 +61,8 @@ def reveal_approvals() -> Any:
 def decide_reveal(approval_id: int) -> Any:
     decision = request.form.get("decision", "")
     if decision not in ("approve", "refuse") or approval_id > MAX_ID:
-        return render_template("staff/error.html", code=400, title="Bad choice",
-                               message="Choose approve or refuse."), 400
+        return render_template("staff/error.html", code=400, title=_("Bad choice"),
+                               message=_("Choose approve or refuse.")), 400
     try:
         reveals.decide(approval_id, current_user.id, decision == "approve", now_utc())
     except reveals.ApprovalError as exc:
@@ -83,7 +89,8 @@ class AuditFilter:
 def _text(args: Any, name: str, limit: int) -> str:
     value = (args.get(name) or "").strip()
     if len(value) > limit or not value.isprintable():
-        raise BadFilter(f"{name} must be at most {limit} printable characters")
+        raise BadFilter(_("%(name)s: at most %(n)s printable characters.",
+                          name=FILTER_FIELD.get(name, name), n=limit))
     return value
 
 
@@ -94,16 +101,17 @@ def _day(args: Any, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise BadFilter(f"{name} must be a date like 2026-11-29") from None
+        raise BadFilter(_("%(name)s: a date like 2026-11-29.",
+                          name=FILTER_FIELD.get(name, name))) from None
 
 
 def audit_filter(args: Any) -> AuditFilter:
     page = _text(args, "page", 6) or "1"
     if not page.isascii() or not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
-        raise BadFilter(f"page must be a whole number from 1 to {MAX_PAGE}")
+        raise BadFilter(_("The page must be a whole number from 1 to %(n)s.", n=MAX_PAGE))
     action = _text(args, "action", 40)
     if action and action not in labels.AUDIT:
-        raise BadFilter("action must be one of the listed kinds")
+        raise BadFilter(_("Choose one of the kinds of action listed."))
     return AuditFilter(action=action, staff=_text(args, "staff", 254).lower(),
                        address=_text(args, "address", 45), since=_day(args, "since"),
                        until=_day(args, "until"), page=int(page))
@@ -135,7 +143,7 @@ def audit_log() -> Any:
     try:
         f = audit_filter(request.args)
     except BadFilter as exc:
-        return render_template("staff/error.html", code=400, title="Bad filter",
+        return render_template("staff/error.html", code=400, title=_("Bad filter"),
                                message=str(exc)), 400
     base = select(AuditLog, StaffUser.name, StaffUser.email) \
         .outerjoin(StaffUser, StaffUser.id == AuditLog.staff_id)

@@ -17,6 +17,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hotline.errors import N_, Said
+
 MIN_LENGTH = 12
 MAX_LENGTH = 256  # argon2 takes any length; a cap keeps one request from costing seconds
 WORDS_ALPHABET = "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY3479"  # nothing to misread
@@ -123,18 +125,19 @@ def _mostly_context(password: str, context: Iterable[str]) -> bool:
 def problem(password: str, context: Iterable[str] = ()) -> str | None:
     """Why ``password`` cannot be used, or None. ``context``: the user's email and name."""
     if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters."
+        return Said(N_("Use at least %(n)s characters."), n=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters."
+        return Said(N_("Use at most %(n)s characters."), n=MAX_LENGTH)
     if not password.isprintable():
-        return "Use printable characters only."
+        return Said(N_("Use printable characters only."))
     listed = common()
     if password.lower() in listed or _core(password) in listed:
-        return "This password is on the list of the most common ones: choose another."
+        return Said(N_("This password is on the list of the most common ones: choose another."))
     if _repetitive(password):
-        return "This password repeats a few characters: choose a less predictable one."
+        return Said(N_("This password repeats a few characters: choose a less predictable one."))
     if _mostly_context(password, context):
-        return "This password is too close to your email, your name or the service's name."
+        return Said(N_("This password is too close to your email, your name or the service's "
+                       "name."))
     return None
 
 

@@ -17,7 +17,7 @@ import click
 from flask import current_app
 from sqlalchemy import func, select
 
-from hotline.errors import HotlineError
+from hotline.errors import N_, HotlineError, Said
 from hotline.extensions import db
 from hotline.models import AuditLog, StaffUser
 from hotline.services.callback_policy import now_utc
@@ -34,7 +34,14 @@ DEV_ADMIN = "admin@example.org"
 
 
 class UserError(HotlineError):
-    """A staff account change that cannot be made; the message says why, for the admin."""
+    """A staff account change that cannot be made; the message says why, for the admin.
+
+    ``template`` and ``values`` let the dashboard say it in the admin's language; the
+    message itself (the command line's) is English."""
+
+    def __init__(self, template: str, **values: object) -> None:
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 @dataclass(frozen=True)
@@ -50,27 +57,27 @@ def normal_email(email: str) -> str:
 def _email(email: str) -> str:
     value = normal_email(email)
     if len(value) > EMAIL_MAX or not EMAIL.fullmatch(value):
-        raise UserError(f"{value[:60]!r} is not an email address")
+        raise UserError(N_("%(value)s is not an email address."), value=repr(value[:60]))
     return value
 
 
 def _name(name: str) -> str:
     value = " ".join((name or "").split())
     if len(value) > NAME_MAX or not value.isprintable():
-        raise UserError(f"A name has at most {NAME_MAX} printable characters.")
+        raise UserError(N_("A name has at most %(n)s printable characters."), n=NAME_MAX)
     return value
 
 
 def _role(role: str) -> str:
     if role not in ROLES:
-        raise UserError(f"Role must be one of {', '.join(ROLES)}.")
+        raise UserError(N_("Role must be one of %(roles)s."), roles=", ".join(ROLES))
     return role
 
 
 def _password(password: str, email: str, name: str) -> str:
     why = passwords.problem(password, (email, name))
     if why:
-        raise UserError(why)
+        raise UserError(why.template, **why.values) if isinstance(why, Said) else UserError(why)
     return password
 
 
@@ -88,7 +95,7 @@ def find(email: str) -> StaffUser | None:
 def get(user_id: int) -> StaffUser:
     user = db.session.get(StaffUser, user_id)
     if user is None:
-        raise UserError(f"No staff user {user_id}.")
+        raise UserError(N_("No staff user %(id)s."), id=user_id)
     return user
 
 
@@ -108,7 +115,7 @@ def create(email: str, role: str, name: str = "", password: str | None = None,
     email, role, name = _email(email), _role(role), _name(name)
     chosen = _password(password, email, name) if password is not None else passwords.generate()
     if find(email) is not None:
-        raise UserError(f"{email} already has an account.")
+        raise UserError(N_("%(email)s already has an account."), email=email)
     user = StaffUser(email=email, name=name, role=role, active=True, failed_logins=0,
                      password_hash=passwords.hash_password(chosen), session_epoch=0,
                      must_change_password=password is None)
@@ -130,7 +137,7 @@ def update(user_id: int, *, role: str, active: bool, name: str, by: int | None) 
     role, name = _role(role), _name(name)
     was_admin = user.role == "admin" and user.active
     if was_admin and (role != "admin" or not active) and _active_admins() <= 1:
-        raise UserError("This is the last active admin: make someone else admin first.")
+        raise UserError(N_("This is the last active admin: make someone else admin first."))
     changes = [f"{field} {old!r}->{new!r}" for field, old, new in
                (("role", user.role, role), ("active", user.active, active),
                 ("name", user.name, name)) if old != new]
