@@ -353,10 +353,10 @@ def register_errorhandlers(app: Flask) -> None:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return Response("500 Internal Server Error\n", 500, mimetype="text/plain")
 
+    lowered = [(key.lower(), (key, value)) for key, value in SECURITY_HEADERS]
+
     @app.after_request
     def security_headers(response: Response) -> Response:
-        headers = response.headers
-        for key, value in SECURITY_HEADERS:
-            if key not in headers:  # case-insensitive
-                headers.add(key, value)
+        present = {key.lower() for key, _ in response.headers.items()}
+        response.headers.extend([pair for name, pair in lowered if name not in present])
         return response
