@@ -51,6 +51,21 @@ SECURITY_HEADERS = (  # on every response unless a page set its own
 )
 
 
+class HotlineFlask(Flask):
+    """Flask, asking once per function whether it is a coroutine instead of on every call
+    (``ensure_sync`` runs for each hook and view of every request: eight per USSD hop)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Any, Any] = {}
+
+    def ensure_sync(self, func: Any) -> Any:
+        found = self._sync.get(func)
+        if found is None:
+            found = self._sync[func] = super().ensure_sync(func)
+        return found
+
+
 def budgets(settings: Mapping[str, Any]) -> dict[str, Budget]:
     """The default screen budget under ``""`` and one per configured network code."""
     ussd = settings["USSD"]
@@ -117,7 +132,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         raise ConfigError(problems)
     # INSTANCE_PATH (an override, not an environment setting): tests keep the working tree clean
     instance = settings.get("INSTANCE_PATH") or Path(settings["ROOT"]) / "instance"
-    app = Flask("hotline", instance_path=str(instance))
+    app = HotlineFlask("hotline", instance_path=str(instance))
     if settings["ENV"] == "development":
         config.fill_development_secrets(settings, Path(app.instance_path))
     app.config.update(settings)
@@ -357,8 +372,10 @@ def register_errorhandlers(app: Flask) -> None:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return Response("500 Internal Server Error\n", 500, mimetype="text/plain")
 
+    lowered = [(key.lower(), (key, value)) for key, value in SECURITY_HEADERS]
+
     @app.after_request
     def security_headers(response: Response) -> Response:
-        present = {key.lower() for key in response.headers.keys()}  # noqa: SIM118 (a Headers)
-        response.headers.extend([(k, v) for k, v in SECURITY_HEADERS if k.lower() not in present])
+        present = {key.lower() for key, _ in response.headers.items()}
+        response.headers.extend([pair for name, pair in lowered if name not in present])
         return response

@@ -6,6 +6,9 @@ or a proxy in between accepts bytes and never answers: psycopg then waits in
 sockets of the database connections its thread checked out, and one watchdog thread
 per process shuts them down when time is up: the blocked call fails at once, the
 pool discards the broken connection, and the request still answers.
+
+Most requests (a USSD hop between a dial and a choice) never touch the database: their
+deadline is only a time, and joins the watchdog when its first connection is checked out.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Deadline:
         self.expires = self.started + seconds
         self.expired = False
         self.done = False
+        self._watched = False  # handed to the watchdog: only once it has a socket to cut
         self._fds: set[int] = set()
         self._lock = threading.Lock()
 
@@ -49,13 +53,16 @@ class Deadline:
     def watch(self, fd: int) -> None:
         with self._lock:
             self._fds.add(fd)
+            first, self._watched = not self._watched, True
+        if first:
+            _watchdog.add(self)
 
     def unwatch(self, fd: int) -> None:
         with self._lock:
             self._fds.discard(fd)
 
     def check(self) -> None:
-        if self.expired:
+        if self.expired or time.monotonic() >= self.expires:
             raise DeadlineExceeded(f"deadline passed after {self.elapsed():.1f} s")
 
     def fire(self) -> None:
@@ -124,10 +131,10 @@ def current() -> Deadline | None:
 
 
 def start(seconds: float) -> Deadline:
-    """Begin a deadline for this thread's work (ended by ``finish``)."""
+    """Begin a deadline for this thread's work (ended by ``finish``). It costs a time
+    only: the watchdog learns of it when it first watches a database socket."""
     deadline = Deadline(seconds)
     _local.deadline = deadline
-    _watchdog.add(deadline)
     return deadline
 
 
@@ -163,7 +170,8 @@ def watch_engine(engine: Engine) -> None:
 
     The ping replaces the pool's ``pool_pre_ping``, which runs before any checkout hook
     and so before the deadline knows the socket: a ping to a hung server would wait
-    for ever. A failed ping makes the pool retry with a fresh connection.
+    for ever. A failed ping makes the pool retry with a fresh connection. A connection
+    back in the pool for less than ``PING_AFTER`` is not pinged (see there).
     """
     if engine in _watched:
         return
@@ -175,7 +183,7 @@ def watch_engine(engine: Engine) -> None:
 
     event.listen(engine, "connect", _connect)
     event.listen(engine, "checkout", checkout)
-    event.listen(engine, "checkin", _checkin)
+    event.listen(engine, "checkin", _returned)
     # A connection closed while checked out frees its descriptor for another socket:
     # forget it first, so a deadline never shuts down a socket that is not its own.
     event.listen(engine, "invalidate", _forget)
@@ -195,6 +203,9 @@ def _checkout(dialect: Any, dbapi_connection: Any, record: Any) -> None:
             record.info["hotline.deadline"] = (deadline, fd)
     if record.info.pop("hotline.fresh", False):
         return  # connected a moment ago: no need to ask whether it is alive
+    returned = record.info.get("hotline.returned")
+    if returned is not None and time.monotonic() - returned < PING_AFTER:
+        return  # it answered a moment ago (see PING_AFTER)
     try:
         dialect.do_ping(dbapi_connection)
     except Exception as exc:
@@ -202,6 +213,16 @@ def _checkout(dialect: Any, dbapi_connection: Any, record: Any) -> None:
         if deadline is not None:
             deadline.check()
         raise DisconnectionError(f"connection failed its ping: {type(exc).__name__}") from exc
+
+
+# Seconds a connection may rest in the pool and still be used without a ping. Under
+# load each connection comes back many times a second, and the ping was a second round
+# trip on every statement a USSD dial or language choice makes (a quarter of the hops).
+# Should the server have gone in that second, the statement fails instead of the ping:
+# the pool then drops every connection, and the USSD statements, idempotent, run once
+# more on a new one (``hotline.services.contacts.once_more``); other requests answer
+# their usual "unavailable" once. SQLAlchemy calls this optimistic disconnect handling.
+PING_AFTER = 1.0
 
 
 def _connect(dbapi_connection: Any, record: Any) -> None:
@@ -214,8 +235,15 @@ def _checkin(dbapi_connection: Any, record: Any) -> None:
         held[0].unwatch(held[1])
 
 
+def _returned(dbapi_connection: Any, record: Any) -> None:
+    _checkin(dbapi_connection, record)
+    if dbapi_connection is not None:  # None: the pool has just discarded it
+        record.info["hotline.returned"] = time.monotonic()
+
+
 def _forget(dbapi_connection: Any, record: Any, exception: BaseException | None) -> None:
     _checkin(dbapi_connection, record)
+    record.info.pop("hotline.returned", None)
 
 
 def _before_execute(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,

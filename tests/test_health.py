@@ -82,3 +82,15 @@ def test_a_deadline_cuts_a_statement_the_server_would_let_run(app):
     db.session.rollback()
     assert time.monotonic() - started < 1.5
     assert db.session.execute(text("SELECT 1")).scalar() == 1  # the pool replaced it
+
+
+def test_a_deadline_passed_before_any_statement_stops_the_first_one(app):
+    """A request's deadline joins the watchdog only with its first database socket, so
+    one that ran out in pure Python must still stop the statement that would follow."""
+    db.session.execute(text("SELECT 1"))
+    db.session.rollback()  # a connection back in the pool, not pinged on its next checkout
+    with pytest.raises(deadline.DeadlineExceeded), deadline.limit(0.05):
+        time.sleep(0.1)
+        db.session.execute(text("SELECT 1"))
+    db.session.rollback()
+    assert db.session.execute(text("SELECT 1")).scalar() == 1

@@ -7,15 +7,19 @@ them per call cost more CPU than PostgreSQL spent running them (measured by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 
 from hotline.extensions import db
 from hotline.models import Contact, utcnow
+
+T = TypeVar("T")
 
 SET_LANGUAGE = (update(Contact)
                 .where(Contact.phone == bindparam("p_phone"),
@@ -63,6 +67,20 @@ def autocommit() -> Connection:
     return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
+def once_more(work: Callable[[], T]) -> T:
+    """``work`` (idempotent statements on a connection of its own), again once if the
+    connection it got had died unnoticed: the pool trusts a connection that answered a
+    moment ago without a ping (``hotline.deadline.PING_AFTER``), and drops them all when
+    one is found dead, so the second try gets a new connection. Any other error, or a
+    second failure, is raised as it is."""
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return work()
+
+
 def touch(conn: Connection, phone: str) -> tuple[int, str | None]:
     """The caller's id and language, creating the contact on first contact."""
     row: Any = conn.execute(_touch(conn.dialect.name),
@@ -72,5 +90,8 @@ def touch(conn: Connection, phone: str) -> tuple[int, str | None]:
 
 def remember_language(phone: str, lang: str) -> bool:
     """Store the language a caller chose; True when it changed (one UPDATE)."""
-    with autocommit() as conn:
-        return bool(conn.execute(SET_LANGUAGE, {"p_phone": phone, "p_lang": lang}).rowcount)
+    def update() -> bool:
+        with autocommit() as conn:
+            return bool(conn.execute(SET_LANGUAGE, {"p_phone": phone, "p_lang": lang}).rowcount)
+
+    return once_more(update)

@@ -297,7 +297,12 @@ def _dial() -> Select:
 
 def open_session(hop: UssdHop, phone: str) -> tuple[str | None, dict[str, str]]:
     """Record a dial; the language the session starts in, the same on every replay, and
-    what the menus need to know of the caller (a registered leader sees one more entry)."""
+    what the menus need to know of the caller (a registered leader sees one more entry).
+    Idempotent, so tried once more on a connection found dead (``contacts.once_more``)."""
+    return contacts.once_more(lambda: _open_session(hop, phone))
+
+
+def _open_session(hop: UssdHop, phone: str) -> tuple[str | None, dict[str, str]]:
     values = {"p_sid": hop.session_id, "p_code": hop.service_code[:40],
               "p_net": hop.network_code, "p_phone": phone, "p_now": utcnow()}
     with contacts.autocommit() as conn:

@@ -48,14 +48,18 @@ def form_fields() -> dict[str, str]:
         raise BadForm(f"more than {MAX_FIELDS} fields") from None
     fields: dict[str, str] = {}
     for key, value in pairs:
-        name = f"the field {key}" if key.isascii() and key.isidentifier() and len(key) <= 40 \
-            else "a field"
         if len(value) > MAX_FIELD:
-            raise BadForm(f"{name} is longer than {MAX_FIELD} characters")
+            raise BadForm(f"{_name(key)} is longer than {MAX_FIELD} characters")
         if "\x00" in value:
-            raise BadForm(f"{name} contains a NUL character")
+            raise BadForm(f"{_name(key)} contains a NUL character")
         fields.setdefault(key, value)
     return fields
+
+
+def _name(key: str) -> str:
+    """A field as a 400 reply names it: a plain name is quoted, anything else is not."""
+    return f"the field {key}" if key.isascii() and key.isidentifier() and len(key) <= 40 \
+        else "a field"
 
 
 def plain(text: str, status: int = 200) -> Response:

@@ -311,6 +311,9 @@ class CpuSnapshot:
 # --- load ----------------------------------------------------------------------------------
 
 Check = Callable[[int, bytes], str | None]
+BUSY = "busy"
+"""What a check returns for a right answer that turns the user away ("busy, dial again"):
+counted apart, neither a good reply nor an error."""
 
 
 @dataclass(frozen=True)
@@ -354,6 +357,7 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)  # seconds, measured hops only
     errors: dict[str, int] = field(default_factory=dict)
     error_examples: list[str] = field(default_factory=list)
+    busy: int = 0  # answers turned away (checks returning BUSY), measured window only
     visits: int = 0
     reconnects: int = 0
     warmup_hops: int = 0
@@ -469,6 +473,9 @@ async def _user(plan: LoadPlan, exchanges: Iterator[Exchange], index: int,
                 problem = f"transport: {type(exc).__name__}"
                 status, body = 0, str(exc).encode()
             finished = clock()
+            turned_away = problem == BUSY
+            if turned_away:
+                problem = None
             if problem is not None:
                 result.errors[problem] = result.errors.get(problem, 0) + 1
                 if len(result.error_examples) < 5:
@@ -479,6 +486,7 @@ async def _user(plan: LoadPlan, exchanges: Iterator[Exchange], index: int,
             elif finished <= stop_at:
                 result.latencies.append(finished - started)
                 result.visits += exchange.starts_visit
+                result.busy += turned_away
     finally:
         conn.close()
 
@@ -551,6 +559,7 @@ def combine(runs: Sequence[Measured]) -> Measured:
             load.errors[problem] = load.errors.get(problem, 0) + count
         load.error_examples += m.load.error_examples[:5 - len(load.error_examples)]
         load.visits += m.load.visits
+        load.busy += m.load.busy
         load.reconnects += m.load.reconnects
         load.warmup_hops += m.load.warmup_hops
         load.window += m.load.window
