@@ -101,3 +101,15 @@ def _purge_once_a_day() -> str:
 
 
 SWEEPS.append(_purge_once_a_day)
+
+
+def _count_statistics() -> str:
+    """The statistics page's per-day summary: days that are over, days changed since."""
+    from flask import current_app
+
+    from hotline.services import statsdays
+
+    return statsdays.refresh(str(current_app.config.get("TIMEZONE") or "Africa/Khartoum"))
+
+
+SWEEPS.append(_count_statistics)
