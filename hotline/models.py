@@ -348,12 +348,10 @@ class StatsState(db.Model):
     refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class StatsDay(db.Model):
-    """The closed requests created on one local day, counted for the statistics page, per
-    reason, language ("" none yet) and channel ("*" stands for any value): ``n`` of them
-    have ``code`` for ``measure`` (see ``services.statsdays``)."""
-
-    __tablename__ = "stats_days"
+class _StatsCounts:
+    """Closed requests created on one local day (or in one month: ``day`` is its first),
+    counted for the statistics page, per reason, language ("" none yet) and channel ("*"
+    stands for any value): ``n`` of them have ``code`` for ``measure`` (``statsdays``)."""
 
     reason: Mapped[str] = mapped_column(String(20), primary_key=True)
     language: Mapped[str] = mapped_column(String(8), primary_key=True)
@@ -364,11 +362,17 @@ class StatsDay(db.Model):
     n: Mapped[int] = mapped_column(Integer)
 
 
-class StatsAgentDay(db.Model):
-    """One staff member's call attempts and closings on one local day (any request status),
-    per the request's reason, language and channel ("*": any)."""
+class StatsDay(_StatsCounts, db.Model):
+    __tablename__ = "stats_days"
 
-    __tablename__ = "stats_agent_days"
+
+class StatsMonth(_StatsCounts, db.Model):
+    __tablename__ = "stats_months"
+
+
+class _StatsWork:
+    """One staff member's call attempts and closings on one local day (or month), any
+    request status, per the request's reason, language and channel ("*": any)."""
 
     reason: Mapped[str] = mapped_column(String(20), primary_key=True)
     language: Mapped[str] = mapped_column(String(8), primary_key=True)
@@ -377,6 +381,14 @@ class StatsAgentDay(db.Model):
     staff_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     attempts: Mapped[int] = mapped_column(Integer)
     resolved: Mapped[int] = mapped_column(Integer)
+
+
+class StatsAgentDay(_StatsWork, db.Model):
+    __tablename__ = "stats_agent_days"
+
+
+class StatsAgentMonth(_StatsWork, db.Model):
+    __tablename__ = "stats_agent_months"
 
 
 class StatsDirty(db.Model):
@@ -388,6 +400,10 @@ class StatsDirty(db.Model):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     what: Mapped[str] = mapped_column(String(1))
+
+
+# The per-day chart reads one measure of one language over the last 90 days (0012).
+db.Index("ix_stats_days_per_day", StatsDay.measure, StatsDay.language, StatsDay.day)
 
 
 class Subscription(db.Model):

@@ -150,14 +150,13 @@ def _live_part(part: statsdays.Split, at: Any, open_too: bool) -> ColumnElement[
 
 
 def _summary(conn: Connection, part: statsdays.Split,
-             values: tuple[str | None, str | None, str | None], measures: str = ""
-             ) -> list[tuple[str, str, int]]:
+             values: tuple[str | None, str | None, str | None]) -> list[tuple[str, str, int]]:
     dims, params = statsdays.dims_where(*values)
-    days, more = statsdays.days_where(part)
-    only = f" AND measure IN ({measures})" if measures else ""
+    rows, more = statsdays.sources(part, "stats_days", "stats_months", "measure, code, n",
+                                   dims)
     return [(m, c, int(n)) for m, c, n in conn.execute(text(
-        f"SELECT measure, code, sum(n) FROM stats_days WHERE {dims} AND {days}{only} "
-        "GROUP BY measure, code"), {**params, **more})]
+        f"SELECT measure, code, sum(n) FROM ({rows}) AS counted GROUP BY measure, code"),
+        {**params, **more})]
 
 
 WAIT_BOUNDS = bindparam("wait_bounds", list(statsdays.WAIT_BOUNDS), type_=ARRAY(Float))
@@ -181,7 +180,7 @@ def _exact_median(conn: Connection, attempted: list[ColumnElement[bool]],
         below += histogram[bucket]
     start = [R.first_wait >= statsdays.WAIT_BOUNDS[bucket - 1]] if bucket >= 1 else []
     values: list[float] = list(conn.execute(
-        select(R.first_wait).where(*attempted, R.first_wait.is_not(None), *start)
+        select(R.first_wait).where(*attempted, *start)
         .order_by(R.first_wait).offset(low - below).limit(2)).scalars())  # type: ignore[arg-type]
     first = float(values[0])
     if low == high:
@@ -191,14 +190,15 @@ def _exact_median(conn: Connection, attempted: list[ColumnElement[bool]],
 
 
 def statistics(now: datetime | None = None, since: datetime | None = None,
-               where: list[ColumnElement[bool]] | None = None) -> Stats:
+               where: list[ColumnElement[bool]] | None = None, live: bool = False) -> Stats:
     """The numbers of the statistics page.
 
     Open work is always all of it; ``since`` limits the rest to requests created since;
     ``where`` (see ``matching``) narrows both, as the queue's filters do. With the queue's
-    filters on PostgreSQL, closed requests of counted days come from the per-day summary.
+    filters on PostgreSQL, closed requests of counted days come from the per-day summary;
+    ``live`` reads every row instead (what the summary must equal).
     """
-    values = _summary_filters(where)
+    values = None if live else _summary_filters(where)
     if values is not None:
         with _snapshot() as conn:
             part = statsdays.split(conn, _timezone(), utc(since), "r")
@@ -240,11 +240,17 @@ def _statistics(run: Any, now: datetime | None, since: datetime | None,
     postgres = db.engine.dialect.name == "postgresql"
     tries = func.least(R.attempts, 5) if postgres else func.min(R.attempts, 5)
     buckets = _lateness_buckets(now) if postgres else []
+    # with the summary, the same pass sorts the waits into the median's buckets
+    wait = [func.width_bucket(R.first_wait, WAIT_BOUNDS)] if part is not None else []
+    waits: Counter[int] = Counter()
     # one pass over the period's requests counts all of it, the charts' buckets included
-    for status, outcome, referral, k, n, n_late, *by_lateness in run.execute(
+    for status, outcome, referral, k, n, n_late, *rest in run.execute(
             select(R.status, R.outcome, R.referral, tries, func.count(),
-                   func.count().filter(R.first_attempt_at > R.deadline_at), *buckets)
-            .where(*live).group_by(R.status, R.outcome, R.referral, tries)):
+                   func.count().filter(R.first_attempt_at > R.deadline_at), *buckets, *wait)
+            .where(*live).group_by(R.status, R.outcome, R.referral, tries, *wait)):
+        by_lateness = rest[:len(buckets)]
+        if wait and rest[-1] is not None:
+            waits[int(rest[-1])] += n
         by_status[_key(status)] += n
         if outcome is not None:
             outcomes[str(outcome)] += n
@@ -261,10 +267,6 @@ def _statistics(run: Any, now: datetime | None, since: datetime | None,
     if part is None or values is None:
         median = _median_wait(attempted, run)
     else:
-        bucket = func.width_bucket(R.first_wait, WAIT_BOUNDS)
-        waits: Counter[int] = Counter({int(b): n for b, n in run.execute(
-            select(bucket, func.count())
-            .where(*live, R.first_wait.is_not(None)).group_by(bucket))})
         counters: dict[str, Counter[Any]] = {"status": by_status, "outcome": outcomes,
                                              "referral": referrals, "lateness": lateness}
         for measure, code, n in _summary(run, part, values):
@@ -276,7 +278,7 @@ def _statistics(run: Any, now: datetime | None, since: datetime | None,
                 late += n
             elif measure == "wait":
                 waits[int(code)] += n
-        median = _exact_median(run, attempted, waits)
+        median = _exact_median(run, [R.first_wait.is_not(None), *recent], waits)
 
     return Stats(
         now=now, since=since, open_total=sum(by_reason.values()), open_urgent=urgent,
@@ -301,12 +303,12 @@ class Trends:
 
 
 def trends(tz: str, now: datetime | None = None, since: datetime | None = None,
-           where: list[ColumnElement[bool]] | None = None) -> Trends:
+           where: list[ColumnElement[bool]] | None = None, live: bool = False) -> Trends:
     """The per-day and per-staff charts' data: two grouped queries, or with the queue's
     filters on PostgreSQL, the per-day summary plus what it does not count."""
     now = now_utc(now)
     since = utc(since)
-    values = _summary_filters(where) if tz == _timezone() else None
+    values = _summary_filters(where) if tz == _timezone() and not live else None
     where = list(where) if where else []
     day_start = max(since or now - timedelta(days=DAILY_MAX), now - timedelta(days=DAILY_MAX))
     if db.engine.dialect.name != "postgresql":
@@ -417,10 +419,11 @@ def _agents(run: Any, since: datetime | None, where: list[ColumnElement[bool]],
         names[staff_id] = name or email
     if part is not None and values is not None:
         dims, params = statsdays.dims_where(*values)
-        days, more = statsdays.days_where(part)
+        rows, more = statsdays.sources(part, "stats_agent_days", "stats_agent_months",
+                                       "staff_id, attempts, resolved", dims)
         for staff_id, a, r in run.execute(text(
-                "SELECT staff_id, sum(attempts), sum(resolved) FROM stats_agent_days "
-                f"WHERE {dims} AND {days} GROUP BY staff_id"), {**params, **more}):
+                f"SELECT staff_id, sum(attempts), sum(resolved) FROM ({rows}) AS counted "
+                "GROUP BY staff_id"), {**params, **more}):
             counted[staff_id] += int(a)
             closed[staff_id] += int(r)
         missing = [i for i in counted if i not in names]

@@ -127,34 +127,63 @@ def _starts(conn: Connection, tz: str, days: Iterable[date]) -> dict[date, datet
     return {d: at for d, at in rows}
 
 
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+# The months' rows are the sums of their days' rows.
+ROLL_UP = {
+    "stats_months": ("stats_days", "reason, language, channel, measure, code", "sum(n)"),
+    "stats_agent_months": ("stats_agent_days", "reason, language, channel, staff_id",
+                           "sum(attempts), sum(resolved)"),
+}
+
+
 def _count(conn: Connection, tz: str, first: date, until: date, requests: bool,
            agents: bool) -> None:
-    """Count local days [first, until) afresh (their old counts deleted first)."""
+    """Count local days [first, until) afresh (their old counts deleted first), and sum
+    the months they fall in again."""
     starts = _starts(conn, tz, [first, until])
     span = {"tz": tz, "start": starts[first], "end": starts[until],
-            "first": first, "until": until}
-    if requests:
-        conn.execute(text("DELETE FROM stats_days WHERE day >= :first AND day < :until"), span)
-        conn.execute(text(COUNT_REQUESTS), {**span, "bounds": list(WAIT_BOUNDS)})
-    if agents:
-        conn.execute(text("DELETE FROM stats_agent_days WHERE day >= :first AND day < :until"),
-                     span)
-        conn.execute(text(COUNT_AGENTS), span)
+            "first": first, "until": until,
+            "month": month_of(first), "after": next_month(until - timedelta(days=1))}
+    for wanted, days, months, count, extra in (
+            (requests, "stats_days", "stats_months", COUNT_REQUESTS,
+             {"bounds": list(WAIT_BOUNDS)}),
+            (agents, "stats_agent_days", "stats_agent_months", COUNT_AGENTS, {})):
+        if not wanted:
+            continue
+        conn.execute(text(f"DELETE FROM {days} WHERE day >= :first AND day < :until"), span)
+        conn.execute(text(count), {**span, **extra})
+        conn.execute(text(f"DELETE FROM {months} WHERE day >= :month AND day < :after"), span)
+        _table, columns, sums = ROLL_UP[months]
+        conn.execute(text(
+            f"INSERT INTO {months} (day, {columns}, {sums.replace('sum(', '').replace(')', '')}) "
+            f"SELECT CAST(date_trunc('month', day) AS date), {columns}, {sums} FROM {days} "
+            f"WHERE day >= :month AND day < :after GROUP BY 1, {columns}"), span)
 
 
 def refresh(tz: str) -> str:
     """Count the days that are over and not counted yet, and count again the days whose
-    rows changed since. One refresh at a time (an advisory lock); safe to run any time."""
+    rows changed since. One refresh at a time (an advisory lock: a sweep that finds one
+    running leaves the work to it); safe to run any time."""
     if not usable():
         return "statistics summary: not used on this database"
     name = layout(tz)
     with db.engine.begin() as conn:
         conn.execute(text("SET LOCAL statement_timeout = '600s'"))  # the first count is big
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('hotline.stats_days'))"))
+        if not conn.execute(text(
+                "SELECT pg_try_advisory_xact_lock(hashtext('hotline.stats_days'))")).scalar():
+            return "statistics summary: another refresh is running"
         state = conn.execute(text("SELECT layout, covered_from, covered_until FROM stats_state "
                                   "WHERE id = 1")).one_or_none()
         if state is None or state.layout != name:
-            for table in ("stats_days", "stats_agent_days", "stats_dirty", "stats_state"):
+            for table in ("stats_days", "stats_agent_days", "stats_months", "stats_agent_months",
+                          "stats_dirty", "stats_state"):
                 conn.execute(text(f"DELETE FROM {table}"))
             conn.execute(text("INSERT INTO stats_state (id, layout) VALUES (1, :layout)"),
                          {"layout": name})
@@ -258,5 +287,36 @@ def dims_where(reason: str | None, language: str | None, channel: str | None
 
 
 def days_where(part: Split) -> tuple[str, dict[str, object]]:
+    """The day rows of the summary's part (every day, months not used)."""
     return ("day >= :first AND day < :until AND NOT (day = ANY(CAST(:dirty AS date[])))",
             {"first": part.first, "until": part.until, "dirty": list(part.dirty)})
+
+
+def sources(part: Split, days: str, months: str, columns: str, dims: str
+            ) -> tuple[str, dict[str, object]]:
+    """A ``UNION ALL`` of the summary's rows for ``part``: whole months with no changed
+    day from the months' table, every other day from the days' table."""
+    whole: list[date] = []
+    spans: list[tuple[date, date]] = []
+    month = month_of(part.first)
+    while month < part.until:
+        after = next_month(month)
+        low, high = max(month, part.first), min(after, part.until)
+        if low == month and high == after and not any(month <= d < after for d in part.dirty):
+            whole.append(month)
+        elif spans and spans[-1][1] == low:
+            spans[-1] = (spans[-1][0], high)
+        else:
+            spans.append((low, high))
+        month = after
+    params: dict[str, object] = {"whole": whole, "dirty": list(part.dirty)}
+    ranges = []
+    for i, (low, high) in enumerate(spans):
+        ranges.append(f"(day >= :low{i} AND day < :high{i})")
+        params[f"low{i}"], params[f"high{i}"] = low, high
+    picked = [f"SELECT {columns} FROM {months} WHERE {dims} "
+              "AND day = ANY(CAST(:whole AS date[]))"]
+    if ranges:
+        picked.append(f"SELECT {columns} FROM {days} WHERE {dims} AND ({' OR '.join(ranges)}) "
+                      "AND NOT (day = ANY(CAST(:dirty AS date[])))")
+    return " UNION ALL ".join(picked), params

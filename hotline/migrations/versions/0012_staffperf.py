@@ -9,7 +9,8 @@
   carries the filter columns, so the exact median is found by reading one narrow slice.
 - ``stats_days``, ``stats_agent_days``: what the statistics page counts, per local day that
   is over (and per reason, language and channel, "*" for any), for closed requests and
-  for staff attempts and closings. ``stats_dirty`` lists the days whose rows changed
+  for staff attempts and closings; ``stats_months``, ``stats_agent_months``: the same
+  summed per calendar month, so years of history are a few dozen rows per figure. ``stats_dirty`` lists the days whose rows changed
   after they were counted (triggers write it in the writer's own transaction, so a change
   is either counted or listed, never lost); ``stats_state`` says which days are counted,
   in which time zone and layout. ``hotline.services.statsdays`` fills them.
@@ -95,6 +96,8 @@ CREATE OR REPLACE FUNCTION stats_forget() RETURNS trigger AS $$
 BEGIN
   DELETE FROM stats_days;
   DELETE FROM stats_agent_days;
+  DELETE FROM stats_months;
+  DELETE FROM stats_agent_months;
   DELETE FROM stats_dirty;
   DELETE FROM stats_state;
   RETURN NULL;
@@ -123,28 +126,31 @@ def upgrade():
         sa.Column("covered_until", sa.Date(), nullable=True),
         sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stats_state")))
-    op.create_table(
-        "stats_days",
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("reason", sa.String(20), nullable=False),
-        sa.Column("language", sa.String(8), nullable=False),
-        sa.Column("channel", sa.String(20), nullable=False),
-        sa.Column("measure", sa.String(12), nullable=False),
-        sa.Column("code", sa.String(30), nullable=False),
-        sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("reason", "language", "channel", "day", "measure", "code",
-                                name=op.f("pk_stats_days")))
-    op.create_table(
-        "stats_agent_days",
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("staff_id", sa.Integer(), nullable=False),
-        sa.Column("reason", sa.String(20), nullable=False),
-        sa.Column("language", sa.String(8), nullable=False),
-        sa.Column("channel", sa.String(20), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("resolved", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("reason", "language", "channel", "day", "staff_id",
-                                name=op.f("pk_stats_agent_days")))
+    for name in ("stats_days", "stats_months"):
+        op.create_table(
+            name,
+            sa.Column("day", sa.Date(), nullable=False),
+            sa.Column("reason", sa.String(20), nullable=False),
+            sa.Column("language", sa.String(8), nullable=False),
+            sa.Column("channel", sa.String(20), nullable=False),
+            sa.Column("measure", sa.String(12), nullable=False),
+            sa.Column("code", sa.String(30), nullable=False),
+            sa.Column("n", sa.Integer(), nullable=False),
+            sa.PrimaryKeyConstraint("reason", "language", "channel", "day", "measure", "code",
+                                    name=op.f(f"pk_{name}")))
+    op.create_index("ix_stats_days_per_day", "stats_days", ["measure", "language", "day"])
+    for name in ("stats_agent_days", "stats_agent_months"):
+        op.create_table(
+            name,
+            sa.Column("day", sa.Date(), nullable=False),
+            sa.Column("staff_id", sa.Integer(), nullable=False),
+            sa.Column("reason", sa.String(20), nullable=False),
+            sa.Column("language", sa.String(8), nullable=False),
+            sa.Column("channel", sa.String(20), nullable=False),
+            sa.Column("attempts", sa.Integer(), nullable=False),
+            sa.Column("resolved", sa.Integer(), nullable=False),
+            sa.PrimaryKeyConstraint("reason", "language", "channel", "day", "staff_id",
+                                    name=op.f(f"pk_{name}")))
     op.create_table(
         "stats_dirty",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -179,8 +185,8 @@ def downgrade():
                          "callback_requests_first_wait"):
             op.execute(f"DROP FUNCTION IF EXISTS {function}()")
         op.drop_table("stats_dirty")
-        op.drop_table("stats_agent_days")
-        op.drop_table("stats_days")
+        for name in ("stats_agent_months", "stats_agent_days", "stats_months", "stats_days"):
+            op.drop_table(name)
         op.drop_table("stats_state")
         op.drop_index("ix_callback_requests_first_wait", table_name="callback_requests")
     with op.batch_alter_table("callback_requests", schema=None) as batch_op:
