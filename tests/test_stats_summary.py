@@ -18,7 +18,7 @@ from sqlalchemy import select, text, update
 
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, Contact, StaffUser
-from hotline.services import callbacks, statsdays
+from hotline.services import casework, statsdays
 from hotline.services.stats import matching, statistics, trends
 from hotline.sweeper import sweep
 from tests.staffkit import make_user, quick_hashing
@@ -154,7 +154,7 @@ def test_reopened_edited_and_late_rows_of_counted_days_stay_exact(counted):
     old = now - timedelta(days=40)  # in a month read whole until then
     resolved = db.session.scalars(select(R).where(R.status == "resolved", R.created_at < old)
                                   .order_by(R.created_at.desc()).limit(3)).all()
-    callbacks.reopen(resolved[0].id, staff[0], "the caller rang back", now=now)
+    casework.reopen(resolved[0].id, staff[0], "the caller rang back", now=now)
     edited = resolved[1]
     edited.reason, edited.language, edited.channel = "danger", "en", "sms"
     edited.first_attempt_at = edited.created_at + timedelta(seconds=61)

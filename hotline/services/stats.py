@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, StaffUser
 from hotline.services import statsdays
-from hotline.services.callbacks import URGENT, now_utc, utc
+from hotline.services.callback_policy import URGENT, now_utc, utc
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,9 @@ from hotline.app import create_app
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, StaffUser
 from hotline.services import statsdays
-from hotline.services.callbacks import OUTCOMES, REF_ALPHABET, REFERRALS
-from hotline.services.queue import QueueFilter, get_request, list_queue
+from hotline.services.callback_policy import OUTCOMES, REF_ALPHABET, REFERRALS
 from hotline.services.stats import matching, statistics, trends
+from hotline.services.worklist import QueueFilter, get_request, list_queue
 from hotline.staff import users
 from tests.bench.common import (
     HOST,
@@ -323,9 +323,10 @@ def pages(app: Flask, scale: Scale = SCALE) -> list[Page]:
             queue_page("resolved, page 1", QueueFilter(status="resolved", per_page=per_page)),
             history_page(),
         ]
-        open_total = statistics(now=now).open_total
-    shows_open = f'<span class="n">{open_total:,}</span> open'
-    found += [Page(f"statistics, {label}", "/staff/stats" + query, shows_open,
+        shows_open = {where: '<span class="n">{:,}</span> open'.format(statistics(
+            now=now, where=matching(*where) if where else None).open_total)
+            for _label, _query, _days, where in STATS_PAGES}
+    found += [Page(f"statistics, {label}", "/staff/stats" + query, shows_open[where],
                    lambda days=days, where=where: numbers(days, where))
               for label, query, days, where in STATS_PAGES]
     return found
