@@ -36,6 +36,9 @@ FILTERS = [(None, None, None), ("medical", None, None), (None, "ar", None),
 @pytest.fixture(autouse=True)
 def _quick(monkeypatch):
     quick_hashing(monkeypatch)
+    # day rows kept for about three weeks only, so the 75 days of history also have
+    # months kept only as months (as a year's history has with the default)
+    monkeypatch.setattr(statsdays, "KEEP_DAYS", 20)
 
 
 def local_midnight(days_ago: int, now: datetime) -> datetime:
@@ -122,7 +125,9 @@ def counted(app):
     first, until = covered()
     assert until == (now - timedelta(hours=1) + timedelta(hours=2)).date()
     assert first <= (now - timedelta(days=74) + timedelta(hours=2)).date()
-    assert db.session.scalar(text("SELECT count(DISTINCT day) FROM stats_months")) >= 2
+    assert db.session.scalar(text("SELECT count(DISTINCT day) FROM stats_months")) >= 3
+    assert db.session.scalar(text("SELECT min(day) FROM stats_days")) == \
+        statsdays.keep_from(until)  # older days are kept as months only
     return now, staff
 
 
@@ -151,9 +156,13 @@ def test_the_summary_is_what_the_page_reads(counted):
 
 def test_reopened_edited_and_late_rows_of_counted_days_stay_exact(counted):
     now, staff = counted
-    old = now - timedelta(days=40)  # in a month read whole until then
+    old = now - timedelta(days=40)  # in a month kept only as a month
     resolved = db.session.scalars(select(R).where(R.status == "resolved", R.created_at < old)
                                   .order_by(R.created_at.desc()).limit(3)).all()
+    recent = db.session.scalars(select(R).where(R.status == "unreachable",
+                                                R.created_at < now - timedelta(days=3))
+                                .order_by(R.created_at.desc()).limit(1)).one()
+    recent.outcome = "helped"  # a day that has rows of its own
     casework.reopen(resolved[0].id, staff[0], "the caller rang back", now=now)
     edited = resolved[1]
     edited.reason, edited.language, edited.channel = "danger", "en", "sms"
@@ -163,6 +172,9 @@ def test_reopened_edited_and_late_rows_of_counted_days_stay_exact(counted):
     db.session.commit()
     dirty = db.session.scalar(text("SELECT count(DISTINCT what) FROM stats_dirty"))
     assert dirty == 2  # request days and event days
+    with db.engine.connect() as conn:
+        part = statsdays.split(conn, TZ, None, "r")
+    assert part is not None and part.blocked and part.dirty  # an old month, a recent day
     assert_same(now)  # the changed days are read live until counted again
 
     assert "counted again" in " ".join(sweep())  # the sweeper's refresh

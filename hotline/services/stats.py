@@ -326,6 +326,8 @@ def trends(tz: str, now: datetime | None = None, since: datetime | None = None,
                       _agents(db.session, since, where))
     with _snapshot() as conn:
         days = statsdays.split(conn, tz, day_start, "r")
+        if days is not None and days.first < days.keep:
+            days = None  # the chart's days have no rows of their own there: read live
         work = statsdays.split(conn, tz, since, "e")
         return Trends(_per_day(conn, tz, day_start, where, days, values),
                       _agents(conn, since, where, work, values))
@@ -343,7 +345,7 @@ def _per_day(run: Any, tz: str, day_start: datetime, where: list[ColumnElement[b
             select(local_day, R.reason, R.channel, func.count())
             .where(*where, *live)
             .group_by(local_day, R.reason, R.channel))})
-    if part is not None and values is not None:
+    if part is not None and values is not None:  # from ``keep`` on (90 days at most)
         reason, language, channel = values
         days, params = statsdays.days_where(part)
         for d, r, c, n in run.execute(text(

@@ -39,6 +39,11 @@ from sqlalchemy.engine import Connection
 from hotline.extensions import db
 
 SETTLE = timedelta(hours=1)  # a day is counted this long after it ends
+# Day rows are kept for the months that start at most this long before the newest counted
+# day (periods of 7, 30 and 90 days start there); older history is kept per month only,
+# and a change there counts its whole month again. Without this the days' rows of a
+# million requests weigh more than the requests.
+KEEP_DAYS = 120
 ANY = "*"
 # Wait buckets (seconds) for the median: 0, then one minute growing by a tenth each step
 # up to about 90 days; ``width_bucket`` numbers them 0 (negative) to len(WAIT_BOUNDS).
@@ -68,6 +73,12 @@ def _lateness_case() -> str:
     return f"CASE WHEN r.first_attempt_at IS NULL THEN NULL {whens} ELSE '{last}' END"
 
 
+def _grain(at: str) -> str:
+    """The local day of ``at``, or with ``:monthly`` the first day of its month."""
+    day = f"date(timezone(:tz, {at}))"
+    return f"CASE WHEN :monthly THEN CAST(date_trunc('month', {day}) AS date) ELSE {day} END"
+
+
 def _dims(grouped: str) -> str:
     return ", ".join(f"CASE WHEN grouping({c}) = 1 THEN '{ANY}' ELSE {c} END"
                      for c in ("reason", "lang", "channel")) if grouped else ""
@@ -75,9 +86,9 @@ def _dims(grouped: str) -> str:
 
 # Requests created in [start, end): one row per (day, dims roll-up, measure, code).
 COUNT_REQUESTS = f"""
-INSERT INTO stats_days (day, reason, language, channel, measure, code, n)
+INSERT INTO {{table}} (day, reason, language, channel, measure, code, n)
 WITH picked AS (
-  SELECT date(timezone(:tz, r.created_at)) AS d, r.reason, coalesce(r.language, '') AS lang,
+  SELECT {_grain("r.created_at")} AS d, r.reason, coalesce(r.language, '') AS lang,
          r.channel, r.status, r.outcome, r.referral, least(r.attempts, 5) AS tries,
          r.first_attempt_at > r.deadline_at AS late, {_lateness_case()} AS lateness,
          width_bucket(r.first_wait, CAST(:bounds AS double precision[])) AS wb
@@ -98,9 +109,9 @@ FROM base GROUP BY d, measure, code, CUBE (reason, lang, channel)
 
 # Attempts and closings logged in [start, end), by staff member and the request's dims.
 COUNT_AGENTS = f"""
-INSERT INTO stats_agent_days (day, staff_id, reason, language, channel, attempts, resolved)
+INSERT INTO {{table}} (day, staff_id, reason, language, channel, attempts, resolved)
 WITH base AS (
-  SELECT date(timezone(:tz, e.at)) AS d, e.staff_id, r.reason,
+  SELECT {_grain("e.at")} AS d, e.staff_id, r.reason,
          coalesce(r.language, '') AS lang, r.channel,
          count(*) FILTER (WHERE e.kind = 'attempt') AS attempts,
          count(*) FILTER (WHERE e.kind = 'resolved') AS resolved
@@ -143,28 +154,49 @@ ROLL_UP = {
 }
 
 
+def keep_from(covered_until: date) -> date:
+    """The first day whose own rows are kept (a month's first day)."""
+    return month_of(covered_until - timedelta(days=KEEP_DAYS))
+
+
 def _count(conn: Connection, tz: str, first: date, until: date, requests: bool,
-           agents: bool) -> None:
-    """Count local days [first, until) afresh (their old counts deleted first), and sum
-    the months they fall in again."""
-    starts = _starts(conn, tz, [first, until])
-    span = {"tz": tz, "start": starts[first], "end": starts[until],
-            "first": first, "until": until,
-            "month": month_of(first), "after": next_month(until - timedelta(days=1))}
-    for wanted, days, months, count, extra in (
-            (requests, "stats_days", "stats_months", COUNT_REQUESTS,
-             {"bounds": list(WAIT_BOUNDS)}),
-            (agents, "stats_agent_days", "stats_agent_months", COUNT_AGENTS, {})):
-        if not wanted:
-            continue
-        conn.execute(text(f"DELETE FROM {days} WHERE day >= :first AND day < :until"), span)
-        conn.execute(text(count), {**span, **extra})
-        conn.execute(text(f"DELETE FROM {months} WHERE day >= :month AND day < :after"), span)
-        _table, columns, sums = ROLL_UP[months]
-        conn.execute(text(
-            f"INSERT INTO {months} (day, {columns}, {sums.replace('sum(', '').replace(')', '')}) "
-            f"SELECT CAST(date_trunc('month', day) AS date), {columns}, {sums} FROM {days} "
-            f"WHERE day >= :month AND day < :after GROUP BY 1, {columns}"), span)
+           agents: bool, keep: date) -> None:
+    """Count local days [first, until) afresh (their old counts deleted first). Days from
+    ``keep`` on get their own rows, summed again into their months; before ``keep`` whole
+    months are counted straight into the months' table (the range widened to them)."""
+    old_until = min(until, keep)
+    spans = []
+    if first < old_until:  # whole months, straight into the months' table
+        spans.append((month_of(first), next_month(old_until - timedelta(days=1)), False))
+    if max(first, keep) < until:
+        spans.append((max(first, keep), until, True))
+    for low, high, daily in spans:
+        starts = _starts(conn, tz, [low, high])
+        span = {"tz": tz, "start": starts[low], "end": starts[high], "first": low,
+                "until": high, "month": month_of(low),
+                "after": next_month(high - timedelta(days=1))}
+        for wanted, days, months, count, extra in (
+                (requests, "stats_days", "stats_months", COUNT_REQUESTS,
+                 {"bounds": list(WAIT_BOUNDS)}),
+                (agents, "stats_agent_days", "stats_agent_months", COUNT_AGENTS, {})):
+            if not wanted:
+                continue
+            table = days if daily else months
+            conn.execute(text(f"DELETE FROM {table} WHERE day >= :first AND day < :until"),
+                         span)
+            conn.execute(text(count.replace("{table}", table)),
+                         {**span, **extra, "monthly": not daily})
+            if not daily:
+                continue
+            conn.execute(text(f"DELETE FROM {months} WHERE day >= :month AND day < :after"),
+                         span)
+            _table, columns, sums = ROLL_UP[months]
+            plain = sums.replace("sum(", "").replace(")", "")
+            conn.execute(text(
+                f"INSERT INTO {months} (day, {columns}, {plain}) "
+                f"SELECT CAST(date_trunc('month', day) AS date), {columns}, {sums} "
+                f"FROM {days} WHERE day >= :month AND day < :after GROUP BY 1, {columns}"),
+                span)
 
 
 def refresh(tz: str) -> str:
@@ -193,11 +225,16 @@ def refresh(tz: str) -> str:
         seen = conn.execute(text("SELECT id, what, date(timezone(:tz, at)) FROM stats_dirty"),
                             {"tz": tz}).all()
         recount: dict[date, set[str]] = {}
+        keep = keep_from(covered_until) if covered_until is not None else date.min
         for _id, what, day in seen:
-            if covered_from is not None and covered_from <= day < covered_until:
-                recount.setdefault(day, set()).add(what)
+            if covered_from is not None and covered_until is not None \
+                    and covered_from <= day < covered_until:
+                # before ``keep`` a change counts its whole month again (no day rows)
+                recount.setdefault(day if day >= keep else month_of(day), set()).add(what)
         for day, whats in sorted(recount.items()):
-            _count(conn, tz, day, day + timedelta(days=1), "r" in whats, "e" in whats)
+            high = day + timedelta(days=1) if day >= keep else next_month(day)
+            _count(conn, tz, day, min(high, covered_until or high), "r" in whats,
+                   "e" in whats, keep)
         if seen:
             conn.execute(text("DELETE FROM stats_dirty WHERE id = ANY(:ids)"),
                          {"ids": [row[0] for row in seen]})
@@ -208,20 +245,25 @@ def refresh(tz: str) -> str:
             "(SELECT min(at) FROM callback_events WHERE kind = 'resolved'))))"),
             {"tz": tz, "settle": f"{int(SETTLE.total_seconds())} seconds"}).one()
         added = 0
+        keep = keep_from(target)
         if earliest is not None and earliest < target:
             if covered_from is None:
-                _count(conn, tz, earliest, target, True, True)
+                _count(conn, tz, earliest, target, True, True, keep)
                 added = (target - earliest).days
                 covered_from, covered_until = earliest, target
             else:
                 if earliest < covered_from:
-                    _count(conn, tz, earliest, covered_from, True, True)
+                    _count(conn, tz, earliest, covered_from, True, True, keep)
                     added += (covered_from - earliest).days
                     covered_from = earliest
                 if covered_until is not None and covered_until < target:
-                    _count(conn, tz, covered_until, target, True, True)
+                    _count(conn, tz, covered_until, target, True, True, keep)
                     added += (target - covered_until).days
                     covered_until = target
+        if covered_until is not None:  # days that moved out of the kept ones: months only
+            for table in ("stats_days", "stats_agent_days"):
+                conn.execute(text(f"DELETE FROM {table} WHERE day < :keep"),
+                             {"keep": keep_from(covered_until)})
         conn.execute(text("UPDATE stats_state SET covered_from = :f, covered_until = :u, "
                           "refreshed_at = now() WHERE id = 1"),
                      {"f": covered_from, "u": covered_until})
@@ -235,8 +277,10 @@ def refresh(tz: str) -> str:
 class Split:
     """Which rows a figure reads from the summary, which live.
 
-    Summary: local days ``first`` <= day < ``until`` except ``dirty``. Live: everything
-    else of the period: before ``start``, from ``end`` on, and within each of ``holes``.
+    Summary: local days ``first`` <= day < ``until``, except the days in ``dirty`` and the
+    months in ``blocked`` (changed since counted; before ``keep`` only whole months are
+    kept, so a change there takes its month out). Live: everything else of the period:
+    before ``start``, from ``end`` on, and within each of ``holes``.
     """
 
     first: date
@@ -245,6 +289,9 @@ class Split:
     start: datetime
     end: datetime
     holes: tuple[tuple[datetime, datetime], ...]
+    covered_from: date = date.min
+    keep: date = date.min
+    blocked: tuple[date, ...] = ()
 
 
 def split(conn: Connection, tz: str, since: datetime | None, what: str) -> Split | None:
@@ -260,23 +307,27 @@ def split(conn: Connection, tz: str, since: datetime | None, what: str) -> Split
         {"tz": tz, "what": what, "since": since, "layout": layout(tz)}).one_or_none()
     if state is None or state.covered_from is None:
         return None
-    first, until = state.covered_from, state.covered_until
+    covered_from, until = state.covered_from, state.covered_until
+    keep = keep_from(until)
+    first = covered_from
     since_day = state[4]
-    if since is not None:
-        first = max(first, since_day)
-    dirty = sorted(d for d in (state[2] or []) if first <= d < until)
-    days = [first, until, *dirty, *(d + timedelta(days=1) for d in dirty)]
-    if since is not None:
-        days.append(since_day)
-    starts = _starts(conn, tz, days)
-    if since is not None and starts[since_day] < state[3]:  # since falls inside that day
-        first = since_day + timedelta(days=1)
-        dirty = [d for d in dirty if d >= first]
-        starts.update(_starts(conn, tz, [first]))
+    if since is not None and since_day > first:
+        first = since_day
+        if state[3] > _starts(conn, tz, [since_day])[since_day]:  # since is inside that day
+            first = since_day + timedelta(days=1)
+    if first < keep and first != covered_from and first != month_of(first):
+        first = next_month(first)  # before ``keep`` only whole months are kept
     if first >= until:
         return None
+    changed = [d for d in (state[2] or []) if first <= d < until]
+    dirty = sorted(d for d in changed if d >= keep)
+    blocked = sorted({month_of(d) for d in changed if d < keep})
+    ranges = [(d, d + timedelta(days=1)) for d in dirty]
+    ranges += [(max(m, first), min(next_month(m), until)) for m in blocked]
+    starts = _starts(conn, tz, [first, until, *(d for pair in ranges for d in pair)])
     return Split(first, until, tuple(dirty), starts[first], starts[until],
-                 tuple((starts[d], starts[d + timedelta(days=1)]) for d in dirty))
+                 tuple((starts[low], starts[high]) for low, high in sorted(ranges)),
+                 covered_from, keep, tuple(blocked))
 
 
 def dims_where(reason: str | None, language: str | None, channel: str | None
@@ -302,7 +353,11 @@ def sources(part: Split, days: str, months: str, columns: str, dims: str
     while month < part.until:
         after = next_month(month)
         low, high = max(month, part.first), min(after, part.until)
-        if low == month and high == after and not any(month <= d < after for d in part.dirty):
+        starts_whole = low == month or low == part.covered_from  # nothing counted before
+        if month in part.blocked:
+            pass  # read live (``holes``)
+        elif starts_whole and high == after and not any(month <= d < after
+                                                         for d in part.dirty):
             whole.append(month)
         elif spans and spans[-1][1] == low:
             spans[-1] = (spans[-1][0], high)
