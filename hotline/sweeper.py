@@ -5,22 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from flask import current_app
+
 from hotline.extensions import db
 
 log = logging.getLogger(__name__)
 
-SWEEPS: list[Callable[[], str]] = []
-DEV_LOGINS: list[Callable[[], str]] = []
-
 
 def sweep() -> list[str]:
-    """Run every registered sweep; each returns one line saying what it did.
+    """Run every sweep the app registered (``STANDARD_SWEEPS``, by ``create_app``); each
+    returns one line saying what it did.
 
     One sweep failing (PostgreSQL or Redis still away) does not keep the others from
     running; its line says so and the next minute tries again.
     """
     lines = []
-    for job in SWEEPS:
+    for job in current_app.extensions.get("hotline.sweeps", ()):
         try:
             lines.append(job())
         except Exception as exc:
@@ -32,7 +32,8 @@ def sweep() -> list[str]:
 
 
 def development_logins() -> list[str]:
-    return [make() for make in DEV_LOGINS]
+    """The lines ``make run`` prints: each login the app registered (development only)."""
+    return [make() for make in current_app.extensions.get("hotline.dev_logins", ())]
 
 
 def _expire_callback_claims() -> str:
@@ -41,16 +42,12 @@ def _expire_callback_claims() -> str:
     return expire_claims()
 
 
-SWEEPS.append(_expire_callback_claims)
-
 
 def _finish_broadcasts() -> str:
     from hotline.services.broadcasts import finish_sweep, restart_sweep
 
     return f"{restart_sweep()}; {finish_sweep()}"
 
-
-SWEEPS.append(_finish_broadcasts)
 
 
 def _sweep_outbox() -> str:
@@ -59,16 +56,12 @@ def _sweep_outbox() -> str:
     return sweep_outbox()
 
 
-SWEEPS.append(_sweep_outbox)
-
 
 def _alert_oncall() -> str:
     from hotline.services.oncall import sweep_unclaimed
 
     return sweep_unclaimed()
 
-
-SWEEPS.append(_alert_oncall)
 
 
 def _store_spooled_missed_calls() -> str:
@@ -79,8 +72,6 @@ def _store_spooled_missed_calls() -> str:
     stored, waiting = current_app.extensions["hotline.spool"].drain(record_spooled)
     return f"missed calls: {stored} spooled call(s) stored, {waiting} still waiting"
 
-
-SWEEPS.append(_store_spooled_missed_calls)
 
 
 def _purge_once_a_day() -> str:
@@ -100,16 +91,15 @@ def _purge_once_a_day() -> str:
         raise
 
 
-SWEEPS.append(_purge_once_a_day)
-
-
 def _count_statistics() -> str:
     """The statistics page's per-day summary: days that are over, days changed since."""
-    from flask import current_app
-
     from hotline.services import statsdays
+    from hotline.services.stats import timezone
 
-    return statsdays.refresh(str(current_app.config.get("TIMEZONE") or "Africa/Khartoum"))
+    return statsdays.refresh(timezone())
 
 
-SWEEPS.append(_count_statistics)
+# What ``hotline sweep`` runs, in this order; ``create_app`` registers it with the app.
+STANDARD_SWEEPS: tuple[Callable[[], str], ...] = (
+    _expire_callback_claims, _finish_broadcasts, _sweep_outbox, _alert_oncall,
+    _store_spooled_missed_calls, _purge_once_a_day, _count_statistics)

@@ -115,9 +115,9 @@ class Settings:
     ring_window: timedelta
     retry: tuple[timedelta, ...]
     max_attempts: int
-    max_claims: int = 5  # claims one staff member may hold at once
-    reveals_per_hour: int = 10  # numbers one staff member may reveal per hour unapproved
-    unreachable_days: int = 2  # unanswered tries must spread over this many working days
+    max_claims: int  # claims one staff member may hold at once
+    reveals_per_hour: int  # numbers one staff member may reveal per hour unapproved
+    unreachable_days: int  # unanswered tries must spread over this many working days
 
     def schedule(self, safe_to_call: str, safe_times: str) -> WorkWeek:
         """When staff may call this caller: working hours, or the caller's chosen windows."""
@@ -132,47 +132,52 @@ class Settings:
 
 
 def parse_settings(config: Mapping[str, Any]) -> Settings:
-    """Settings from app config; every problem raises ``ConfigError`` listing them all."""
+    """Settings from app config; every problem raises ``ConfigError`` listing them all.
+
+    The values come from ``config/defaults.toml`` (and what overrides it); nothing is
+    defaulted here, so a key missing there is reported, not silently filled in.
+    """
     raw = dict(config.get("CALLBACKS") or {})
     problems: list[str] = []
 
-    def number(key: str, default: float, whole: bool = True) -> float:
-        value = raw.get(key, default)
+    def number(key: str, whole: bool = True) -> float:
+        value = raw.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 \
                 or (whole and not isinstance(value, int)):
             problems.append(f"[callbacks] {key} must be a positive number, got {value!r}")
-            return default
+            return 1  # unused: the problems are raised below
         return value
 
     week = None
     windows: dict[str, tuple[time, time]] = {}
     try:
-        week = WorkWeek.build(str(config.get("TIMEZONE") or "Africa/Khartoum"),
-                              raw.get("work_days", ["sun", "mon", "tue", "wed", "thu"]),
-                              [raw.get("work_hours", "08:00-15:00")], raw.get("holidays", []))
-        for name, span in dict(raw.get("windows") or {}).items():
+        week = WorkWeek.build(str(config.get("TIMEZONE")), raw["work_days"],
+                              [raw["work_hours"]], raw["holidays"])
+        for name, span in dict(raw["windows"]).items():
             windows[str(name)] = week.with_spans([span]).spans[0]
     except (WorktimeError, TypeError) as exc:
         problems.append(f"[callbacks] {exc}")
-    retry = raw.get("retry_minutes", [30, 120, 420])
+    except KeyError as exc:
+        problems.append(f"[callbacks] {exc.args[0]} is missing")
+    retry = raw.get("retry_minutes")
     if not isinstance(retry, list) or not retry or not all(
             isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in retry):
         problems.append(f"[callbacks] retry_minutes must be a list of positive whole minutes, "
                         f"got {retry!r}")
-        retry = [30]
-    urgent = raw.get("urgent_reasons", ["danger"])
+        retry = []
+    urgent = raw.get("urgent_reasons")
     if not isinstance(urgent, list) or not set(urgent) <= set(REASONS):
         problems.append(f"[callbacks] urgent_reasons must be a list from {REASONS}")
-        urgent = ["danger"]
+        urgent = []
     settings: dict[str, Any] = dict(
-        urgent_hours=timedelta(hours=number("urgent_hours", 2, whole=False)),
-        normal_days=number("normal_days", 1, whole=False),
-        claim=timedelta(minutes=number("claim_minutes", 15)),
-        ring_window=timedelta(minutes=number("ring_window_minutes", 30)),
-        max_attempts=int(number("max_attempts", 4)),
-        max_claims=int(number("max_claims", 5)),
-        reveals_per_hour=int(number("reveals_per_hour", 10)),
-        unreachable_days=int(number("unreachable_days", 2)),
+        urgent_hours=timedelta(hours=number("urgent_hours", whole=False)),
+        normal_days=number("normal_days", whole=False),
+        claim=timedelta(minutes=number("claim_minutes")),
+        ring_window=timedelta(minutes=number("ring_window_minutes")),
+        max_attempts=int(number("max_attempts")),
+        max_claims=int(number("max_claims")),
+        reveals_per_hour=int(number("reveals_per_hour")),
+        unreachable_days=int(number("unreachable_days")),
     )
     if problems or week is None:
         raise ConfigError(problems)

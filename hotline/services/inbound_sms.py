@@ -82,10 +82,10 @@ class SmsService:
         self.catalog = catalog
         self.store = store
         self.keywords = keywords
-        self.default_lang = settings.get("DEFAULT_LANGUAGE", catalog.languages[0])
-        self.values = dict(settings.get("CENTRE", {}))
-        self.ttl = int((settings.get("SMS") or {}).get("conversation_ttl", 1800))
-        self.tz = ZoneInfo(settings.get("TIMEZONE", "Africa/Khartoum"))
+        self.default_lang = settings["DEFAULT_LANGUAGE"]
+        self.values = dict(settings["CENTRE"])
+        self.ttl = int(settings["SMS"]["conversation_ttl"])
+        self.tz = ZoneInfo(settings["TIMEZONE"])
 
     # --- storing ---------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ class InboxPage(QueuePage):
 
 
 def max_parts() -> int:
-    return int((current_app.config.get("SMS") or {}).get("max_reply_parts", 3))
+    return int(current_app.config["SMS"]["max_reply_parts"])
 
 
 def _item(row: InboundSms, ref: str | None) -> InboxItem:

@@ -124,8 +124,9 @@ def _summary_filters(where: list[ColumnElement[bool]] | None
     return where.values if isinstance(where, Matching) else None
 
 
-def _timezone() -> str:
-    return str(current_app.config.get("TIMEZONE") or "Africa/Khartoum")
+def timezone() -> str:
+    """The centre's time zone: the summary's local days are days there."""
+    return str(current_app.config["TIMEZONE"])
 
 
 @contextmanager
@@ -208,7 +209,7 @@ def statistics(now: datetime | None = None, since: datetime | None = None,
     values = None if live else _summary_filters(where)
     if values is not None:
         with _snapshot() as conn:
-            part = statsdays.split(conn, _timezone(), utc(since), "r")
+            part = statsdays.split(conn, timezone(), utc(since), "r")
             if part is not None:
                 return _statistics(conn, now, since, where, part, values)
     return _statistics(db.session, now, since, where, None, None)
@@ -316,7 +317,7 @@ def trends(tz: str, now: datetime | None = None, since: datetime | None = None,
     filters on PostgreSQL, the per-day summary plus what it does not count."""
     now = now_utc(now)
     since = utc(since)
-    values = _summary_filters(where) if tz == _timezone() and not live else None
+    values = _summary_filters(where) if tz == timezone() and not live else None
     where = list(where) if where else []
     day_start = max(since or now - timedelta(days=DAILY_MAX), now - timedelta(days=DAILY_MAX))
     if db.engine.dialect.name != "postgresql":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -44,7 +44,7 @@ def search() -> Any:
     if looks_like_phone(text):
         if not current_user.can("supervisor"):
             abort(403)
-        phone = to_e164(text)
+        phone = to_e164(text, current_app.config["DEFAULT_REGION"])
         if phone is None:
             return render_template("staff/search.html", query=text,
                                    error=_("That is not a phone number we can read.")), 400

@@ -114,7 +114,7 @@ def stats() -> Any:
     since = now - timedelta(days=days) if days else None
     where = matching(filters.reason, filters.language, filters.channel)
     numbers = statistics(now=now, since=since, where=where)
-    trend = trends(str(current_app.config.get("TIMEZONE") or "Africa/Khartoum"), now=now,
+    trend = trends(str(current_app.config["TIMEZONE"]), now=now,
                    since=since, where=where)
     return render_template("staff/stats.html", stats=numbers, period=period, periods=PERIODS,
                            choices=choices(), filters=filters, charts=_charts(numbers, trend),

@@ -12,13 +12,15 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, abort, current_app, request
 
+from hotline.errors import HotlineError
+
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/at")
 
 MAX_FIELD = 4000
 MAX_FIELDS = 50
 
 
-class BadForm(Exception):
+class BadForm(HotlineError):
     """The body is not the form-encoded UTF-8 the gateway sends; the message names the
     problem in plain words (never an exception's text) for the 400 reply."""
 
