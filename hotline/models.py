@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -137,6 +138,8 @@ class CallbackRequest(db.Model):
     last_ring_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sms_confirmation: Mapped[str | None] = mapped_column(Text)  # written, sent by the SMS issue
     follow_up_on: Mapped[date | None] = mapped_column(Date)  # agreed with the caller when reached
+    # seconds from the request to the first call; a PostgreSQL trigger keeps it (0012)
+    first_wait: Mapped[float | None] = mapped_column(Float, deferred=True)
 
     contact: Mapped[Contact] = relationship()
     claimed_by: Mapped[StaffUser | None] = relationship()
@@ -322,6 +325,85 @@ db.Index("ix_callback_events_kind_at", CallbackEvent.kind, CallbackEvent.at,
 # The statistics page counts the requests of a period (the last 30 days by default), and
 # the queue's newest-first order pages from the end; without it both read the whole table.
 db.Index("ix_callback_requests_created_at", CallbackRequest.created_at)
+
+# The banner on every staff page: the oldest open urgent request (0012).
+db.Index("ix_callback_requests_urgent", CallbackRequest.status, CallbackRequest.priority,
+         CallbackRequest.created_at, CallbackRequest.id)
+
+# The statistics' exact median reads one slice of waits, filters included (0012).
+db.Index("ix_callback_requests_first_wait", CallbackRequest.first_wait,
+         postgresql_include=["created_at", "reason", "language", "channel"])
+
+
+class StatsState(db.Model):
+    """Which local days ``stats_days`` counts (``covered_from`` <= day < ``covered_until``),
+    and in which layout (time zone, vocabularies, wait buckets): see ``services.statsdays``."""
+
+    __tablename__ = "stats_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    layout: Mapped[str] = mapped_column(String(64))
+    covered_from: Mapped[date | None] = mapped_column(Date)
+    covered_until: Mapped[date | None] = mapped_column(Date)
+    refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class _StatsCounts:
+    """Closed requests created on one local day (or in one month: ``day`` is its first),
+    counted for the statistics page, per reason, language ("" none yet) and channel ("*"
+    stands for any value): ``n`` of them have ``code`` for ``measure`` (``statsdays``)."""
+
+    reason: Mapped[str] = mapped_column(String(20), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    measure: Mapped[str] = mapped_column(String(12), primary_key=True)  # n, status, wait...
+    code: Mapped[str] = mapped_column(String(30), primary_key=True)  # "resolved", "3", ""
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class StatsDay(_StatsCounts, db.Model):
+    __tablename__ = "stats_days"
+
+
+class StatsMonth(_StatsCounts, db.Model):
+    __tablename__ = "stats_months"
+
+
+class _StatsWork:
+    """One staff member's call attempts and closings on one local day (or month), any
+    request status, per the request's reason, language and channel ("*": any)."""
+
+    reason: Mapped[str] = mapped_column(String(20), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    attempts: Mapped[int] = mapped_column(Integer)
+    resolved: Mapped[int] = mapped_column(Integer)
+
+
+class StatsAgentDay(_StatsWork, db.Model):
+    __tablename__ = "stats_agent_days"
+
+
+class StatsAgentMonth(_StatsWork, db.Model):
+    __tablename__ = "stats_agent_months"
+
+
+class StatsDirty(db.Model):
+    """A counted row changed: the local day of ``at`` must be counted again ("r" requests,
+    "e" events). Written by triggers in the writer's transaction."""
+
+    __tablename__ = "stats_dirty"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    what: Mapped[str] = mapped_column(String(1))
+
+
+# The per-day chart reads one measure of one language over the last 90 days (0012).
+db.Index("ix_stats_days_per_day", StatsDay.measure, StatsDay.language, StatsDay.day)
 
 
 class Subscription(db.Model):

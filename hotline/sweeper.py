@@ -91,7 +91,15 @@ def _purge_once_a_day() -> str:
         raise
 
 
+def _count_statistics() -> str:
+    """The statistics page's per-day summary: days that are over, days changed since."""
+    from hotline.services import statsdays
+    from hotline.services.stats import timezone
+
+    return statsdays.refresh(timezone())
+
+
 # What ``hotline sweep`` runs, in this order; ``create_app`` registers it with the app.
 STANDARD_SWEEPS: tuple[Callable[[], str], ...] = (
     _expire_callback_claims, _finish_broadcasts, _sweep_outbox, _alert_oncall,
-    _store_spooled_missed_calls, _purge_once_a_day)
+    _store_spooled_missed_calls, _purge_once_a_day, _count_statistics)

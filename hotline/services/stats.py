@@ -1,25 +1,38 @@
 """Numbers for the supervisor: what is waiting, what is late, how fast the first call comes.
 
-Aggregates only; no phone number or note is read. The page runs three queries: one
-pass over the open requests, one over the requests of the period, and the median.
-Each pass counts several things at once (``GROUP BY`` with ``FILTER`` clauses), because
-with a year of requests every extra scan of the table costs tens of milliseconds;
-the period is served by the index on ``created_at`` (migration 0003).
+Aggregates only; no phone number or note is read. Computed live, the page runs three
+queries: one pass over the open requests, one over the requests of the period, and the
+median. Each pass counts several things at once (``GROUP BY`` with ``FILTER`` clauses).
+
+Live, the period's pass reads every request of the period, which grows with history
+(a third of a second at 100,000 requests, all time). On PostgreSQL, with the queue's
+filters (``matching``), the closed requests of the days that are over come instead from
+the per-day summary of ``statsdays`` and only the rest is read live: open requests,
+today, and days changed since they were counted. Both parts are read in one snapshot
+(a repeatable-read transaction), so the figures are exactly the live ones; any other
+condition (a plain ``where`` list) is computed live.
 """
 
 from __future__ import annotations
 
+import math
 import statistics as pystats
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from flask import current_app
+from sqlalchemy import ColumnElement, Float, and_, bindparam, func, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection
 
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, StaffUser
+from hotline.services import statsdays
 from hotline.services.callback_policy import URGENT, now_utc, utc
 
 
@@ -63,7 +76,7 @@ def _key(value: object) -> str:
     return str(value) if value is not None else "unknown"
 
 
-def _median_wait(attempted: list[ColumnElement[bool]]) -> timedelta | None:
+def _median_wait(attempted: list[ColumnElement[bool]], run: Any = None) -> timedelta | None:
     """Median time from request to first call, of the requests matching ``attempted``.
 
     PostgreSQL computes it; ``date_part`` gives a double precision number of seconds,
@@ -71,43 +84,153 @@ def _median_wait(attempted: list[ColumnElement[bool]]) -> timedelta | None:
     SQLite (development, few rows) hands the waits to Python.
     """
     if db.engine.dialect.name == "postgresql":
-        seconds = db.session.scalar(select(func.percentile_cont(0.5).within_group(
-            func.date_part("epoch", R.first_attempt_at - R.created_at))).where(*attempted))
+        seconds = (run or db.session).execute(select(func.percentile_cont(0.5).within_group(
+            func.date_part("epoch", R.first_attempt_at - R.created_at))).where(*attempted)
+        ).scalar()
         return timedelta(seconds=float(seconds)) if seconds is not None else None
     waits = [(utc(a) - utc(c)).total_seconds() for a, c in db.session.execute(  # type: ignore
         select(R.first_attempt_at, R.created_at).where(*attempted))]
     return timedelta(seconds=pystats.median(waits)) if waits else None
 
 
+class Matching(list[ColumnElement[bool]]):
+    """The queue's filters as conditions, remembering their values: the per-day summary
+    is counted by exactly these, so statistics with them can use it."""
+
+    def __init__(self, reason: str | None, language: str | None, channel: str | None) -> None:
+        super().__init__()
+        self.values = (reason or None, language or None, channel or None)
+        if reason:
+            self.append(R.reason == reason)
+        if language:
+            self.append(R.language == language)
+        if channel:
+            self.append(R.channel == channel)
+
+
 def matching(reason: str | None = None, language: str | None = None,
              channel: str | None = None) -> list[ColumnElement[bool]]:
     """The queue's filters as conditions (values checked by the caller)."""
-    where = []
-    if reason:
-        where.append(R.reason == reason)
-    if language:
-        where.append(R.language == language)
-    if channel:
-        where.append(R.channel == channel)
-    return where
+    return Matching(reason, language, channel)
+
+
+def _summary_filters(where: list[ColumnElement[bool]] | None
+                     ) -> tuple[str | None, str | None, str | None] | None:
+    """The filter values the summary can serve, or None: compute live."""
+    if not statsdays.usable():
+        return None
+    if not where:
+        return (None, None, None)
+    return where.values if isinstance(where, Matching) else None
+
+
+def timezone() -> str:
+    """The centre's time zone: the summary's local days are days there."""
+    return str(current_app.config["TIMEZONE"])
+
+
+@contextmanager
+def _snapshot() -> Iterator[Connection]:
+    """A read-only repeatable-read transaction: the summary and the live rows are read as
+    of one moment, so a change committed meanwhile is counted in neither or both."""
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            conn.execute(text("SET TRANSACTION READ ONLY"))
+            yield conn
+
+
+def _live_part(part: statsdays.Split, at: Any, open_too: bool,
+               since: datetime | None) -> ColumnElement[bool]:
+    """Rows from ``since`` on that the summary does not count: outside its days, in a day
+    changed since it was counted, and (for requests) any still open.
+
+    Each alternative is bounded on its own, so PostgreSQL combines small index ranges
+    (and the open requests of the status index) instead of reading every row from
+    ``since`` on (a year of them for an all-time page, 90 days for the per-day chart).
+    """
+    low = [at >= since] if since is not None else []
+    parts: list[ColumnElement[bool]] = [and_(*low, at < part.start), at >= part.end]
+    parts += [and_(at >= start, at < end) for start, end in part.holes]
+    if open_too:
+        parts.insert(0, and_(R.status == "open", *low))
+    return or_(*parts)
+
+
+def _summary(conn: Connection, part: statsdays.Split,
+             values: tuple[str | None, str | None, str | None]) -> list[tuple[str, str, int]]:
+    dims, params = statsdays.dims_where(*values)
+    rows, more = statsdays.sources(part, "stats_days", "stats_months", "measure, code, n",
+                                   dims)
+    return [(m, c, int(n)) for m, c, n in conn.execute(text(
+        f"SELECT measure, code, sum(n) FROM ({rows}) AS counted GROUP BY measure, code"),
+        {**params, **more})]
+
+
+WAIT_BOUNDS = bindparam("wait_bounds", list(statsdays.WAIT_BOUNDS), type_=ARRAY(Float))
+
+
+def _exact_median(conn: Connection, attempted: list[ColumnElement[bool]],
+                  histogram: Counter[int]) -> timedelta | None:
+    """``percentile_cont(0.5)`` of the waits, from their histogram and two values read
+    from the index on ``first_wait``: the bucket holding the middle rank says where to
+    start, the offset within it where to stop. Same arithmetic as PostgreSQL's."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    position = 0.5 * (total - 1)
+    low, high = math.floor(position), math.ceil(position)
+    below = 0
+    bucket = 0
+    for bucket in sorted(histogram):
+        if below + histogram[bucket] > low:
+            break
+        below += histogram[bucket]
+    start = [R.first_wait >= statsdays.WAIT_BOUNDS[bucket - 1]] if bucket >= 1 else []
+    values: list[float] = list(conn.execute(
+        select(R.first_wait).where(*attempted, *start)
+        .order_by(R.first_wait).offset(low - below).limit(2)).scalars())  # type: ignore[arg-type]
+    first = float(values[0])
+    if low == high:
+        return timedelta(seconds=first)
+    second = float(values[1])
+    return timedelta(seconds=first + ((position - low) * (second - first)))
 
 
 def statistics(now: datetime | None = None, since: datetime | None = None,
-               where: list[ColumnElement[bool]] | None = None) -> Stats:
-    """The numbers of the statistics page, in three queries whatever the period.
+               where: list[ColumnElement[bool]] | None = None, live: bool = False) -> Stats:
+    """The numbers of the statistics page.
 
     Open work is always all of it; ``since`` limits the rest to requests created since;
-    ``where`` (see ``matching``) narrows both, as the queue's filters do.
+    ``where`` (see ``matching``) narrows both, as the queue's filters do. With the queue's
+    filters on PostgreSQL, closed requests of counted days come from the per-day summary;
+    ``live`` reads every row instead (what the summary must equal).
     """
+    values = None if live else _summary_filters(where)
+    if values is not None:
+        with _snapshot() as conn:
+            part = statsdays.split(conn, timezone(), utc(since), "r")
+            if part is not None:
+                return _statistics(conn, now, since, where, part, values)
+    return _statistics(db.session, now, since, where, None, None)
+
+
+def _statistics(run: Any, now: datetime | None, since: datetime | None,
+                where: list[ColumnElement[bool]] | None, part: statsdays.Split | None,
+                values: tuple[str | None, str | None, str | None] | None) -> Stats:
+    """The figures, reading through ``run`` (a session or a snapshot's connection); with
+    ``part``, what the summary counts comes from it and only the rest is read live."""
     now = now_utc(now)
     since = utc(since)
     where = list(where or [])
     recent = [R.created_at >= since, *where] if since is not None else where
+    live = [*where, _live_part(part, R.created_at, True, since)] if part is not None \
+        else recent
 
     by_reason: Counter[str] = Counter()
     by_language: Counter[str] = Counter()
     urgent = breached = 0
-    for reason, language, n, n_urgent, n_breached in db.session.execute(
+    for reason, language, n, n_urgent, n_breached in run.execute(
             select(R.reason, R.language, func.count(),
                    func.count().filter(R.priority == URGENT),
                    func.count().filter(R.first_attempt_at.is_(None), R.deadline_at < now))
@@ -126,11 +249,17 @@ def statistics(now: datetime | None = None, since: datetime | None = None,
     postgres = db.engine.dialect.name == "postgresql"
     tries = func.least(R.attempts, 5) if postgres else func.min(R.attempts, 5)
     buckets = _lateness_buckets(now) if postgres else []
+    # with the summary, the same pass sorts the waits into the median's buckets
+    wait = [func.width_bucket(R.first_wait, WAIT_BOUNDS)] if part is not None else []
+    waits: Counter[int] = Counter()
     # one pass over the period's requests counts all of it, the charts' buckets included
-    for status, outcome, referral, k, n, n_late, *by_lateness in db.session.execute(
+    for status, outcome, referral, k, n, n_late, *rest in run.execute(
             select(R.status, R.outcome, R.referral, tries, func.count(),
-                   func.count().filter(R.first_attempt_at > R.deadline_at), *buckets)
-            .where(*recent).group_by(R.status, R.outcome, R.referral, tries)):
+                   func.count().filter(R.first_attempt_at > R.deadline_at), *buckets, *wait)
+            .where(*live).group_by(R.status, R.outcome, R.referral, tries, *wait)):
+        by_lateness = rest[:len(buckets)]
+        if wait and rest[-1] is not None:
+            waits[int(rest[-1])] += n
         by_status[_key(status)] += n
         if outcome is not None:
             outcomes[str(outcome)] += n
@@ -143,15 +272,30 @@ def statistics(now: datetime | None = None, since: datetime | None = None,
     if not postgres:  # SQLite (development, few rows): the buckets are counted here
         lateness = _lateness_in_python(recent, now)
 
+    attempted = [R.first_attempt_at.is_not(None), *recent]
+    if part is None or values is None:
+        median = _median_wait(attempted, run)
+    else:
+        counters: dict[str, Counter[Any]] = {"status": by_status, "outcome": outcomes,
+                                             "referral": referrals, "lateness": lateness}
+        for measure, code, n in _summary(run, part, values):
+            if measure in counters:
+                counters[measure][code] += n
+            elif measure == "tries":
+                attempts[int(code)] += n
+            elif measure == "late":
+                late += n
+            elif measure == "wait":
+                waits[int(code)] += n
+        median = _exact_median(run, [R.first_wait.is_not(None), *recent], waits)
+
     return Stats(
         now=now, since=since, open_total=sum(by_reason.values()), open_urgent=urgent,
         open_by_reason=dict(by_reason), open_by_language=dict(by_language),
         open_breached=breached, late_first_attempts=late,
-        median_to_first_attempt=_median_wait([R.first_attempt_at.is_not(None), *recent]),
+        median_to_first_attempt=median,
         by_status=dict(by_status), outcomes=dict(outcomes), referrals=dict(referrals),
         lateness=dict(lateness), attempts=dict(attempts))
-
-
 
 
 @dataclass(frozen=True)
@@ -168,21 +312,53 @@ class Trends:
 
 
 def trends(tz: str, now: datetime | None = None, since: datetime | None = None,
-           where: list[ColumnElement[bool]] | None = None) -> Trends:
-    """The per-day and per-staff charts' data: two grouped queries."""
+           where: list[ColumnElement[bool]] | None = None, live: bool = False) -> Trends:
+    """The per-day and per-staff charts' data: two grouped queries, or with the queue's
+    filters on PostgreSQL, the per-day summary plus what it does not count."""
     now = now_utc(now)
     since = utc(since)
-    where = list(where or [])
+    values = _summary_filters(where) if tz == timezone() and not live else None
+    where = list(where) if where else []
     day_start = max(since or now - timedelta(days=DAILY_MAX), now - timedelta(days=DAILY_MAX))
-    agents = _agents(since, where)
     if db.engine.dialect.name != "postgresql":
-        return _trends_in_python(tz, day_start, where, agents)
+        return _trends_in_python(tz, day_start, where, _agents(db.session, since, where))
+    if values is None:
+        return Trends(_per_day(db.session, tz, day_start, where, None, None),
+                      _agents(db.session, since, where))
+    with _snapshot() as conn:
+        days = statsdays.split(conn, tz, day_start, "r")
+        if days is not None and days.first < days.keep:
+            days = None  # the chart's days have no rows of their own there: read live
+        work = statsdays.split(conn, tz, since, "e")
+        return Trends(_per_day(conn, tz, day_start, where, days, values),
+                      _agents(conn, since, where, work, values))
+
+
+def _per_day(run: Any, tz: str, day_start: datetime, where: list[ColumnElement[bool]],
+             part: statsdays.Split | None,
+             values: tuple[str | None, str | None, str | None] | None
+             ) -> dict[tuple[date, str, str], int]:
     local_day = func.date(func.timezone(tz, R.created_at))
-    per_day = {(d, reason, channel): n for d, reason, channel, n in db.session.execute(
-        select(local_day, R.reason, R.channel, func.count())
-        .where(R.created_at >= day_start, *where)
-        .group_by(local_day, R.reason, R.channel))}
-    return Trends(per_day, agents)
+    live = [_live_part(part, R.created_at, True, day_start)] if part is not None \
+        else [R.created_at >= day_start]
+    per_day: Counter[tuple[date, str, str]] = Counter({
+        (d, reason, channel): n for d, reason, channel, n in run.execute(
+            select(local_day, R.reason, R.channel, func.count())
+            .where(*where, *live)
+            .group_by(local_day, R.reason, R.channel))})
+    if part is not None and values is not None:  # from ``keep`` on (90 days at most)
+        reason, language, channel = values
+        days, params = statsdays.days_where(part)
+        for d, r, c, n in run.execute(text(
+                "SELECT day, reason, channel, sum(n) FROM stats_days "
+                f"WHERE measure = 'n' AND code = '' AND language = :language AND {days} "
+                "AND reason " + ("= :reason" if reason else "<> '*'") +
+                " AND channel " + ("= :channel" if channel else "<> '*'") +
+                " GROUP BY day, reason, channel"),
+                {**params, "language": language or statsdays.ANY, "reason": reason,
+                 "channel": channel}):
+            per_day[(d, r, c)] += int(n)
+    return dict(per_day)
 
 
 def _lateness_code(first: datetime | None, deadline: datetime, status: str,
@@ -229,17 +405,42 @@ def _lateness_in_python(recent: list[ColumnElement[bool]], now: datetime) -> Cou
     return lateness
 
 
-def _agents(since: datetime | None, where: list[ColumnElement[bool]]
+def _agents(run: Any, since: datetime | None, where: list[ColumnElement[bool]],
+            part: statsdays.Split | None = None,
+            values: tuple[str | None, str | None, str | None] | None = None
             ) -> dict[str, tuple[int, int]]:
     """Per staff member: call attempts logged and requests closed in the period."""
     E = CallbackEvent
     in_period = [E.at >= since] if since is not None else []
+    if part is not None:
+        in_period = [_live_part(part, E.at, False, since)]
     filtered = select(R.id).where(*where) if where else None
-    agent_rows = db.session.execute(
-        select(StaffUser.name, StaffUser.email,
-               func.count().filter(E.kind == "attempt"), func.count().filter(E.kind == "resolved"))
-        .join(StaffUser, StaffUser.id == E.staff_id)
-        .where(E.kind.in_(("attempt", "resolved")), *in_period,
-               *([E.request_id.in_(filtered)] if filtered is not None else []))
-        .group_by(StaffUser.id, StaffUser.name, StaffUser.email))
-    return {(name or email): (a, r) for name, email, a, r in agent_rows}
+    counted: Counter[int] = Counter()
+    closed: Counter[int] = Counter()
+    names: dict[int, str] = {}
+    for staff_id, name, email, a, r in run.execute(
+            select(StaffUser.id, StaffUser.name, StaffUser.email,
+                   func.count().filter(E.kind == "attempt"),
+                   func.count().filter(E.kind == "resolved"))
+            .join(StaffUser, StaffUser.id == E.staff_id)
+            .where(E.kind.in_(("attempt", "resolved")), *in_period,
+                   *([E.request_id.in_(filtered)] if filtered is not None else []))
+            .group_by(StaffUser.id, StaffUser.name, StaffUser.email)):
+        counted[staff_id] += a
+        closed[staff_id] += r
+        names[staff_id] = name or email
+    if part is not None and values is not None:
+        dims, params = statsdays.dims_where(*values)
+        rows, more = statsdays.sources(part, "stats_agent_days", "stats_agent_months",
+                                       "staff_id, attempts, resolved", dims)
+        for staff_id, a, r in run.execute(text(
+                f"SELECT staff_id, sum(attempts), sum(resolved) FROM ({rows}) AS counted "
+                "GROUP BY staff_id"), {**params, **more}):
+            counted[staff_id] += int(a)
+            closed[staff_id] += int(r)
+        missing = [i for i in counted if i not in names]
+        if missing:
+            names.update({i: name or email for i, name, email in run.execute(
+                select(StaffUser.id, StaffUser.name, StaffUser.email)
+                .where(StaffUser.id.in_(missing)))})
+    return {names[i]: (counted[i], closed[i]) for i in sorted(counted)}

@@ -56,14 +56,15 @@ from urllib.parse import urlencode
 
 import psycopg
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.engine import Engine, make_url
 
 from hotline.app import create_app
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, StaffUser
+from hotline.services import statsdays
 from hotline.services.callback_policy import OUTCOMES, REF_ALPHABET, REFERRALS
-from hotline.services.stats import statistics, trends
+from hotline.services.stats import matching, statistics, trends
 from hotline.services.worklist import QueueFilter, get_request, list_queue
 from hotline.staff import users
 from tests.bench.common import (
@@ -88,10 +89,25 @@ DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/hotline_bench_queue
 REDIS_URL = "redis://127.0.0.1:6379/11"
 SUPERVISOR = "bench-supervisor@example.org"
 PASSWORD = "bench supervisor password 0123"
-OPEN, CLOSED, EVENTS_PER_REQUEST = 10_000, 100_000, 3
-CONTACTS = 70_000
+EVENTS_PER_REQUEST = 3
+HELD = 20  # open requests the signed-in supervisor holds, for "mine"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How much history: open backlog, closed requests and the days they spread over."""
+
+    open: int = 10_000
+    closed: int = 100_000
+    contacts: int = 70_000
+    days: int = 365
+
+
+SCALE = Scale()
+OPEN, CLOSED = SCALE.open, SCALE.closed
 AGENTS = 12
 TARGET_P95 = 0.150
+TIMEZONE = "Africa/Khartoum"
 TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -122,15 +138,15 @@ def ref_for(request_id: int) -> str:
     return "".join(REF_ALPHABET[n >> (3 * i) & 7] for i in range(7))
 
 
-def request_rows(now: datetime, staff: list[int], rng: random.Random
+def request_rows(now: datetime, staff: list[int], rng: random.Random, scale: Scale = SCALE
                  ) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
     """Each request as a COPY row, with its three timeline events.
 
     Open work is the backlog of the last four months, most of it recent; closed work
     spreads evenly over the year. A fifth of the first calls come after the deadline.
     """
-    ages = [(True, timedelta(days=120) * rng.random() ** 2) for _ in range(OPEN)]
-    ages += [(False, timedelta(days=365) * rng.random()) for _ in range(CLOSED)]
+    ages = [(True, timedelta(days=120) * rng.random() ** 2) for _ in range(scale.open)]
+    ages += [(False, timedelta(days=scale.days) * rng.random()) for _ in range(scale.closed)]
     ages.sort(key=lambda item: item[1], reverse=True)  # ids grow with time, as in production
     for request_id, (is_open, age) in enumerate(ages, start=1):
         created = now - age
@@ -183,7 +199,7 @@ def request_rows(now: datetime, staff: list[int], rng: random.Random
                            (request_id, closed_at, "withdrawn", None, "the caller withdrew", "")]
         ref = ref_for(request_id)
         updated = max(e[1] for e in events)
-        row = (request_id, ref, rng.randint(1, CONTACTS), channel, reason, language, safe,
+        row = (request_id, ref, rng.randint(1, scale.contacts), channel, reason, language, safe,
                times, sms_ok, status, priority, deadline, created, updated, first, attempts,
                next_try, claimed, claim_expires, outcome, referral, closed_at, rings,
                created if rings else None, f"Ref {ref}" if sms_ok else None)
@@ -200,8 +216,16 @@ def counts(engine: Engine) -> tuple[int, int, int, bool]:
     return open_n, closed_n, events, staff is not None
 
 
-def load(app: Flask, url: str, env: dict[str, str], seed: int) -> None:
-    """A fresh schema, filled: staff through the service, everything else by COPY."""
+def load(app: Flask, url: str, env: dict[str, str], seed: int, scale: Scale = SCALE) -> None:
+    """A fresh schema, filled: staff through the service, everything else by COPY.
+
+    Requests and their events stream at once over two connections (a million requests'
+    events would not fit in memory). The events' connection runs as a replica (no
+    foreign-key check: the requests it points to are not committed yet, and are right by
+    construction); the requests' connection leaves out the trigger that lists changed
+    days for the statistics summary, which is built from scratch afterwards anyway. The
+    trigger that keeps ``first_wait`` runs, as in production.
+    """
     reset_schema(url)
     migrate(env)
     with app.app_context():
@@ -211,22 +235,26 @@ def load(app: Flask, url: str, env: dict[str, str], seed: int) -> None:
     now = datetime.now(UTC)
     rng = random.Random(seed)
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur, \
+            psycopg.connect(conninfo) as side, side.cursor() as side_cur:
+        side_cur.execute("SET session_replication_role = replica")
+        cur.execute("ALTER TABLE callback_requests DISABLE TRIGGER stats_mark_request")
         with cur.copy("COPY contacts (id, phone, language, created_at, last_seen_at) "
                       "FROM STDIN") as copy:
-            for n in range(1, CONTACTS + 1):
+            for n in range(1, scale.contacts + 1):
                 seen = now - timedelta(days=365) * rng.random()
                 copy.write_row((n, f"+24991{n:07d}", rng.choice(("ar", "ar", "en")),
                                 seen - timedelta(days=30) * rng.random(), seen))
-        events: list[tuple[Any, ...]] = []
         with cur.copy(f"COPY callback_requests ({', '.join(REQUEST_COLUMNS)}) "
-                      "FROM STDIN") as copy:
-            for row, its_events in request_rows(now, staff, rng):
+                      "FROM STDIN") as copy, \
+                side_cur.copy(f"COPY callback_events ({', '.join(EVENT_COLUMNS)}) "
+                              "FROM STDIN") as event_copy:
+            for row, its_events in request_rows(now, staff, rng, scale):
                 copy.write_row(row)
-                events += its_events
-        with cur.copy(f"COPY callback_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
-            for row in events:
-                copy.write_row(row)
+                for event_row in its_events:
+                    event_copy.write_row(event_row)
+        cur.execute("ALTER TABLE callback_requests ENABLE TRIGGER stats_mark_request")
+        side.commit()
         for name in ("contacts", "callback_requests", "callback_events"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
                         f"(SELECT max(id) FROM {name}))")
@@ -266,17 +294,19 @@ def queue_page(name: str, filters: QueueFilter) -> Page:
              and not (k == "page" and v == 1)}
     if filters.callable:
         query["callable"] = "1"
+    if filters.mine:
+        query["mine"] = "1"
     first = list_queue(filters).items[0].ref
     return Page(name, "/staff/" + (f"?{urlencode(query)}" if query else ""),
                 f'data-ref="{first}"', lambda: list_queue(filters))
 
 
-def pages(app: Flask) -> list[Page]:
+def pages(app: Flask, scale: Scale = SCALE) -> list[Page]:
     """The pages of the issue, their baselines, and the services measured alone."""
     per_page = app.config["STAFF"]["per_page"]
     with app.app_context():
         now = datetime.now(UTC)
-        last_page = -(-OPEN // per_page)
+        last_page = -(-scale.open // per_page)
         found = [
             Page("/healthz", "/healthz", '"ok"', baseline=True, target=False),
             Page("/staff/account", "/staff/account", "<h1>Your account</h1>", baseline=True,
@@ -288,22 +318,54 @@ def pages(app: Flask) -> list[Page]:
                        QueueFilter(reason="medical", language="ar", per_page=per_page)),
             queue_page("worklist, callable now",
                        QueueFilter(callable=True, per_page=per_page)),
+            queue_page(f"worklist, mine ({HELD} held)",
+                       QueueFilter(mine=supervisor_id(), per_page=per_page)),
             queue_page("resolved, page 1", QueueFilter(status="resolved", per_page=per_page)),
             history_page(),
         ]
-        open_total = statistics(now=now).open_total
-    shows_open = f'<span class="n">{open_total:,}</span> open'
-
-    def numbers(days: int | None) -> None:
-        since = datetime.now(UTC) - timedelta(days=days) if days else None
-        statistics(since=since)
-        trends("Africa/Khartoum", since=since)
-
-    found += [Page(f"statistics, {label}", "/staff/stats" + query, shows_open,
-                   lambda days=days: numbers(days))
-              for label, query, days in (("30 days (default)", "", 30),
-                                         ("all time", "?period=all", None))]
+        shows_open = {where: '<span class="n">{:,}</span> open'.format(statistics(
+            now=now, where=matching(*where) if where else None).open_total)
+            for _label, _query, _days, where in STATS_PAGES}
+    found += [Page(f"statistics, {label}", "/staff/stats" + query, shows_open[where],
+                   lambda days=days, where=where: numbers(days, where))
+              for label, query, days, where in STATS_PAGES]
     return found
+
+
+# The statistics pages measured: all the summary serves, and the page's own filters.
+STATS_PAGES = (("30 days (default)", "", 30, None),
+               ("all time", "?period=all", None, None),
+               ("all time, medical in Arabic", "?period=all&reason=medical&language=ar", None,
+                ("medical", "ar", None)))
+
+
+def numbers(days: int | None, where: tuple[str | None, ...] | None, live: bool = False
+            ) -> tuple[object, object]:
+    """What the statistics page computes (``live``: without the per-day summary)."""
+    now = datetime.now(UTC)
+    since = now - timedelta(days=days) if days else None
+    conditions = matching(*where) if where else None
+    return (statistics(now=now, since=since, where=conditions, live=live),
+            trends(TIMEZONE, now=now, since=since, where=conditions, live=live))
+
+
+def same_as_live() -> list[str]:
+    """The statistics from the summary must be exactly the live ones: what differs."""
+    wrong = []
+    for label, _query, days, where in STATS_PAGES:
+        now = datetime.now(UTC)
+        since = now - timedelta(days=days) if days else None
+        conditions = matching(*where) if where else None
+        if statistics(now=now, since=since, where=conditions) != \
+                statistics(now=now, since=since, where=conditions, live=True) or \
+                trends(TIMEZONE, now=now, since=since, where=conditions) != \
+                trends(TIMEZONE, now=now, since=since, where=conditions, live=True):
+            wrong.append(f"statistics, {label}: the summary's figures differ from the live ones")
+    return wrong
+
+
+def supervisor_id() -> int:
+    return db.session.scalar(select(StaffUser.id).where(StaffUser.email == SUPERVISOR)) or 0
 
 
 def history_page() -> Page:
@@ -321,9 +383,13 @@ def history_page() -> Page:
 
 
 def service_only() -> list[tuple[str, Callable[[], object]]]:
-    """Calls no page makes yet: resolved requests newest first (``order="newest"``)."""
+    """Calls no page makes yet: resolved requests newest first (``order="newest"``); and
+    the statistics computed live, without the per-day summary (the in-run baseline)."""
     return [("list_queue resolved, newest first",
-             lambda: list_queue(QueueFilter(status="resolved", order="newest", per_page=25)))]
+             lambda: list_queue(QueueFilter(status="resolved", order="newest", per_page=25))),
+            *[(f"statistics, {label}: LIVE (no summary)",
+               lambda days=days, where=where: numbers(days, where, live=True))
+              for label, _query, days, where in STATS_PAGES]]
 
 
 # --- clients -----------------------------------------------------------------------------------
@@ -497,21 +563,23 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
                     secret_key="bench-secret-" + "x" * 32)
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.queue_page",
-                                     description=__doc__.split("\n\n")[0])
+def parse(argv: list[str] | None, prog: str = "python -m tests.bench.queue_page",
+          about: str = __doc__.split("\n\n")[0], database_url: str = DATABASE_URL,
+          redis_url: str = REDIS_URL) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=about)
     parser.add_argument("--rounds", type=int, default=50, help="requests per page [50]")
     parser.add_argument("--warmup", type=int, default=3, help="rounds not counted [3]")
     parser.add_argument("--reload", action="store_true", help="load the data again")
-    parser.add_argument("--explain", action="store_true",
-                        help="print EXPLAIN ANALYZE of every query of every page")
+    parser.add_argument("--no-explain", dest="explain", action="store_false",
+                        help="leave out EXPLAIN (ANALYZE, BUFFERS) of every page's statements "
+                             "(printed by default)")
     parser.add_argument("--explain-only", default="",
                         help="print EXPLAIN ANALYZE only for pages whose name contains one "
                              "of these comma-separated words (e.g. worklist,history)")
     parser.add_argument("--no-http", action="store_true", help="skip the gunicorn run")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--database-url", default=DATABASE_URL)
-    parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument("--database-url", default=database_url)
+    parser.add_argument("--redis-url", default=redis_url)
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.warmup < 0:
         parser.error("--rounds must be at least 1 and --warmup at least 0")
@@ -534,9 +602,10 @@ def rows_for(results: dict[str, Timings], base: str | None, with_sql: bool
     return rows
 
 
-def prepare(args: argparse.Namespace, env: dict[str, str], app: Flask, engine: Engine
-            ) -> tuple[int, int, int, bool]:
-    """Migrate the data that is there, or load it afresh; then VACUUM ANALYZE."""
+def prepare(args: argparse.Namespace, env: dict[str, str], app: Flask, engine: Engine,
+            scale: Scale = SCALE) -> tuple[int, int, int, bool]:
+    """Migrate the data that is there, or load it afresh; count the statistics' days as
+    the sweeper would; give the supervisor requests to hold; then VACUUM ANALYZE."""
     database = make_url(args.database_url).database
     found = None
     try:
@@ -544,15 +613,37 @@ def prepare(args: argparse.Namespace, env: dict[str, str], app: Flask, engine: E
         found = counts(engine)
     except RuntimeError as exc:  # e.g. a migration renamed since the data was loaded
         print(f"{exc}\nthe database starts afresh", flush=True)
-    if not args.reload and found == (OPEN, CLOSED, (OPEN + CLOSED) * EVENTS_PER_REQUEST, True):
-        vacuum(args.database_url)
-        return found
-    print(f"loading {OPEN:,} open and {CLOSED:,} closed requests into {database} ...",
-          flush=True)
+    wanted = (scale.open, scale.closed, (scale.open + scale.closed) * EVENTS_PER_REQUEST, True)
+    if args.reload or found != wanted:
+        print(f"loading {scale.open:,} open and {scale.closed:,} closed requests over "
+              f"{scale.days} days into {database} ...", flush=True)
+        started = time.perf_counter()
+        load(app, args.database_url, env, args.seed, scale)
+        print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)
+        found = counts(engine)
+    hold(app)
+    vacuum(args.database_url)
     started = time.perf_counter()
-    load(app, args.database_url, env, args.seed)
-    print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)
-    return counts(engine)
+    with app.app_context():
+        said = statsdays.refresh(TIMEZONE)
+    print(f"{said} in {time.perf_counter() - started:.1f} s (the sweeper's job)", flush=True)
+    vacuum(args.database_url)
+    return found  # type: ignore[return-value]
+
+
+def hold(app: Flask) -> None:
+    """The supervisor holds ``HELD`` open requests (claims renewed on every run): "mine"."""
+    now = datetime.now(UTC)
+    with app.app_context():
+        me = db.session.scalar(select(StaffUser.id).where(StaffUser.email == SUPERVISOR))
+        db.session.execute(update(CallbackRequest).where(CallbackRequest.claimed_by_id == me)
+                           .values(claimed_by_id=None, claim_expires_at=None))
+        picked = select(CallbackRequest.id).where(CallbackRequest.status == "open",
+                                                  CallbackRequest.claimed_by_id.is_(None)) \
+            .order_by(CallbackRequest.id).limit(HELD).scalar_subquery()
+        db.session.execute(update(CallbackRequest).where(CallbackRequest.id.in_(picked))
+                           .values(claimed_by_id=me, claim_expires_at=now + timedelta(days=2)))
+        db.session.commit()
 
 
 def over_http(args: argparse.Namespace, env: dict[str, str], workers: Workers,
@@ -583,8 +674,12 @@ def over_http(args: argparse.Namespace, env: dict[str, str], workers: Workers,
     return results, note
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
+def main(argv: list[str] | None = None, scale: Scale = SCALE,
+         keep: Callable[[Page], bool] = lambda page: True,
+         parsed: argparse.Namespace | None = None) -> int:
+    """The run; ``stats_page`` calls it with a million requests and only the statistics
+    pages (``keep``) and its own database."""
+    args = parsed or parse(argv)
     env = bench_env(args)
     workers = Workers()
     require_scratch(args.database_url, args.redis_url)
@@ -594,10 +689,10 @@ def main(argv: list[str] | None = None) -> int:
                       if k.startswith("HOTLINE_")})
     with app.app_context():
         engine = db.engine
-    found = prepare(args, env, app, engine)
+    found = prepare(args, env, app, engine, scale)
     with engine.connect() as conn:
         newest = conn.execute(select(func.max(CallbackRequest.created_at))).scalar_one()
-    measured = pages(app)
+    measured = [page for page in pages(app, scale) if page.baseline or keep(page)]
     sql = SqlCounter(engine)
     http_results: dict[str, Timings] = {}
     described = workers.describe(env)
@@ -610,7 +705,8 @@ def main(argv: list[str] | None = None) -> int:
     local_results = measure(measured, lambda p: local.request("GET", p.path), args.rounds,
                             args.warmup, sql)
     print("services alone ...", flush=True)
-    calls = [(p.name, p.service) for p in measured if p.service is not None] + service_only()
+    calls = [(p.name, p.service) for p in measured if p.service is not None] + \
+        [(name, call) for name, call in service_only() if keep(Page(name, "", ""))]
     service_results = time_calls(calls, app, args.rounds, args.warmup, sql)  # type: ignore
 
     print(f"\nQueue and statistics pages: {found[0]:,} open, {found[1]:,} closed requests, "
@@ -638,6 +734,11 @@ def main(argv: list[str] | None = None) -> int:
                              if not words or any(w in p.name for w in words)], sql)
     errors = [e for results in (http_results, local_results)
               for t in results.values() for e in t.errors]
+    with app.app_context():
+        differ = same_as_live()
+    print("\nStatistics from the per-day summary == the live computation (every period and "
+          f"filter measured): {'no' if differ else 'yes'}")
+    errors += differ
     if errors:
         shout(["ERRORS: the figures above do not count", *errors])
         return 1
