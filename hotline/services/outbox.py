@@ -21,6 +21,7 @@ from typing import Any, Literal
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import and_, bindparam, case, event, func, literal, or_, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -93,7 +94,7 @@ def queue_sms(session: Session | scoped_session, *, to: str, body: str, language
     else:
         real.add(row)
         real.flush()
-    _after_commit_enqueue(real, row.id, priority, body=body)
+    _after_commit_enqueue(real, row.id, priority, body)
     return row
 
 
@@ -105,9 +106,8 @@ def _utc(at: datetime | None) -> datetime | None:
 
 # --- handing ids to rq once the rows are committed --------------------------------------------
 
-def _after_commit_enqueue(session: Session, message_id: int, priority: str,
-                          delay: timedelta | None = None, body: str | None = None) -> None:
-    session.info.setdefault(_PENDING, []).append((message_id, priority, delay, body))
+def _after_commit_enqueue(session: Session, message_id: int, priority: str, body: str) -> None:
+    session.info.setdefault(_PENDING, []).append((message_id, priority, body))
     if session.info.get(_HOOKED):
         return
     session.info[_HOOKED] = True
@@ -116,19 +116,13 @@ def _after_commit_enqueue(session: Session, message_id: int, priority: str,
 
 
 def _on_commit(session: Session) -> None:
-    """One job per text not already waiting for a job (see ``_mark_waiting``), and one
-    per delay for the retries."""
-    pending = session.info.pop(_PENDING, [])
+    """One job per text not already waiting for a job (see ``_mark_waiting``)."""
     texts: dict[tuple[str, str], list[int]] = {}
-    for message_id, priority, delay, body in pending:
-        if delay is None and body is not None:
-            texts.setdefault((priority, body), []).append(message_id)
+    for message_id, priority, body in session.info.pop(_PENDING, []):
+        texts.setdefault((priority, body), []).append(message_id)
     now = [(i, p) for (p, body), ids in texts.items() if _mark_waiting(p, body) for i in ids]
     if now:
         enqueue(now)
-    for delay in {d for _, _, d, b in pending if d is not None or b is None}:
-        enqueue([(i, p) for i, p, d, b in pending if d == delay and (d is not None or b is None)],
-                delay=delay)
 
 
 def _waiting_key(priority: str, body: str) -> str:
@@ -224,12 +218,16 @@ def _batch_size(priority: str, parts: int) -> int:
     return size
 
 
-def _claim_statement() -> Any:
+def _claim_statement(indexed: bool) -> Any:
     """One statement that takes a batch: rows of one text and priority, due, not locked
     by another worker (``SKIP LOCKED``), each moved to ``sending``, or straight to
     ``expired`` or ``suppressed`` (silent exit: everything; opt-out or unreachable: bulk)
-    when it must not go. One round trip, because a batch's cost is its round trips."""
-    om, contact = OutboxMessage, Contact
+    when it must not go. One round trip, because a batch's cost is its round trips.
+
+    ``indexed`` (PostgreSQL) also matches the body's md5, which is how
+    ``ix_outbox_messages_queued_text`` finds the rows of one text in id order; without
+    it each claim walked past every row already sent (migration 0012_send)."""
+    om, contact = OutboxMessage.__table__.c, Contact.__table__.c
     now = bindparam("p_now")
     why = case((and_(om.expires_at.is_not(None), om.expires_at <= now),
                 literal("expired before sending")),
@@ -239,16 +237,19 @@ def _claim_statement() -> Any:
                (and_(om.priority == "bulk", contact.unreachable_at.is_not(None)),
                 literal("unreachable")),
                else_=literal(""))
+    same_text = [om.body == bindparam("p_body")]
+    if indexed:
+        same_text.append(func.md5(om.body) == func.md5(bindparam("p_body")))
     picked = (select(om.id.label("pick_id"), why.label("why"))
-              .outerjoin(contact, contact.phone == om.recipient)
-              .where(om.status == "queued", om.body == bindparam("p_body"),
-                     om.priority == bindparam("p_priority"),
+              .select_from(OutboxMessage.__table__.outerjoin(
+                  Contact.__table__, contact.phone == om.recipient))
+              .where(om.status == "queued", *same_text, om.priority == bindparam("p_priority"),
                      or_(om.not_before.is_(None), om.not_before <= now),
                      or_(om.next_attempt_at.is_(None), om.next_attempt_at <= now))
               .order_by(om.id).limit(bindparam("p_size"))
-              .with_for_update(skip_locked=True, of=om)).cte("picked")
+              .with_for_update(skip_locked=True, of=OutboxMessage.__table__)).cte("picked")
     going = picked.c.why == ""
-    return (update(om).where(om.id == picked.c.pick_id)
+    return (update(OutboxMessage.__table__).where(om.id == picked.c.pick_id)
             .values(status=case((going, literal("sending")),
                                 (picked.c.why == "expired before sending", literal("expired")),
                                 else_=literal("suppressed")),
@@ -257,7 +258,11 @@ def _claim_statement() -> Any:
             .returning(om.id, om.recipient, om.priority, om.attempts, om.status, om.error))
 
 
-CLAIM = _claim_statement()
+CLAIM = {True: _claim_statement(indexed=True), False: _claim_statement(indexed=False)}
+
+
+def _postgresql(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
 
 
 def send(message_ids: int | list[int]) -> str:
@@ -268,19 +273,20 @@ def send(message_ids: int | list[int]) -> str:
     A job is enqueued per commit, or not at all when a job for the same text is
     already waiting (``_mark_waiting``): that one takes the rows. The job holds one
     database connection throughout and hands on what is left after ``JOB_SECONDS``.
+    It works in SQLAlchemy Core on that connection: a batch is a few statements whose
+    rows are never needed as objects.
     """
     from hotline.extensions import db
 
     ids = [message_ids] if isinstance(message_ids, int) else list(message_ids)
     said: dict[str, int] = {}
     now = utcnow()
-    with db.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as session:
-        waiting = session.execute(
-            select(OutboxMessage.id, OutboxMessage.body, OutboxMessage.priority,
-                   OutboxMessage.parts, OutboxMessage.not_before, OutboxMessage.next_attempt_at)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "queued")
-            .order_by(OutboxMessage.id)).all()
-        session.rollback()
+    om = OutboxMessage.__table__.c
+    with db.engine.connect() as conn:
+        waiting = conn.execute(
+            select(om.id, om.body, om.priority, om.parts, om.not_before, om.next_attempt_at)
+            .where(om.id.in_(ids), om.status == "queued").order_by(om.id)).all()
+        conn.rollback()
         said["taken"] = len(ids) - len(waiting)
         texts: dict[tuple[str, str], Any] = {}
         for lead in waiting:
@@ -294,36 +300,40 @@ def send(message_ids: int | list[int]) -> str:
         for index, ((priority, body), lead) in enumerate(items):
             _clear_waiting(priority, body)  # before claiming: later commits enqueue anew
             while time.monotonic() - began <= JOB_SECONDS:
-                counts = _send_batch(session, lead)
+                counts = _send_batch(conn, lead)
                 if not counts:  # nothing of this text left (or another worker has it)
                     break
                 for word, n in counts.items():
                     said[word] = said.get(word, 0) + n
             else:  # out of time: a fresh job carries on, so the worker can take replies
-                said["handed on"] = enqueue(_still_queued(session, [k for k, _ in items[index:]]))
+                said["handed on"] = enqueue(_still_queued(conn, [k for k, _ in items[index:]]))
                 break
     return ", ".join(f"{n} {word}" for word, n in sorted(said.items()) if n) or "nothing"
 
 
-def _still_queued(session: Session, texts: list[tuple[str, str]]) -> list[tuple[int, str]]:
+def _still_queued(conn: Connection, texts: list[tuple[str, str]]) -> list[tuple[int, str]]:
     """One queued row of each text, to lead a fresh job to all of them."""
+    om = OutboxMessage.__table__.c
     found = []
     for priority, body in texts:
-        first = session.scalar(select(func.min(OutboxMessage.id))
-                               .where(OutboxMessage.status == "queued",
-                                      OutboxMessage.body == body,
-                                      OutboxMessage.priority == priority))
+        first = conn.scalar(select(func.min(om.id)).where(
+            om.status == "queued", om.body == body, om.priority == priority))
         if first is not None:
             found.append((first, priority))
-    session.rollback()
+    conn.rollback()
     return found
 
 
-def _send_batch(session: Session, lead: Any) -> dict[str, int]:
+def _send_batch(conn: Connection, lead: Any) -> dict[str, int]:
     """One batch of ``lead``'s text: claim, one gateway request, every outcome; {} when
-    nothing of the text was left to claim."""
+    nothing of the text was left to claim.
+
+    Two transactions. The claim's commit is durable before the request goes out: were
+    it lost, the rows would be ``queued`` again and sent a second time, silently. The
+    outcomes' commit is not (see ``_record``).
+    """
     now = utcnow()
-    claimed = session.execute(CLAIM, {
+    claimed = conn.execute(CLAIM[_postgresql(conn)], {
         "p_now": now, "p_body": lead.body, "p_priority": lead.priority,
         "p_size": _batch_size(lead.priority, lead.parts)}).all()
     going, twice = [], []
@@ -337,9 +347,10 @@ def _send_batch(session: Session, lead: Any) -> dict[str, int]:
             seen.add(row.recipient)
             going.append(row)
     if twice:
-        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(twice))
-                        .values(status="queued", attempts=OutboxMessage.attempts - 1))
-    session.commit()
+        om = OutboxMessage.__table__.c
+        conn.execute(update(OutboxMessage.__table__).where(om.id.in_(twice))
+                     .values(status="queued", attempts=om.attempts - 1))
+    conn.commit()
     counts = {"expired or suppressed": len(claimed) - len(going) - len(twice)}
     if not going:
         return counts if claimed else {}
@@ -350,33 +361,55 @@ def _send_batch(session: Session, lead: Any) -> dict[str, int]:
     except GatewayError as exc:
         outcomes = {r.recipient: Outcome(r.recipient, exc.verdict, exc.code) for r in going}
         log.warning("gateway refused a batch of %s: %s", len(going), exc)
-    for word, n in _record(session, going, outcomes).items():
+    recorded, retries = _record(conn, going, outcomes)
+    conn.commit()
+    for delay, ids in retries.items():
+        enqueue([(i, lead.priority) for i in ids], delay=delay)
+    for word, n in recorded.items():
         counts[word] = counts.get(word, 0) + n
-    session.commit()
     return counts
 
 
-RECORD = (update(OutboxMessage)
-          .where(OutboxMessage.id == bindparam("b_id"), OutboxMessage.status == "sending")
-          .values(status=bindparam("b_status"), error=bindparam("b_error"),
-                  provider_status=bindparam("b_code"),
-                  provider_message_id=bindparam("b_message_id"),
-                  sent_at=bindparam("b_sent_at"), next_attempt_at=bindparam("b_next"),
-                  updated_at=bindparam("b_now")))
+# Every recipient's outcome in one statement: one row of arrays, whatever the batch size.
+RECORD_SET = text("""
+    UPDATE outbox_messages AS o
+    SET status = v.status, error = v.error, provider_status = v.code,
+        provider_message_id = v.message_id, next_attempt_at = v.next_at,
+        sent_at = CASE WHEN v.status = 'sent' THEN :now END, updated_at = :now
+    FROM unnest(CAST(:ids AS integer[]), CAST(:statuses AS text[]), CAST(:errors AS text[]),
+                CAST(:codes AS text[]), CAST(:message_ids AS text[]),
+                CAST(:next_ats AS timestamptz[]))
+         AS v (id, status, error, code, message_id, next_at)
+    WHERE o.id = v.id AND o.status = 'sending'""")
+# The same row by row, where there are no arrays (SQLite, the development default).
+RECORD_ROW = (update(OutboxMessage.__table__)
+              .where(OutboxMessage.id == bindparam("b_id"), OutboxMessage.status == "sending")
+              .values(status=bindparam("b_status"), error=bindparam("b_error"),
+                      provider_status=bindparam("b_code"),
+                      provider_message_id=bindparam("b_message_id"),
+                      sent_at=bindparam("b_sent_at"), next_attempt_at=bindparam("b_next"),
+                      updated_at=bindparam("b_now")))
 
 
-def _record(session: Session, rows: list[Any],
-            outcomes: dict[str, Outcome]) -> dict[str, int]:
+def _record(conn: Connection, rows: list[Any], outcomes: dict[str, Outcome]
+            ) -> tuple[dict[str, int], dict[timedelta, list[int]]]:
     """Write each recipient's outcome; retries go back to ``queued`` with a backoff.
+    Returns the count of each new status, and the ids to enqueue again by delay once
+    the caller has committed.
 
     Only rows still ``sending`` change (the sweeper may have given up on a send that
-    took too long). This commit is asynchronous on PostgreSQL: if the database
-    itself crashes in the next instant and loses it, the rows are still ``sending``
-    and the sweeper treats them as a lost worker's, the same rule as any ambiguous send.
+    took too long). The commit that follows is asynchronous on PostgreSQL (no wait for
+    the disk): if the database itself crashes in the next instant and loses it, the
+    rows are still ``sending`` (their claim was durable), and the sweeper treats them
+    as a lost worker's: a reply is sent again and says so in its row, bulk is marked
+    failed, never doubled. That is the rule of any ambiguous send, so losing this
+    commit costs at most the documented ambiguity, and never a silent double.
     """
     now = utcnow()
     counts: dict[str, int] = {}
-    params, opted_out = [], []
+    retries: dict[timedelta, list[int]] = {}
+    ids, statuses, errors, codes, message_ids, next_ats = [], [], [], [], [], []
+    opted_out = []
     for row in rows:
         outcome = outcomes.get(row.recipient) or Outcome(row.recipient, "ambiguous", "no-answer")
         verdict = outcome.verdict
@@ -384,32 +417,43 @@ def _record(session: Session, rows: list[Any],
             # Replies: at least once (a doubled reply beats a lost one). Bulk: at most once
             # (one request carries a whole batch; doubling it doubles it for everyone).
             verdict = "retry" if row.priority == "reply" else "failed-ambiguous"
-        values = {"b_id": row.id, "b_code": outcome.code, "b_now": now, "b_message_id": None,
-                  "b_sent_at": None, "b_next": None, "b_error": ""}
+        message_id, next_at, error = None, None, ""
         if verdict == "accepted":
-            values.update(b_status="sent", b_sent_at=now, b_message_id=outcome.message_id)
+            status, message_id = "sent", outcome.message_id
         elif verdict == "retry" and row.attempts < int(settings()["max_attempts"]):
             delay = _backoff(row.attempts)
-            values.update(b_status="queued", b_next=now + delay,
-                          b_error=f"retrying after {outcome.code}")
-            _after_commit_enqueue(session, row.id, row.priority, delay)
+            status, next_at, error = "queued", now + delay, f"retrying after {outcome.code}"
+            retries.setdefault(delay, []).append(row.id)
         else:
-            values.update(b_status="failed", b_error={
-                "retry": "gave up after retries", "permanent": "refused by gateway",
-                "failed-ambiguous": "may or may not have been sent; not retried",
-            }.get(verdict, verdict) + f" ({outcome.code})")
+            status = "failed"
+            error = {"retry": "gave up after retries", "permanent": "refused by gateway",
+                     "failed-ambiguous": "may or may not have been sent; not retried",
+                     }.get(verdict, verdict) + f" ({outcome.code})"
             if outcome.opted_out:
                 opted_out.append(row.recipient)
-        counts[values["b_status"]] = counts.get(values["b_status"], 0) + 1
-        params.append(values)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    session.connection().execute(RECORD, params)  # Core executemany, no ORM bookkeeping
+        counts[status] = counts.get(status, 0) + 1
+        ids.append(row.id)
+        statuses.append(status)
+        errors.append(error)
+        codes.append(outcome.code)
+        message_ids.append(message_id)
+        next_ats.append(next_at)
+    if _postgresql(conn):
+        conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        conn.execute(RECORD_SET, {"now": now, "ids": ids, "statuses": statuses,
+                                  "errors": errors, "codes": codes,
+                                  "message_ids": message_ids, "next_ats": next_ats})
+    else:
+        conn.execute(RECORD_ROW, [
+            {"b_id": i, "b_status": st, "b_error": e, "b_code": c, "b_message_id": m,
+             "b_sent_at": now if st == "sent" else None, "b_next": n, "b_now": now}
+            for i, st, e, c, m, n in zip(ids, statuses, errors, codes, message_ids, next_ats,
+                                         strict=True)])
     if opted_out:
-        session.execute(update(Contact).where(Contact.phone.in_(opted_out),
-                                              Contact.opted_out_at.is_(None))
-                        .values(opted_out_at=now))
-    return counts
+        conn.execute(update(Contact.__table__).where(Contact.phone.in_(opted_out),
+                                                    Contact.opted_out_at.is_(None))
+                     .values(opted_out_at=now))
+    return counts, retries
 
 
 def _backoff(attempts: int) -> timedelta:
