@@ -66,6 +66,10 @@ class FakeAT:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are two writes: with Nagle on, the body of an answer on a
+            # kept-alive connection waits for the client's delayed ACK (40 ms), which no
+            # real gateway does.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:  # quiet
                 pass
