@@ -1,35 +1,59 @@
 """Named actions that flows may call; each is a thin door from the engine to a service.
 
 An action must be idempotent: replaying a lost session runs it again.
-``PROVIDES`` names the variables an action sets, so ``hotline check`` knows
-which placeholders will be filled.
+``@action`` declares a function with the variables it sets (so ``hotline check``
+knows which placeholders will be filled); importing this module registers
+nothing: the app factory takes ``declared_actions()`` into the app it builds.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
 from flask import current_app
 
 from hotline import alerttexts, areas
+from hotline.errors import HotlineError
 from hotline.flows.engine import Action, ActionCall, ActionResult
-from hotline.services import broadcasts, callbacks, inbound_sms, leaders, subscriptions
+from hotline.services import broadcasts, caller_requests, inbound_sms, leaders, subscriptions
 
-ACTIONS: dict[str, Action] = {}
-PROVIDES: dict[str, tuple[str, ...]] = {}
+DECLARED = "__hotline_action__"  # (name, provides) on a function declared with @action
 
 
-def action(name: str, provides: tuple[str, ...] = ()):
-    """Register a function as the action ``name``."""
+@dataclass(frozen=True)
+class ActionTable:
+    """The actions one app's flows may call by name, and the variables each one sets."""
 
-    def register(func: Action) -> Action:
-        ACTIONS[name] = func
-        PROVIDES[name] = provides
+    actions: Mapping[str, Action]
+    provides: Mapping[str, tuple[str, ...]]
+
+    def provided_vars(self) -> set[str]:
+        return {var for names in self.provides.values() for var in names}
+
+
+def action(name: str, provides: tuple[str, ...] = ()) -> Callable[[Action], Action]:
+    """Declare a function as the action ``name`` (marks it; registers nothing)."""
+
+    def declare(func: Action) -> Action:
+        setattr(func, DECLARED, (name, provides))
         return func
 
-    return register
+    return declare
 
 
-def provided_vars() -> set[str]:
-    return {var for names in PROVIDES.values() for var in names}
+def declared_actions() -> ActionTable:
+    """A new table of every action declared in this module, for one app (or one check)."""
+    actions: dict[str, Action] = {}
+    provides: dict[str, tuple[str, ...]] = {}
+    for func in list(globals().values()):
+        if inspect.isfunction(func) and hasattr(func, DECLARED):
+            name, sets = getattr(func, DECLARED)
+            if name in actions:
+                raise HotlineError(f"two functions declare the action {name!r}")
+            actions[name], provides[name] = func, sets
+    return ActionTable(actions, provides)
 
 
 @action("callback.submit", provides=("ref", "until"))
@@ -41,17 +65,17 @@ def callback_submit(call: ActionCall) -> ActionResult:
     we call. Replays and repeats update the caller's open request.
     """
     v = call.vars
-    done = callbacks.submit(call.context["phone"], reason=v.get("reason", ""),
-                            safe_to_call=v.get("safe", ""), safe_times=v.get("times", ""),
-                            sms_ok=v.get("sms") == "yes", language=call.lang,
-                            channel=call.context.get("channel", "ussd"))
+    done = caller_requests.submit(call.context["phone"], reason=v.get("reason", ""),
+                                  safe_to_call=v.get("safe", ""), safe_times=v.get("times", ""),
+                                  sms_ok=v.get("sms") == "yes", language=call.lang,
+                                  channel=call.context.get("channel", "ussd"))
     return ActionResult(done.expect_day, {"ref": done.ref, "until": done.expect_until})
 
 
 @action("callback.mine", provides=("ref", "until"))
 def callback_mine(call: ActionCall) -> ActionResult:
     """The caller's open request: outcome ``none``, or the day we call (as for submit)."""
-    found = callbacks.open_request(call.context["phone"])
+    found = caller_requests.open_request(call.context["phone"])
     if found is None:
         return ActionResult("none")
     return ActionResult(found.expect_day, {"ref": found.ref, "until": found.expect_until})
@@ -60,7 +84,7 @@ def callback_mine(call: ActionCall) -> ActionResult:
 @action("callback.cancel")
 def callback_cancel(call: ActionCall) -> ActionResult:
     """Withdraw the request "My call request" showed (by its reference, the caller's own)."""
-    callbacks.cancel_by_caller(call.context["phone"], call.vars.get("ref", ""))
+    caller_requests.cancel_by_caller(call.context["phone"], call.vars.get("ref", ""))
     return ActionResult()
 
 
@@ -72,8 +96,8 @@ def contact_exit(call: ActionCall) -> ActionResult:
     subscriptions.unsubscribe(call.context["phone"], channel="exit", lang=call.lang,
                               ref=f"{call.context.get('channel', 'ussd')}:"
                                   f"{call.context.get('session_id', '')[:100]}:exit")
-    callbacks.withdraw_for_phone(call.context["phone"],
-                                 channel=call.context.get("channel", "ussd"))
+    caller_requests.withdraw_for_phone(call.context["phone"],
+                                       channel=call.context.get("channel", "ussd"))
     return ActionResult()
 
 

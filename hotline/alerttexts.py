@@ -80,7 +80,7 @@ def settings_problems(alerts: Mapping[str, object]) -> list[str]:
     match = HOURS.match(quiet.replace(" ", ""))
     if not match or quiet.split("-")[0].strip() == quiet.split("-")[1].strip():
         found.append(f"[alerts] quiet_hours must look like 21:00-07:00, got {quiet!r}")
-    cost = alerts.get("cost_per_part", 0)
+    cost = alerts.get("cost_per_part")
     if not isinstance(cost, int | float) or isinstance(cost, bool) or cost < 0:
         found.append(f"[alerts] cost_per_part must be a number of 0 or more, got {cost!r}")
     return found

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hotline import alerttexts, areas, config, deadline, logs
-from hotline.actions import ACTIONS, provided_vars
+from hotline.actions import ActionTable, declared_actions
 from hotline.content import Catalog
 from hotline.errors import ConfigError, SpecError
 from hotline.extensions import db, migrate
@@ -27,7 +27,7 @@ from hotline.flows import Engine, Graph
 from hotline.flows.check import check_all
 from hotline.jobqueue import JobQueue
 from hotline.keywords import Keywords
-from hotline.services import callbacks, ussd
+from hotline.services import callback_policy, ussd
 from hotline.services.inbound_sms import ENTRY_NODES, SmsService
 from hotline.services.ussd import ERROR_KEYS, UssdService
 from hotline.spool import Spool
@@ -83,7 +83,7 @@ def check_specs(settings: Mapping[str, Any]):
 
 
 def silent_exit_words(settings: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(str(w) for w in (settings.get("SMS") or {}).get("silent_exit", ()))
+    return tuple(str(w) for w in settings["SMS"]["silent_exit"])
 
 
 @lru_cache(maxsize=8)
@@ -93,8 +93,9 @@ def _check_specs(root: str, centre: str, all_budgets: tuple, windows: tuple = ()
     alerts = json.loads(alerts_json)
     known_areas, area_problems = areas.read()
     templates, _ = alerttexts.parse_templates(alerts.get("templates") or {})
+    table = declared_actions()
     checked = check_all(Path(root), values=values, budgets=all_budgets,
-                        action_names=set(ACTIONS), action_vars=provided_vars(),
+                        action_names=set(table.actions), action_vars=table.provided_vars(),
                         code_keys=ERROR_KEYS, screen_keys=ERROR_KEYS, windows=dict(windows),
                         hooks=[alerttexts.check_hook(alerts, known_areas, area_problems)],
                         choices=lambda catalog: alerttexts.choice_lists(catalog, known_areas,
@@ -108,7 +109,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     settings = config.load_settings(overrides)
     problems = config.problems(settings)
     try:
-        callback_settings = callbacks.parse_settings(settings)
+        callback_settings = callback_policy.parse_settings(settings)
     except ConfigError as exc:
         problems += exc.problems
     problems += alerttexts.settings_problems(settings.get("ALERTS") or {})
@@ -121,7 +122,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         config.fill_development_secrets(settings, Path(app.instance_path))
     app.config.update(settings)
     app.extensions["hotline.callbacks"] = callback_settings
-    hops = int(settings.get("PROXY_HOPS") or 0)
+    register_by_name(app)
+    hops = int(settings["PROXY_HOPS"])
     if hops:  # the client's address (sign-in throttling) is the proxy's unless we trust it
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # (Flask's own idiom)
@@ -271,12 +273,14 @@ def register_flows(app: Flask) -> None:
     lists = alerttexts.choice_lists(catalog, areas.load(), templates)
     app.extensions["hotline.alert_templates"] = templates
     engines: dict[str, Engine] = {}
+    actions: ActionTable = app.extensions["hotline.actions"]
 
     def engine_for(network_code: str) -> Engine:
         key = network_code if network_code in network_budgets else ""
         if key not in engines:
             engines[key] = Engine(graph, catalog, values=centre, budget=network_budgets[key],
-                                  actions=ACTIONS, default_lang=app.config["DEFAULT_LANGUAGE"],
+                                  actions=actions.actions,
+                                  default_lang=app.config["DEFAULT_LANGUAGE"],
                                   windows=window_hours(app.config), choices=lists)
         return engines[key]
 
@@ -295,6 +299,21 @@ def register_flows(app: Flask) -> None:
                      app.extensions["hotline.log_every"]),
         app.config,
         config.service_codes(app.config), app.extensions["hotline.log_every"])
+
+
+def register_by_name(app: Flask) -> None:
+    """What this app runs by name, given here and nowhere else: the flow actions, the
+    sweeps ``hotline sweep`` runs, and the development login ``make run`` prints.
+
+    Importing a module registers nothing, so no app depends on which modules happened
+    to be imported first, and two apps (or two tests) never share a registry.
+    """
+    from hotline import sweeper
+    from hotline.staff import users
+
+    app.extensions["hotline.actions"] = declared_actions()
+    app.extensions["hotline.sweeps"] = sweeper.STANDARD_SWEEPS
+    app.extensions["hotline.dev_logins"] = (users.development_login,)
 
 
 def register_blueprints(app: Flask) -> None:

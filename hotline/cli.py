@@ -37,7 +37,10 @@ def cli() -> None:
               help="Check the flows/ and content/ of another folder (a working copy).")
 def check(show_report: bool, root: str | None) -> None:
     """Validate every flow and every language at once; exit 1 on any problem."""
-    settings = load_settings({"ROOT": str(Path(root).resolve())} if root else None)
+    try:  # the instance settings file may be unreadable or name unknown keys
+        settings = load_settings({"ROOT": str(Path(root).resolve())} if root else None)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     checked = check_specs(settings)
     if show_report and checked.graph is not None and not checked.problems:  # texts render
         for line in report(checked, values=settings["CENTRE"], budget=budgets(settings)[""],

@@ -1,4 +1,10 @@
-"""Settings: ``config/defaults.toml``, then ``HOTLINE_*`` environment, then overrides.
+"""Settings: ``config/defaults.toml``, then the instance settings file, then ``HOTLINE_*``
+environment, then overrides.
+
+``config/defaults.toml`` is the one place a default lives: code reads the loaded
+settings and never repeats a value. Site values (holidays, the centre's numbers)
+go in the instance file, ``instance/hotline.toml`` (or ``HOTLINE_SETTINGS_FILE``),
+which nobody tracks: an Eid date is not an edit to the repository.
 
 In production every problem stops start-up in one ``ConfigError``; in
 development missing secrets are generated once into ``instance/`` so that
@@ -16,8 +22,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hotline.errors import ConfigError
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = ROOT / "config" / "defaults.toml"
+INSTANCE_FILE = "hotline.toml"  # in the instance folder, unless HOTLINE_SETTINGS_FILE names one
 ENV_PREFIX = "HOTLINE_"
 ENVIRONMENTS = ("development", "production")
 # What one USSD screen can carry at most (182 GSM-7 characters, 91 UCS-2), and the
@@ -31,11 +40,61 @@ INT_KEYS = {"ussd": ("gsm7_budget", "ucs2_budget", "session_ttl", "max_hops", "m
 MIN_WEBHOOK_TOKEN = 32
 GATEWAY_SECONDS = 10  # Africa's Talking waits this long for a USSD answer
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+OPEN_TABLES = {("ussd", "networks"), ("alerts", "templates")}  # not in the defaults, or not all
 
 
 def _read_defaults(path: Path = DEFAULTS) -> dict[str, Any]:
     with path.open("rb") as fh:
         return tomllib.load(fh)
+
+
+def instance_file(overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Path:
+    """Where this instance's own settings are: ``HOTLINE_SETTINGS_FILE``, else
+    ``hotline.toml`` in the instance folder (``INSTANCE_PATH``, else ``instance/``)."""
+    environ = os.environ if environ is None else environ
+    named = environ.get(f"{ENV_PREFIX}SETTINGS_FILE")
+    if named:
+        return Path(named)
+    folder = (overrides or {}).get("INSTANCE_PATH") or ROOT / "instance"
+    return Path(folder) / INSTANCE_FILE
+
+
+def _merge_instance(settings: dict[str, Any], path: Path) -> None:
+    """The instance file over the defaults, key by key within each section.
+
+    A table replaces the default's whole (``[callbacks.windows]`` is the site's
+    windows, not the defaults plus these). A key or section the defaults do not
+    have is refused, so a misspelt ``holiday`` cannot be silently ignored; a value
+    of the wrong kind is reported by ``problems`` like any other setting.
+    """
+    if not path.is_file():
+        return
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot be read as TOML ({exc})"]) from None
+    unknown: list[str] = []
+    for key, value in raw.pop("hotline", {}).items():
+        if key.upper() in settings and not isinstance(settings[key.upper()], dict):
+            settings[key.upper()] = value
+        else:
+            unknown.append(f"[hotline] {key}")
+    for section, values in raw.items():
+        target = settings.get(section.upper())
+        if not isinstance(target, dict) or not isinstance(values, dict):
+            unknown.append(f"[{section}]")
+            continue
+        for key, value in values.items():
+            # [ussd.networks.*] and [alerts.templates.*] are the site's to add
+            if key in target or (section, key) in OPEN_TABLES:
+                target[key] = value
+            else:
+                unknown.append(f"[{section}] {key}")
+    if unknown:
+        raise ConfigError([f"{path}: {name} is not a setting (config/defaults.toml lists "
+                           "them all)" for name in unknown])
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None,
@@ -45,6 +104,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
     settings: dict[str, Any] = {k.upper(): v for k, v in raw.pop("hotline", {}).items()}
     for section, values in raw.items():
         settings[section.upper()] = dict(values)
+    _merge_instance(settings, instance_file(overrides, environ))
     environ = os.environ if environ is None else environ
     for name, value in environ.items():
         key = name[len(ENV_PREFIX):]
@@ -82,7 +142,7 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
             value = settings.get(section.upper(), {}).get(key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 found.append(f"[{section}] {key} must be a positive whole number, got {value!r}")
-    oncall = settings.get("OUTBOX", {}).get("oncall_numbers", [])
+    oncall = settings.get("OUTBOX", {}).get("oncall_numbers")
     if not isinstance(oncall, list) or not all(
             isinstance(n, str) and n[:1] == "+" and n[1:].isdigit() and 7 < len(n) < 17
             for n in oncall):
@@ -101,8 +161,8 @@ def problems(settings: Mapping[str, Any]) -> list[str]:
                          f"{GATEWAY_SECONDS - 1} s, the gateway waits {GATEWAY_SECONDS} s")
         if limits["ready_seconds"] >= 2:
             found.append("[limits] ready_seconds must be under 2: /readyz answers within 2 s")
-    hops = settings.get("PROXY_HOPS", 0)
-    if not str(hops).isdigit() or int(hops) > 5:
+    hops = settings.get("PROXY_HOPS")
+    if not str(hops).isdigit() or int(str(hops)) > 5:
         found.append(f"HOTLINE_PROXY_HOPS must be a whole number from 0 to 5, got {hops!r}")
     found += cross_checks(settings)
     if env != "production":

@@ -25,8 +25,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
+from hotline.errors import HotlineError
 
-class DeadlineExceeded(Exception):
+
+class DeadlineExceeded(HotlineError):
     """The work's time is up; raised instead of starting another statement."""
 
 

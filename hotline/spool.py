@@ -22,12 +22,14 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
+from hotline.errors import HotlineError
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], None]
 
 
-class SpoolError(Exception):
+class SpoolError(HotlineError):
     """Neither Redis nor the local disk took the item."""
 
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from flask import current_app
+
 from hotline.extensions import db
 
 log = logging.getLogger(__name__)
 
-SWEEPS: list[Callable[[], str]] = []
-DEV_LOGINS: list[Callable[[], str]] = []
-
 
 def sweep() -> list[str]:
-    """Run every registered sweep; each returns one line saying what it did.
+    """Run every sweep the app registered (``STANDARD_SWEEPS``, by ``create_app``); each
+    returns one line saying what it did.
 
     One sweep failing (PostgreSQL or Redis still away) does not keep the others from
     running; its line says so and the next minute tries again.
     """
     lines = []
-    for job in SWEEPS:
+    for job in current_app.extensions.get("hotline.sweeps", ()):
         try:
             lines.append(job())
         except Exception as exc:
@@ -32,16 +32,15 @@ def sweep() -> list[str]:
 
 
 def development_logins() -> list[str]:
-    return [make() for make in DEV_LOGINS]
+    """The lines ``make run`` prints: each login the app registered (development only)."""
+    return [make() for make in current_app.extensions.get("hotline.dev_logins", ())]
 
 
 def _expire_callback_claims() -> str:
-    from hotline.services.callbacks import expire_claims
+    from hotline.services.casework import expire_claims
 
     return expire_claims()
 
-
-SWEEPS.append(_expire_callback_claims)
 
 
 def _finish_broadcasts() -> str:
@@ -50,8 +49,6 @@ def _finish_broadcasts() -> str:
     return f"{restart_sweep()}; {finish_sweep()}"
 
 
-SWEEPS.append(_finish_broadcasts)
-
 
 def _sweep_outbox() -> str:
     from hotline.services.outbox import sweep as sweep_outbox
@@ -59,16 +56,12 @@ def _sweep_outbox() -> str:
     return sweep_outbox()
 
 
-SWEEPS.append(_sweep_outbox)
-
 
 def _alert_oncall() -> str:
     from hotline.services.oncall import sweep_unclaimed
 
     return sweep_unclaimed()
 
-
-SWEEPS.append(_alert_oncall)
 
 
 def _store_spooled_missed_calls() -> str:
@@ -80,16 +73,14 @@ def _store_spooled_missed_calls() -> str:
     return f"missed calls: {stored} spooled call(s) stored, {waiting} still waiting"
 
 
-SWEEPS.append(_store_spooled_missed_calls)
-
 
 def _purge_once_a_day() -> str:
     """Retention runs from the every-minute sweep, once per UTC day (the first sweep wins)."""
     from flask import current_app
 
-    from hotline.services import callbacks, retention
+    from hotline.services import callback_policy, retention
 
-    day = callbacks.now_utc().strftime("%Y-%m-%d")
+    day = callback_policy.now_utc().strftime("%Y-%m-%d")
     store, key = current_app.extensions["hotline.store"], f"hotline:purged:{day}"
     if not store.add(key, b"1", 2 * 24 * 3600):
         return f"retention: already applied on {day}"
@@ -100,4 +91,7 @@ def _purge_once_a_day() -> str:
         raise
 
 
-SWEEPS.append(_purge_once_a_day)
+# What ``hotline sweep`` runs, in this order; ``create_app`` registers it with the app.
+STANDARD_SWEEPS: tuple[Callable[[], str], ...] = (
+    _expire_callback_claims, _finish_broadcasts, _sweep_outbox, _alert_oncall,
+    _store_spooled_missed_calls, _purge_once_a_day)

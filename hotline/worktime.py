@@ -14,12 +14,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hotline.errors import HotlineError
+
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 MAX_SCAN_DAYS = 400  # a schedule that never opens is a configuration error, not a hang
 
 
-class WorktimeError(ValueError):
-    """A schedule that cannot be used (bad day name, bad hours, never open)."""
+class WorktimeError(HotlineError, ValueError):
+    """A schedule that cannot be used (bad day name, bad hours, never open); a
+    ``ValueError`` too, as the bad value it comes from."""
 
 
 def parse_span(text: str) -> tuple[time, time]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from hotline.gateways import GatewayError, build_gateway
-from hotline.gateways.africastalking import AfricasTalkingGateway
+from hotline.gateways.africastalking_sms import AfricasTalkingGateway
 from tests.fakeat import FakeAT
 
 A, B, C = "+249912345678", "+249912345679", "+249912345670"

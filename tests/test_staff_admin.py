@@ -11,7 +11,7 @@ from hotline.cli import cli
 from hotline.extensions import db
 from hotline.models import AuditLog
 from hotline.staff import passwords, users
-from hotline.sweeper import DEV_LOGINS, development_logins
+from hotline.sweeper import development_logins
 from tests.staffkit import PASSWORD, Staff, make_user, quick_hashing, text_of
 
 
@@ -167,7 +167,7 @@ def test_create_user_command_bad_input(app, args, message):
 
 def test_make_run_prints_a_demo_admin_that_can_sign_in(app, tmp_path):
     app.instance_path = str(tmp_path)
-    assert users.development_login in DEV_LOGINS
+    assert users.development_login in app.extensions["hotline.dev_logins"]
     line = development_logins()[-1]
     assert "admin@example.org" in line and "/staff/login" in line
     password = line.rsplit("password ", 1)[1]

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from hotline.errors import HotlineError
+
 Verdict = Literal["accepted", "retry", "permanent", "ambiguous"]
 
 
@@ -29,7 +31,7 @@ class Outcome:
     opted_out: bool = False  # the gateway says this number refuses our messages
 
 
-class GatewayError(Exception):
+class GatewayError(HotlineError):
     """The whole request failed; ``verdict`` applies to every recipient in it."""
 
     def __init__(self, verdict: Verdict, code: str, detail: str = "") -> None:
@@ -48,7 +50,7 @@ class Gateway(Protocol):
 def build_gateway(config: Mapping[str, Any]) -> Gateway:
     """Africa's Talking when credentials are set, else the console (development)."""
     if config.get("AT_USERNAME") and config.get("AT_API_KEY"):
-        from hotline.gateways.africastalking import AfricasTalkingGateway
+        from hotline.gateways.africastalking_sms import AfricasTalkingGateway
 
         outbox = config["OUTBOX"]
         return AfricasTalkingGateway(

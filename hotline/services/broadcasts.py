@@ -77,7 +77,7 @@ def _valid_fields(template: Template, fields: Mapping[str, str]) -> dict[str, st
 
 
 def local_day_start(now: datetime) -> datetime:
-    tz = ZoneInfo(current_app.config.get("TIMEZONE", "Africa/Khartoum"))
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
     local = now.astimezone(tz)
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -167,7 +167,7 @@ def quiet_until(now: datetime) -> datetime | None:
     span = str(settings()["quiet_hours"])
     start_text, _, end_text = span.partition("-")
     start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
-    tz = ZoneInfo(current_app.config.get("TIMEZONE", "Africa/Khartoum"))
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
     local = now.astimezone(tz)
     here = local.time()
     inside = (start <= here or here < end) if start > end else (start <= here < end)
@@ -211,7 +211,7 @@ def _insert_chunk(broadcast: Broadcast, codes: list[str], high: int, texts: dict
     must not write to gets a ``suppressed`` row naming why, so counts add up and a
     resumed job skips them too (``ON CONFLICT DO NOTHING`` on the idempotency key).
     """
-    default = current_app.config.get("DEFAULT_LANGUAGE", "ar")
+    default = current_app.config["DEFAULT_LANGUAGE"]
     langs = [lg for lg in texts if lg != default] + [default]
     params: dict[str, object] = {
         "bid": broadcast.id, "low": broadcast.fanout_cursor, "high": high,
@@ -306,7 +306,7 @@ def fan_out(broadcast_id: int, chunk: int | None = None) -> str:
     """
     from hotline.services import outbox
 
-    chunk = chunk or int(settings().get("fanout_chunk", CHUNK))
+    chunk = chunk or int(settings()["fanout_chunk"])
     written = 0
     while True:
         now = clock()
@@ -639,7 +639,7 @@ def draft(broadcast: Broadcast) -> Draft:
     texts = bodies(broadcast)
     parts = {lang: sms_parts(t) for lang, t in texts.items()}
     count = subscriptions.count_reachable(broadcast.areas.split(","), broadcast.topic)
-    cost = count * max(parts.values(), default=1) * float(settings().get("cost_per_part", 0))
+    cost = count * max(parts.values(), default=1) * float(settings()["cost_per_part"])
     return Draft(texts, parts, count, round(cost, 2))
 
 

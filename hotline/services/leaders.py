@@ -69,7 +69,7 @@ def validate(name: str, phone: str, area_codes: list[str], daily_limit: str | in
     name = " ".join((name or "").split())
     if not NAME.match(name):
         raise LeaderError("Name: 2 to 120 characters, no < > { }.")
-    e164 = to_e164((phone or "").strip()[:30], current_app.config.get("DEFAULT_REGION", "SD"))
+    e164 = to_e164((phone or "").strip()[:30], current_app.config["DEFAULT_REGION"])
     if e164 is None:
         raise LeaderError("Phone: not a valid mobile number.")
     known = areas.load()

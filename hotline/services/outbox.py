@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
+from hotline.errors import HotlineError
 from hotline.gateways import Gateway, GatewayError, Outcome, build_gateway
 from hotline.models import Contact, OutboxMessage, utcnow
 from hotline.services import ratelimit
@@ -60,7 +61,7 @@ _PENDING = "hotline.outbox.pending"
 _HOOKED = "hotline.outbox.hooked"
 
 
-class OutboxError(ValueError):
+class OutboxError(HotlineError, ValueError):
     """A message that cannot be queued as asked (bad number, empty body, …)."""
 
 

@@ -97,15 +97,15 @@ class UssdService:
         self.catalog = catalog
         self.store = store
         self.ussd = settings["USSD"]
-        self.region = settings.get("DEFAULT_REGION", "SD")
-        self.default_lang = settings.get("DEFAULT_LANGUAGE", catalog.languages[0])
+        self.region = settings["DEFAULT_REGION"]
+        self.default_lang = settings["DEFAULT_LANGUAGE"]
         self.service_codes = service_codes
         self.every = every or Every(log, 60)
-        limits = settings.get("LIMITS") or {}
+        limits = settings["LIMITS"]
         # A dial is turned away sooner than a hop of a session already under way: callers
         # inside are served first, and a new caller loses least (one dial, no progress).
-        self.busy_after = (float(limits.get("ussd_busy_dial_seconds", 0.5)),
-                           float(limits.get("ussd_busy_hop_seconds", 2.5)))
+        self.busy_after = (float(limits["ussd_busy_dial_seconds"]),
+                           float(limits["ussd_busy_hop_seconds"]))
 
     def bilingual(self, key: str) -> str:
         """A message for someone whose language we do not know: every language, default first."""

@@ -42,24 +42,10 @@ bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="template
                static_folder="static", static_url_path="/static")
 
 PUBLIC = frozenset({"staff.login", "staff.login_code", "staff.static"})
-DEFAULTS: dict[str, Any] = {
-    "lockout_failures": 5,  # failed sign-ins in a row before the account is paused
-    "lockout_minutes": 15,
-    # failed sign-ins per client address per window: high, so that one office behind a
-    # shared address (NAT) is not locked out; each account still pauses after 5
-    "ip_failures": 100,
-    "ip_window_minutes": 15,
-    "idle_minutes": 30,  # a sign-in nobody uses for this long ends (ASVS 3.3.2)
-    "session_hours": 12,  # and any sign-in ends after this, however busy
-    "require_second_factor": False,  # for supervisors and admins; always so in production
-    "refresh_seconds": 30,  # the queue page reloads its table this often
-    "per_page": 25,
-}
 
 
 def init_app(app: Flask) -> None:
     """Sessions, CSRF and the blueprint; cookie settings strict, secure in production."""
-    app.config["STAFF"] = {**DEFAULTS, **dict(app.config.get("STAFF") or {})}
     production = app.config.get("ENV") == "production"
     # __Host-: the browser keeps it only if it is Secure, host-only and for path /
     app.config["SESSION_COOKIE_NAME"] = "__Host-hotline" if production else "hotline"
@@ -240,22 +226,22 @@ def page_globals() -> dict[str, Any]:
     from hotline.staff import i18n, labels
 
     return {"labels": labels, **i18n.page_globals(),
-            "timezone": current_app.config.get("TIMEZONE") or "Africa/Khartoum",
-            "windows": dict((current_app.config.get("CALLBACKS") or {}).get("windows") or {})}
+            "timezone": current_app.config["TIMEZONE"],
+            "windows": dict(current_app.config["CALLBACKS"]["windows"])}
 
 
 from hotline.staff import (  # noqa: E402,F401  (views register on bp)
     admin,
     alerts,
     auth,
+    casework,
     inbox,
     outbox,
     oversight,
-    queue,
-    requests,
     search,
     simulator,
     supervisor,
     twofactor,
     urgent,
+    worklist,
 )

@@ -40,6 +40,7 @@ from sqlalchemy import update
 
 from hotline.extensions import db, login_manager
 from hotline.models import StaffUser
+from hotline.services.callback_policy import now_utc
 from hotline.staff import bp, passwords, totp, users
 from hotline.store import Store
 
@@ -170,27 +171,30 @@ def end_session(sid: str) -> None:
 
 # --- throttling --------------------------------------------------------------------------
 
-def _ip_slots() -> tuple[list[str], int]:
-    """Keys of this client's failure slots in the current window; each failure takes one.
+def _ip_slots(now: datetime) -> tuple[list[str], int]:
+    """Keys of this client's failure slots in the window ``now`` falls in; each failure
+    takes one.
 
     Slots are claimed with SET NX, so concurrent failures cannot share a slot
-    and the count never undercounts, without needing an INCR on the store.
+    and the count never undercounts, without needing an INCR on the store. The
+    window comes from the app's clock (``callback_policy.now_utc``), so tests
+    stand inside one window or step over its end without waiting.
     """
     cfg = _settings()
     window = cfg["ip_window_minutes"] * 60
     ip = request.remote_addr or "unknown"
     prefix = f"staff:signin-fail:{hashlib.sha256(ip.encode()).hexdigest()[:20]}:" \
-             f"{int(time.time() // window)}"
+             f"{int(now.timestamp() // window)}"
     return [f"{prefix}:{n}" for n in range(cfg["ip_failures"])], window
 
 
-def ip_blocked() -> bool:
-    slots, _ = _ip_slots()
+def ip_blocked(now: datetime | None = None) -> bool:
+    slots, _ = _ip_slots(now_utc(now))
     return _store().get(slots[-1]) is not None
 
 
-def _ip_failed() -> None:
-    slots, window = _ip_slots()
+def _ip_failed(now: datetime) -> None:
+    slots, window = _ip_slots(now)
     store = _store()
     for key in slots:
         if store.add(key, b"1", window):
@@ -224,22 +228,22 @@ def _account_failed(user: StaffUser, now: datetime) -> None:
 def check_credentials(email: str, password: str, now: datetime | None = None
                       ) -> StaffUser | None:
     """The account these credentials open, or None; failures are counted and audited."""
-    now = now or datetime.now(UTC)
+    now = now_utc(now)
     email = email if email.isprintable() else ""
     user = users.find(email) if 0 < len(email) <= users.EMAIL_MAX else None
     if user is None:
         passwords.verify_unknown(password)
-        _ip_failed()
+        _ip_failed(now)
         _failed(None, "unknown email")
         return None
     good = passwords.verify(user.password_hash, password)
     if users.locked(user, now):
-        _ip_failed()
+        _ip_failed(now)
         _failed(user, "account paused")
         return None
     if not good or not user.active:
         _account_failed(user, now)
-        _ip_failed()
+        _ip_failed(now)
         _failed(user, "wrong password" if user.active else "account switched off")
         return None
     if passwords.needs_rehash(user.password_hash):
@@ -372,8 +376,8 @@ def login_code() -> Any:
     else:
         remaining = totp.use_recovery_code(user.recovery_codes, code)
         if remaining is None:
-            _account_failed(user, datetime.now(UTC))
-            _ip_failed()
+            _account_failed(user, now_utc())
+            _ip_failed(now_utc())
             _failed(user, "wrong second-factor code")
             return render_template("staff/login_code.html", next_url=next_url,
                                    error=CODE_FAILED), 400
@@ -408,7 +412,7 @@ def account() -> Any:
     new = request.form.get("new", "")
     if not passwords.verify(user.password_hash, current):
         # guessing the password from a borrowed session counts like failed sign-ins
-        _account_failed(user, datetime.now(UTC))
+        _account_failed(user, now_utc())
         _failed(user, "wrong current password on the account page")
         db.session.refresh(user)
         if users.locked(user):

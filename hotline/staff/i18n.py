@@ -83,7 +83,7 @@ PATTERNS = {
 
 def format_local(at: datetime, fmt: str) -> str:
     """A UTC time in the centre's zone, written in the dashboard's language."""
-    zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Africa/Khartoum")
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
     local = at.astimezone(zone)
     pattern = PATTERNS.get(fmt)
     if pattern is None or not has_request_context():

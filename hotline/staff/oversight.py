@@ -16,10 +16,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, func, select
 
+from hotline.errors import HotlineError
 from hotline.extensions import db
 from hotline.models import AuditLog, StaffUser
 from hotline.services import reveals
-from hotline.services.callbacks import now_utc
+from hotline.services.callback_policy import now_utc
 from hotline.staff import bp, labels
 from hotline.staff.auth import requires
 
@@ -28,7 +29,7 @@ MAX_PAGE = 100_000
 MAX_ID = 2**31 - 1
 
 
-class BadFilter(ValueError):
+class BadFilter(HotlineError, ValueError):
     """A filter value that cannot be used; the message says which."""
 
 
@@ -109,7 +110,7 @@ def audit_filter(args: Any) -> AuditFilter:
 
 
 def _start(day: date) -> datetime:
-    zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Africa/Khartoum")
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
     return datetime.combine(day, time(), zone).astimezone(UTC)
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from hotline.extensions import db
 from hotline.models import StaffUser
 from hotline.phones import to_e164
-from hotline.services.queue import find_by_phone, find_by_ref
+from hotline.services.worklist import find_by_phone, find_by_ref
 from hotline.staff import bp
 from hotline.staff.auth import safe_next
 from hotline.staff.i18n import LANGUAGES
@@ -44,7 +44,7 @@ def search() -> Any:
     if looks_like_phone(text):
         if not current_user.can("supervisor"):
             abort(403)
-        phone = to_e164(text)
+        phone = to_e164(text, current_app.config["DEFAULT_REGION"])
         if phone is None:
             return render_template("staff/search.html", query=text,
                                    error=_("That is not a phone number we can read.")), 400

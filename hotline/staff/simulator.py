@@ -16,7 +16,7 @@ from typing import Any
 from flask import current_app, jsonify, render_template, request, session
 from flask_babel import gettext as _
 
-from hotline.actions import ACTIONS, PROVIDES
+from hotline.actions import ActionTable
 from hotline.flows import ActionCall, ActionResult, Engine, Screen, State
 from hotline.flows.engine import Action, replace_actions
 from hotline.staff import bp
@@ -28,8 +28,8 @@ MAX_INPUT = 182  # the longest USSD input a handset sends
 SESSION_KEY = "try_state"
 
 
-def _stand_in(name: str, outcome: str) -> Action:
-    values = {var: SAMPLE_VARS.get(var, SAMPLE_DEFAULT) for var in PROVIDES.get(name, ())}
+def _stand_in(outcome: str, provides: tuple[str, ...]) -> Action:
+    values = {var: SAMPLE_VARS.get(var, SAMPLE_DEFAULT) for var in provides}
 
     def act(call: ActionCall) -> ActionResult:
         return ActionResult(outcome, values)
@@ -54,8 +54,9 @@ def preview_engine(network: str) -> Engine:
     cache: dict[int, Engine] = current_app.extensions.setdefault("hotline.staff.preview", {})
     if id(real) not in cache:
         outcomes = _outcomes(real)
-        stand_ins = {name: _stand_in(name, outcomes.get(name, "ok"))
-                     for name in set(ACTIONS) | set(outcomes)}
+        table: ActionTable = current_app.extensions["hotline.actions"]
+        stand_ins = {name: _stand_in(outcomes.get(name, "ok"), table.provides.get(name, ()))
+                     for name in set(table.actions) | set(outcomes)}
         cache[id(real)] = replace_actions(real, stand_ins)
     return cache[id(real)]
 

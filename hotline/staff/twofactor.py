@@ -17,6 +17,7 @@ from flask_login import current_user
 
 from hotline.extensions import db
 from hotline.models import StaffUser
+from hotline.services.callback_policy import now_utc
 from hotline.staff import bp, passwords, totp, users
 from hotline.staff.auth import _account_failed, _failed, _store, second_factor_required
 
@@ -103,7 +104,7 @@ def two_factor_off() -> Any:
         return _page(403, error=_("Your role must use a second factor: it cannot be switched "
                                   "off. An admin can reset it if you lost your phone."))
     if not passwords.verify(user.password_hash, request.form.get("current", "")):
-        _account_failed(user, datetime.now(UTC))
+        _account_failed(user, now_utc())
         _failed(user, "wrong password when removing the second factor")
         return _page(400, error=_("The password is wrong."))
     clear(user)

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from hotline.errors import HotlineError
 from hotline.extensions import db
 from hotline.models import AuditLog, StaffUser
+from hotline.services.callback_policy import now_utc
 from hotline.staff import passwords
-from hotline.sweeper import DEV_LOGINS
 
 ROLES = ("agent", "supervisor", "admin")
 RANK = {role: n for n, role in enumerate(ROLES)}
@@ -172,7 +172,7 @@ def locked(user: StaffUser, now: datetime | None = None) -> bool:
     if until is None:
         return False
     until = until.replace(tzinfo=UTC) if until.tzinfo is None else until
-    return until > (now or datetime.now(UTC))
+    return until > now_utc(now)
 
 
 def development_login() -> str:
@@ -201,6 +201,3 @@ def development_login() -> str:
     base = (ctx.params.get("base_url") if ctx else None) or "http://127.0.0.1:5000"
     return f"Staff dashboard: {base}/staff/login  email {DEV_ADMIN}  password {password}"
 
-
-if development_login not in DEV_LOGINS:
-    DEV_LOGINS.append(development_login)

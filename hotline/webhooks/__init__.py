@@ -1,4 +1,5 @@
-"""Africa's Talking callbacks: token check, strict form parsing, wire formats.
+"""Africa's Talking webhooks (its docs call them callbacks; here a "callback" is always a
+callback request): token check, strict form parsing, wire formats.
 
 Every route here requires ``?token=`` equal to ``HOTLINE_WEBHOOK_TOKEN``; a wrong
 or missing token gets 403 before anything is parsed or stored.
@@ -11,13 +12,15 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, abort, current_app, request
 
+from hotline.errors import HotlineError
+
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/at")
 
 MAX_FIELD = 4000
 MAX_FIELDS = 50
 
 
-class BadForm(Exception):
+class BadForm(HotlineError):
     """The body is not the form-encoded UTF-8 the gateway sends; the message names the
     problem in plain words (never an exception's text) for the 400 reply."""
 

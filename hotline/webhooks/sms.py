@@ -33,7 +33,7 @@ def sms() -> Response:
         return plain(f"bad request: missing {', '.join(missing)}\n", 400)
     if len(fields["id"]) > MAX_ID or len(fields["to"]) > 40:
         return plain("bad request: id or to is too long\n", 400)
-    phone = to_e164(fields["from"], current_app.config.get("DEFAULT_REGION", "SD"))
+    phone = to_e164(fields["from"], current_app.config["DEFAULT_REGION"])
     if phone is None:
         return plain("bad request: from is not a valid phone number\n", 400)
     text = InboundText(provider_id=fields["id"].strip(), phone=phone, to_code=fields["to"],

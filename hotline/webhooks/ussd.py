@@ -39,6 +39,6 @@ def ussd_events() -> Response:
     if len(fields["sessionId"]) > 100:  # the column's width; no gateway id is that long
         return plain("bad request: sessionId is too long\n", 400)
     service = current_app.extensions["hotline.ussd"]
-    record_end(fields, current_app.config.get("DEFAULT_REGION", "SD"),
+    record_end(fields, current_app.config["DEFAULT_REGION"],
                private=service.is_private(fields))
     return plain("ok\n")

@@ -53,7 +53,7 @@ def voice() -> Response:
         return plain("bad request: sessionId missing or invalid\n", 400)
     if active == "1" and direction.lower() not in ("inbound", "outbound"):
         return plain("bad request: direction must be Inbound or Outbound\n", 400)
-    caller = to_e164(raw_caller, current_app.config.get("DEFAULT_REGION", "SD")) \
+    caller = to_e164(raw_caller, current_app.config["DEFAULT_REGION"]) \
         if raw_caller else None
     if (raw_caller or active == "1") and caller is None:
         return plain("bad request: callerNumber missing or not a valid phone number\n", 400)

@@ -5,20 +5,50 @@ error (a CSP violation shows up there)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.browserkit import ARGS, CHROMIUM
+
+_RESPONSE = "tests.response"
+
+
+class _ClosingHandler(WSGIRequestHandler):
+    """Closes every response, even when Chromium drops the connection.
+
+    werkzeug's development server closes the response at the end of a ``finally`` that
+    first drains the socket; when the browser has reset the connection (it cancels a
+    stylesheet request on navigation, more often on a loaded machine) that read raises,
+    the close is skipped, and the open static file surfaces later as an unraisable
+    ``ResourceWarning`` in whichever test is running. gunicorn, which serves production,
+    closes it."""
+
+    def run_wsgi(self) -> None:
+        try:
+            super().run_wsgi()
+        finally:
+            response = getattr(self, "environ", {}).pop(_RESPONSE, None)
+            if response is not None and hasattr(response, "close"):
+                response.close()
+
+
+def _remembering(app: Flask) -> Callable[..., Any]:
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ[_RESPONSE] = response = app(environ, start_response)
+        return response
+    return serve
 
 
 @pytest.fixture()
 def server(app: Flask) -> Iterator[str]:
     app.config["STAFF"]["refresh_seconds"] = 2  # so the test sees the queue refresh itself
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    httpd = make_server("127.0.0.1", 0, _remembering(app), threaded=True,
+                        request_handler=_ClosingHandler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"

@@ -100,7 +100,7 @@ class AfricasTalkingGateway:
 
     def __init__(self, username: str, api_key: str, *, sender_id: str | None = None,
                  base_url: str | None = None,
-                 timeout: tuple[float, float] = (3.05, 9.05)) -> None:
+                 timeout: tuple[float, float]) -> None:
         self.sms = _SMS(username, api_key, base_url)
         self.sender_id, self.timeout = sender_id, timeout
 
