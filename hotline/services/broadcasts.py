@@ -257,10 +257,16 @@ def _insert_chunk(broadcast: Broadcast, codes: list[str], high: int, texts: dict
             LEFT JOIN (SELECT o.contact_id, count(*) AS n FROM outbox_messages o
                        WHERE o.contact_id > :low AND o.contact_id <= :high
                          AND o.broadcast_id IS NOT NULL AND o.created_at >= :day_start
-                         AND o.status = ANY(:live)
+                         -- IS TRUE: not a test for the status index, which holds every
+                         -- row (and every dead version) of the table: the chunk's rows
+                         -- come from the contact index, however many the table has
+                         AND (o.status = ANY(:live)) IS TRUE
                        GROUP BY o.contact_id) today ON today.contact_id = c.id
             WHERE c.id > :low AND c.id <= :high
+              -- the chunk's range again, so the subscriptions are read through
+              -- ix_subscriptions_fanout for these people, not all of them per chunk
               AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id
+                          AND s.contact_id > :low AND s.contact_id <= :high
                           AND s.area_code = ANY(:codes) AND s.topic = :topic)
             OFFSET 0  -- a fence: each person's reason is worked out once, not per column
         ) x
