@@ -144,11 +144,13 @@ def worker(burst: bool) -> None:
     from rq.serializers import JSONSerializer
 
     from hotline.jobqueue import QUEUES, jobs
+    from hotline.services import outbox
 
     queue = jobs()
     if queue.connection is None:
         raise click.ClickException("HOTLINE_REDIS_URL is not set: jobs run inline, no worker "
                                    "is needed in development")
+    outbox.gateway()  # built (the SDK imported) before the first job, not during it
     SimpleWorker([queue.queues[name] for name in QUEUES], connection=queue.connection,
                  serializer=JSONSerializer).work(burst=burst, with_scheduler=True)
 

@@ -42,6 +42,7 @@ class Request:
     sender: str | None
     api_key: str
     username: str
+    port: int = 0  # the client's port: requests on one kept-alive connection share it
 
 
 @dataclass
@@ -66,6 +67,10 @@ class FakeAT:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are two writes: with Nagle on, the body of an answer on a
+            # kept-alive connection waits for the client's delayed ACK (40 ms), which no
+            # real gateway does.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:  # quiet
                 pass
@@ -84,7 +89,8 @@ class FakeAT:
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
-                fake._handle(self, self.path, dict(self.headers), body)
+                fake._handle(self, self.path, dict(self.headers), body,
+                             self.client_address[1])
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -133,7 +139,7 @@ class FakeAT:
     # --- the API ---------------------------------------------------------------------------
 
     def _handle(self, handler: BaseHTTPRequestHandler, path: str, headers: dict,
-                body: str) -> None:
+                body: str, port: int = 0) -> None:
         if path != "/version1/messaging":
             return self._reply(handler, 404, "text/plain", "Not Found")
         if headers.get("apiKey") != self.api_key:
@@ -148,7 +154,7 @@ class FakeAT:
             flaky = mode == "flaky" and self._random.random() < self.flaky_rate
             self.requests.append(Request(time.time(), recipients, form["message"],
                                          form.get("from"), headers.get("apiKey", ""),
-                                         form["username"]))
+                                         form["username"], port))
         if mode == "http401":
             return self._reply(handler, 401, "text/plain", "The supplied authentication is "
                                "invalid")

@@ -104,3 +104,17 @@ def test_credentials_choose_africastalking_else_console():
                             "AT_BASE_URL": "http://127.0.0.1:9"})
     assert chosen.name == "africastalking" and chosen.timeout == (1.0, 2.0)
     assert chosen.sms._baseUrl == "http://127.0.0.1:9/version1"
+
+
+def test_requests_share_one_kept_alive_connection_until_it_idles(fake, monkeypatch):
+    from hotline.gateways import africastalking_sms
+
+    gateway = _gateway(fake)
+    gateway.send([A], "one")
+    gateway.send([B], "two")
+    first, second = fake.requests
+    assert first.port == second.port  # one connection (the SDK alone opens one per request)
+    monkeypatch.setattr(africastalking_sms, "KEEP_ALIVE_SECONDS", -1.0)  # idle "too long" now
+    gateway.send([C], "three")
+    assert fake.requests[2].port != first.port  # the idle connection was not reused
+    assert sum(fake.accepted.values()) == 3

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import requests
-from africastalking.Service import AfricasTalkingException
+from africastalking.Service import DEFAULT_TIMEOUT_S, AfricasTalkingException
 from africastalking.SMS import SMSService
 
 from hotline.gateways import GatewayError, Outcome, Verdict
@@ -39,17 +42,57 @@ BY_STATUS: dict[str, Verdict] = {
 }
 
 
+KEEP_ALIVE_SECONDS = 2.0  # a kept-alive connection idle longer is not used again
+
+
 class _SMS(SMSService):
-    """The SDK's SMS service on another host: ``_init_service`` is its designed hook."""
+    """The SDK's SMS service on another host (``_init_service`` is its designed hook),
+    posting over a kept-alive connection.
+
+    The SDK calls ``requests.post`` each time: a new connection per request (a new TLS
+    handshake with the real gateway), and the proxy settings read again. This keeps a
+    ``requests.Session`` per thread instead and hands back what the SDK's
+    ``_make_request`` would, for the one call we make (a synchronous POST); anything
+    else goes through the SDK unchanged.
+
+    A connection idle longer than ``KEEP_ALIVE_SECONDS`` is closed first, not reused:
+    a server may drop an idle connection just as a request is written to it, and that
+    failure looks like a send that may have gone (ambiguous: bulk would not be retried).
+    """
 
     def __init__(self, username: str, api_key: str, base_url: str | None) -> None:
         self._override = base_url.rstrip("/") if base_url else None
+        self._local = threading.local()
         super().__init__(username, api_key)
 
     def _init_service(self) -> None:
         super()._init_service()
         if self._override:
             self._baseUrl = self._contentUrl = self._override + "/version1"
+
+    def _session(self) -> requests.Session:
+        local, now = self._local, time.monotonic()
+        http: requests.Session | None = getattr(local, "http", None)
+        if http is None or getattr(local, "pid", None) != os.getpid():
+            http = local.http = requests.Session()  # a forked child never shares a socket
+            local.pid = os.getpid()
+        elif now - local.used > KEEP_ALIVE_SECONDS:
+            http.close()  # its pooled connections; the session opens new ones
+        local.used = now
+        return http
+
+    def _make_request(self, url: str, method: str, headers: dict, data: Any, params: Any,
+                      callback: Any = None, timeout: Any = DEFAULT_TIMEOUT_S) -> Any:
+        if callback is not None or method.upper() != "POST":
+            return super()._make_request(url, method, headers, data, params, callback,
+                                         timeout)
+        res = self._session().post(url, headers=headers, params=params, data=data,
+                                   timeout=timeout)
+        self._local.used = time.monotonic()
+        if 200 <= res.status_code < 300:  # the SDK's own reading of the answer
+            return res.json() if res.headers.get("content-type") == "application/json" \
+                else res.text
+        raise AfricasTalkingException(res.text)
 
 
 class AfricasTalkingGateway:

@@ -299,12 +299,14 @@ def _chunk_end(broadcast: Broadcast, codes: list[str], size: int) -> int | None:
 
 
 def _insert_chunk(broadcast: Broadcast, codes: list[str], high: int, texts: dict[str, str],
-                  now: datetime, not_before: datetime | None) -> list[tuple[int, str]]:
-    """One set-based INSERT … SELECT of the chunk's outbox rows; (id, status) of new rows.
+                  now: datetime, not_before: datetime | None) -> list[tuple[int | None, int]]:
+    """One set-based INSERT … SELECT of the chunk's outbox rows; for each text, its first
+    queued row (the lead a send job starts from, or None) and the rows written.
 
     A subscriber in several target areas is one row (EXISTS, not a join); whom we
     must not write to gets a ``suppressed`` row naming why, so counts add up and a
     resumed job skips them too (``ON CONFLICT DO NOTHING`` on the idempotency key).
+    The new rows are counted in the statement, not returned one by one.
     """
     default = current_app.config["DEFAULT_LANGUAGE"]
     langs = [lg for lg in texts if lg != default] + [default]
@@ -326,6 +328,7 @@ def _insert_chunk(broadcast: Broadcast, codes: list[str], high: int, texts: dict
         return f"CASE {cases} ELSE {last} END" if cases else last
 
     sql = f"""
+        WITH made AS (
         INSERT INTO outbox_messages (idempotency_key, kind, recipient, body, language, encoding,
             parts, priority, status, attempts, provider_status, error, contact_id, created_at,
             updated_at, not_before, expires_at, broadcast_id)
@@ -349,41 +352,43 @@ def _insert_chunk(broadcast: Broadcast, codes: list[str], high: int, texts: dict
             LEFT JOIN (SELECT o.contact_id, count(*) AS n FROM outbox_messages o
                        WHERE o.contact_id > :low AND o.contact_id <= :high
                          AND o.broadcast_id IS NOT NULL AND o.created_at >= :day_start
-                         AND o.status = ANY(:live)
+                         -- IS TRUE: not a test for the status index, which holds every
+                         -- row (and every dead version) of the table: the chunk's rows
+                         -- come from the contact index, however many the table has
+                         AND (o.status = ANY(:live)) IS TRUE
                        GROUP BY o.contact_id) today ON today.contact_id = c.id
             WHERE c.id > :low AND c.id <= :high
+              -- the chunk's range again, so the subscriptions are read through
+              -- ix_subscriptions_fanout for these people, not all of them per chunk
               AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id
+                          AND s.contact_id > :low AND s.contact_id <= :high
                           AND s.area_code = ANY(:codes) AND s.topic = :topic)
             OFFSET 0  -- a fence: each person's reason is worked out once, not per column
         ) x
         ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id, status, body"""
+        RETURNING id, status, body)
+        SELECT min(id) FILTER (WHERE status = 'queued'), count(*) FROM made GROUP BY body"""
     # The subqueries make the planner's estimate high enough to compile the statement
     # (JIT), which took longer than running it for a chunk of 2,000.
     db.session.execute(text("SET LOCAL jit = off"))
-    return [(int(r[0]), str(r[1]), str(r[2])) for r in db.session.execute(text(sql), params)]
+    return [(None if r[0] is None else int(r[0]), int(r[1]))
+            for r in db.session.execute(text(sql), params)]
 
 
 def _leads(made: list[tuple[int, str, str]]) -> list[int]:
-    """The rows to hand to rq: the first of each gateway batch, not every row.
+    """The rows to hand to rq: the first queued row of each text, not one per batch.
 
-    The send job takes its row and the next queued rows with the same body into
-    one request (services.outbox), so one job per batch sends them all; an rq
-    job per row cost more than the send itself. A row no batch took stays
-    queued and the sweep hands it over (``restart_sweep``).
+    A send job claims batch after batch of its row's text until none is left
+    (services.outbox), so one job per text and chunk sends the chunk, and a second
+    worker's job for the next chunk claims alongside it. A job per batch cost an rq
+    round of its own and mostly found its row already taken. A row no job took
+    stays queued and the top-up or the sweep hands it over.
     """
-    from hotline.services import outbox
-
-    by_body: dict[str, list[int]] = {}
+    first: dict[str, int] = {}
     for message_id, status, body in made:
         if status == "queued":
-            by_body.setdefault(body, []).append(message_id)
-    leads = []
-    for body, ids in by_body.items():
-        size = outbox._batch_size("bulk", sms_parts(body))
-        ids.sort()
-        leads += ids[::size]
-    return sorted(leads)
+            first[body] = min(message_id, first.get(body, message_id))
+    return sorted(first.values())
 
 
 def _locked(broadcast_id: int) -> Broadcast | None:
@@ -429,8 +434,9 @@ def fan_out(broadcast_id: int, chunk: int | None = None) -> str:
         made = _insert_chunk(broadcast, codes, high, bodies(broadcast), now, held)
         broadcast.fanout_cursor = high
         db.session.commit()
-        written += len(made)
-        outbox.enqueue([(i, "bulk") for i in _leads(made)], delay=held - now if held else None)
+        written += sum(n for _, n in made)
+        outbox.enqueue([(lead, "bulk") for lead, _ in made if lead is not None],
+                       delay=held - now if held else None)
 
 
 TOP_UP_JOB = "hotline.jobs.top_up_broadcast"

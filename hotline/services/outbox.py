@@ -11,16 +11,32 @@ by another does nothing, so an id enqueued twice is sent once.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import and_, bindparam, case, event, func, literal, or_, select, text, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Text,
+    TextClause,
+    bindparam,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -94,7 +110,7 @@ def queue_sms(session: Session | scoped_session, *, to: str, body: str, language
     else:
         real.add(row)
         real.flush()
-    _after_commit_enqueue(real, row.id, priority, body=body)
+    _after_commit_enqueue(real, row.id, priority, body)
     return row
 
 
@@ -106,9 +122,8 @@ def _utc(at: datetime | None) -> datetime | None:
 
 # --- handing ids to rq once the rows are committed --------------------------------------------
 
-def _after_commit_enqueue(session: Session, message_id: int, priority: str,
-                          delay: timedelta | None = None, body: str | None = None) -> None:
-    session.info.setdefault(_PENDING, []).append((message_id, priority, delay, body))
+def _after_commit_enqueue(session: Session, message_id: int, priority: str, body: str) -> None:
+    session.info.setdefault(_PENDING, []).append((message_id, priority, body))
     if session.info.get(_HOOKED):
         return
     session.info[_HOOKED] = True
@@ -117,19 +132,13 @@ def _after_commit_enqueue(session: Session, message_id: int, priority: str,
 
 
 def _on_commit(session: Session) -> None:
-    """One job per text not already waiting for a job (see ``_mark_waiting``), and one
-    per delay for the retries."""
-    pending = session.info.pop(_PENDING, [])
+    """One job per text not already waiting for a job (see ``_mark_waiting``)."""
     texts: dict[tuple[str, str], list[int]] = {}
-    for message_id, priority, delay, body in pending:
-        if delay is None and body is not None:
-            texts.setdefault((priority, body), []).append(message_id)
+    for message_id, priority, body in session.info.pop(_PENDING, []):
+        texts.setdefault((priority, body), []).append(message_id)
     now = [(i, p) for (p, body), ids in texts.items() if _mark_waiting(p, body) for i in ids]
     if now:
         enqueue(now)
-    for delay in {d for _, _, d, b in pending if d is not None or b is None}:
-        enqueue([(i, p) for i, p, d, b in pending if d == delay and (d is not None or b is None)],
-                delay=delay)
 
 
 def _waiting_key(priority: str, body: str) -> str:
@@ -225,40 +234,106 @@ def _batch_size(priority: str, parts: int) -> int:
     return size
 
 
-def _claim_statement() -> Any:
-    """One statement that takes a batch: rows of one text and priority, due, not locked
-    by another worker (``SKIP LOCKED``), each moved to ``sending``, or straight to
-    ``expired`` or ``suppressed`` (silent exit: everything; opt-out or unreachable: bulk)
-    when it must not go. One round trip, because a batch's cost is its round trips."""
-    om, contact = OutboxMessage, Contact
-    now = bindparam("p_now")
-    why = case((and_(om.expires_at.is_not(None), om.expires_at <= now),
-                literal("expired before sending")),
-               (contact.exited_at.is_not(None), literal("silent exit")),
-               (and_(om.priority == "bulk", contact.opted_out_at.is_not(None)),
-                literal("opted out of bulk")),
-               (and_(om.priority == "bulk", contact.unreachable_at.is_not(None)),
-                literal("unreachable")),
-               else_=literal(""))
-    picked = (select(om.id.label("pick_id"), why.label("why"))
-              .outerjoin(contact, contact.phone == om.recipient)
-              .where(om.status == "queued", om.body == bindparam("p_body"),
-                     om.priority == bindparam("p_priority"),
-                     or_(om.not_before.is_(None), om.not_before <= now),
-                     or_(om.next_attempt_at.is_(None), om.next_attempt_at <= now))
-              .order_by(om.id).limit(bindparam("p_size"))
-              .with_for_update(skip_locked=True, of=om)).cte("picked")
-    going = picked.c.why == ""
-    return (update(om).where(om.id == picked.c.pick_id)
-            .values(status=case((going, literal("sending")),
-                                (picked.c.why == "expired before sending", literal("expired")),
-                                else_=literal("suppressed")),
-                    attempts=case((going, om.attempts + 1), else_=om.attempts),
-                    error=picked.c.why, updated_at=now)
-            .returning(om.id, om.recipient, om.priority, om.attempts, om.status, om.error))
+# --- one statement per batch -------------------------------------------------------------------
+#
+# A batch costs round trips more than anything, so on PostgreSQL it is one statement, run
+# in autocommit (its own transaction, committed durably when it returns), that
+#  1. writes the outcomes of the batch before (``written``: one UPDATE … FROM a JSON
+#     array of rows, whatever the batch size, cheaper to pass than six arrays; only rows
+#     still ``sending``, since the sweeper may have given up on a send that took too long);
+#  2. takes the next batch of one text and priority (``locked``): due rows not locked by
+#     another worker (SKIP LOCKED), in id order, found through ix_outbox_messages_queued_text
+#     (priority, md5(body), id) of queued rows (migration 0012_send);
+#  3. moves each to ``sending``, or straight to ``expired`` or ``suppressed`` (silent exit:
+#     everything; opt-out or unreachable: bulk) when it must not go, or back to ``queued``
+#     when its number is already in the batch (the same text twice to one number goes in
+#     the job's next batch).
+# The claim is durable before the gateway sees the batch: were it lost with a crash of
+# the database, the rows would be ``queued`` again and sent twice without a trace. The
+# outcomes of batch N ride on the claim of batch N+1 (of the same text, or of the job's
+# next text, or a claim of nothing at the end of the job), so one commit per batch makes
+# both durable and nothing is committed asynchronously. Written a moment later than the
+# answer, they change nothing for a crash: a worker killed before that commit leaves
+# batch N ``sending``, as one killed before a separate commit would, and the sweeper
+# applies the rule of an ambiguous send. A batch is one round trip to the database and
+# one to the gateway. SQLite (the embedded development default) has no md5 or row
+# locks and cannot update in a WITH clause: there the outcomes are an executemany
+# before the claim, in the same transaction.
+
+_WHY = """CASE WHEN o.expires_at IS NOT NULL AND o.expires_at <= :now
+                    THEN 'expired before sending'
+                  WHEN c.exited_at IS NOT NULL THEN 'silent exit'
+                  WHEN o.priority = 'bulk' AND c.opted_out_at IS NOT NULL
+                    THEN 'opted out of bulk'
+                  WHEN o.priority = 'bulk' AND c.unreachable_at IS NOT NULL THEN 'unreachable'
+                  ELSE '' END"""
+_WRITTEN = """written AS (
+        UPDATE outbox_messages AS o
+        SET status = w.status, error = w.error, provider_status = w.code,
+            provider_message_id = w.message_id, next_attempt_at = w.next_at,
+            sent_at = CASE WHEN w.status = 'sent' THEN CAST(:now AS timestamptz) END,
+            updated_at = :now
+        FROM json_to_recordset(CAST(:written AS json)) AS w (
+            id integer, status text, error text, code text, message_id text, next_at timestamptz)
+        -- By primary key (= ANY). Not through the status index: its 'sending' entries are
+        -- dead, but for the batches in flight, until vacuum comes by, so reading them grew
+        -- with every batch; IS TRUE is a test that index cannot serve.
+        WHERE o.id = ANY(CAST(:ids AS integer[])) AND o.id = w.id
+          AND (o.status = 'sending') IS TRUE),"""
 
 
-CLAIM = _claim_statement()
+def _claim_statement(postgresql: bool) -> TextClause:
+    same_text = ("md5(o.body) = md5(CAST(:body AS text)) AND o.body = :body" if postgresql
+                 else "o.body = :body")
+    return text(f"""
+    WITH {_WRITTEN if postgresql else ""}
+    locked AS (
+        SELECT o.id, o.recipient, {_WHY} AS why
+        FROM outbox_messages AS o LEFT JOIN contacts AS c ON c.phone = o.recipient
+        WHERE o.status = 'queued' AND o.priority = :priority AND {same_text}
+          AND (o.not_before IS NULL OR o.not_before <= :now)
+          AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= :now)
+        ORDER BY o.id LIMIT :size {"FOR UPDATE OF o SKIP LOCKED" if postgresql else ""}),
+    picked AS (
+        SELECT id AS pick_id, why,
+               row_number() OVER (PARTITION BY recipient ORDER BY id) > 1 AS again
+        FROM locked)
+    UPDATE outbox_messages
+    SET status = CASE WHEN picked.why = 'expired before sending' THEN 'expired'
+                      WHEN picked.why <> '' THEN 'suppressed'
+                      WHEN picked.again THEN 'queued' ELSE 'sending' END,
+        attempts = CASE WHEN picked.why = '' AND NOT picked.again THEN attempts + 1
+                        ELSE attempts END,
+        error = picked.why, updated_at = :now
+    FROM picked WHERE outbox_messages.id = picked.pick_id
+    RETURNING id, recipient, priority, attempts, status, error""").bindparams(
+        bindparam("now", type_=DateTime(timezone=True)), bindparam("size", type_=Integer),
+        bindparam("body", type_=Text), bindparam("priority", type_=String))
+
+
+CLAIM = {True: _claim_statement(postgresql=True), False: _claim_statement(postgresql=False)}
+# The outcomes row by row, before the claim, where there are no arrays (SQLite).
+RECORD_ROW = (update(OutboxMessage.__table__)
+              .where(OutboxMessage.id == bindparam("b_id"), OutboxMessage.status == "sending")
+              .values(status=bindparam("b_status"), error=bindparam("b_error"),
+                      provider_status=bindparam("b_code"),
+                      provider_message_id=bindparam("b_message_id"),
+                      sent_at=bindparam("b_sent_at"), next_attempt_at=bindparam("b_next"),
+                      updated_at=bindparam("b_now")))
+
+
+@dataclass
+class Written:
+    """A sent batch's outcomes, waiting to be written with the next claim."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)  # id, status, error, code, …
+    counts: dict[str, int] = field(default_factory=dict)  # rows per new status
+    retries: dict[timedelta, list[tuple[int, str]]] = field(default_factory=dict)  # by delay
+    opted_out: list[str] = field(default_factory=list)  # numbers the gateway says refuse us
+
+
+def _postgresql(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
 
 
 def send(message_ids: int | list[int]) -> str:
@@ -268,116 +343,116 @@ def send(message_ids: int | list[int]) -> str:
 
     A job is enqueued per commit, or not at all when a job for the same text is
     already waiting (``_mark_waiting``): that one takes the rows. The job holds one
-    database connection throughout and hands on what is left after ``JOB_SECONDS``.
+    database connection throughout (in autocommit on PostgreSQL: each statement is its
+    own transaction) and hands on what is left after ``JOB_SECONDS``.
     """
     from hotline.extensions import db
 
     ids = [message_ids] if isinstance(message_ids, int) else list(message_ids)
     said: dict[str, int] = {}
     now = utcnow()
-    with db.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as session:
-        waiting = session.execute(
-            select(OutboxMessage.id, OutboxMessage.body, OutboxMessage.priority,
-                   OutboxMessage.parts, OutboxMessage.not_before, OutboxMessage.next_attempt_at)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "queued")
-            .order_by(OutboxMessage.id)).all()
-        session.rollback()
+    om = OutboxMessage.__table__.c
+    with db.engine.connect() as conn:
+        if _postgresql(conn):
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        waiting = conn.execute(
+            select(om.id, om.body, om.priority, om.parts, om.not_before, om.next_attempt_at)
+            .where(om.id.in_(ids), om.status == "queued").order_by(om.id)).all()
+        conn.rollback()
         said["taken"] = len(ids) - len(waiting)
         texts: dict[tuple[str, str], Any] = {}
         for lead in waiting:
             later = _due(lead, now)
             if later is not None:
                 enqueue([(lead.id, lead.priority)], delay=later - now)
-                said["not due"] = said.get("not due", 0) + 1
+                _count(said, "not due")
             else:
                 texts.setdefault((lead.priority, lead.body), lead)
         began, items = time.monotonic(), list(texts.items())
+        written: Written | None = None  # the batch just sent, written with the next claim
         for index, ((priority, body), lead) in enumerate(items):
             _clear_waiting(priority, body)  # before claiming: later commits enqueue anew
-            while time.monotonic() - began <= JOB_SECONDS:
-                counts = _send_batch(session, lead)
-                if not counts:  # nothing of this text left (or another worker has it)
-                    break
-                for word, n in counts.items():
-                    said[word] = said.get(word, 0) + n
-            else:  # out of time: a fresh job carries on, so the worker can take replies
-                said["handed on"] = enqueue(_still_queued(session, [k for k, _ in items[index:]]))
-                break
+            more = True
+            while more:
+                late = time.monotonic() - began > JOB_SECONDS
+                size = 0 if late else _batch_size(priority, lead.parts)
+                claimed = _claim(conn, priority, body, size, written, said)
+                written = None
+                if late:  # a fresh job carries on, so the worker can take replies first
+                    said["handed on"] = enqueue(_still_queued(conn, [k for k, _ in
+                                                                     items[index:]]))
+                    return _summary(said)
+                going = [row for row in claimed if row.status == "sending"]
+                for row in claimed:
+                    if row.status not in ("sending", "queued"):  # queued: a number twice
+                        log.info("outbox message %s %s (%s)", row.id, row.status, row.error)
+                        _count(said, "expired or suppressed")
+                if going:
+                    written = _outcomes(going, _post(going, body, lead.parts))
+                # A claim short of its size took every row of the text that was due and
+                # free: rows committed since have a job of their own (the waiting mark
+                # was cleared before the first claim), so no claim is spent finding the
+                # text empty, unless a number's second row was set aside for the next.
+                more = len(claimed) == size or any(r.status == "queued" for r in claimed)
+        if written is not None:  # the last batch's outcomes: a claim of nothing writes them
+            priority, body = items[-1][0]
+            _claim(conn, priority, body, 0, written, said)
+    return _summary(said)
+
+
+def _count(said: dict[str, int], word: str, n: int = 1) -> None:
+    said[word] = said.get(word, 0) + n
+
+
+def _summary(said: dict[str, int]) -> str:
     return ", ".join(f"{n} {word}" for word, n in sorted(said.items()) if n) or "nothing"
 
 
-def _still_queued(session: Session, texts: list[tuple[str, str]]) -> list[tuple[int, str]]:
-    """One queued row of each text, to lead a fresh job to all of them."""
-    found = []
-    for priority, body in texts:
-        first = session.scalar(select(func.min(OutboxMessage.id))
-                               .where(OutboxMessage.status == "queued",
-                                      OutboxMessage.body == body,
-                                      OutboxMessage.priority == priority))
-        if first is not None:
-            found.append((first, priority))
-    session.rollback()
-    return found
-
-
-def _send_batch(session: Session, lead: Any) -> dict[str, int]:
-    """One batch of ``lead``'s text: claim, one gateway request, every outcome; {} when
-    nothing of the text was left to claim."""
+def _claim(conn: Connection, priority: str, body: str, size: int, written: Written | None,
+           said: dict[str, int]) -> list[Any]:
+    """Write ``written`` and take up to ``size`` rows of the text (see the comment above
+    ``_claim_statement``); once that is committed, count the outcomes written and
+    enqueue their retries. Returns the rows taken or set aside."""
     now = utcnow()
-    claimed = session.execute(CLAIM, {
-        "p_now": now, "p_body": lead.body, "p_priority": lead.priority,
-        "p_size": _batch_size(lead.priority, lead.parts)}).all()
-    going, twice = [], []
-    seen: set[str] = set()
-    for row in claimed:
-        if row.status != "sending":
-            log.info("outbox message %s %s (%s)", row.id, row.status, row.error)
-        elif row.recipient in seen:  # the same text twice to one number: the job's next batch
-            twice.append(row.id)
-        else:
-            seen.add(row.recipient)
-            going.append(row)
-    if twice:
-        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(twice))
-                        .values(status="queued", attempts=OutboxMessage.attempts - 1))
-    session.commit()
-    counts = {"expired or suppressed": len(claimed) - len(going) - len(twice)}
-    if not going:
-        return counts if claimed else {}
-    ratelimit.wait(lead.parts * len(going))
+    params: dict[str, Any] = {"now": now, "body": body, "priority": priority, "size": size}
+    written = written or Written()
+    if written.opted_out:  # rare: its own statement, so the claim below already sees it
+        conn.execute(update(Contact.__table__).where(Contact.phone.in_(written.opted_out),
+                                                    Contact.opted_out_at.is_(None))
+                     .values(opted_out_at=now))
+    if _postgresql(conn):
+        params["written"] = json.dumps(written.rows, default=datetime.isoformat)
+        params["ids"] = [w["id"] for w in written.rows]
+    elif written.rows:
+        conn.execute(RECORD_ROW, [
+            {"b_id": w["id"], "b_status": w["status"], "b_error": w["error"],
+             "b_code": w["code"], "b_message_id": w["message_id"],
+             "b_sent_at": now if w["status"] == "sent" else None,
+             "b_next": w["next_at"], "b_now": now}
+            for w in written.rows])
+    claimed = conn.execute(CLAIM[_postgresql(conn)], params).all()
+    conn.commit()  # nothing to do in autocommit: the statement committed as it returned
+    for word, n in written.counts.items():
+        _count(said, word, n)
+    for delay, retried in written.retries.items():
+        enqueue(retried, delay=delay)
+    return claimed
+
+
+def _post(going: list[Any], body: str, parts: int) -> dict[str, Outcome]:
+    """One gateway request for the batch, under the shared rate limit; each number's outcome."""
+    ratelimit.wait(parts * len(going))
     try:
-        outcomes = {o.number: o for o in gateway().send([r.recipient for r in going],
-                                                        lead.body)}
+        return {o.number: o for o in gateway().send([r.recipient for r in going], body)}
     except GatewayError as exc:
-        outcomes = {r.recipient: Outcome(r.recipient, exc.verdict, exc.code) for r in going}
         log.warning("gateway refused a batch of %s: %s", len(going), exc)
-    for word, n in _record(session, going, outcomes).items():
-        counts[word] = counts.get(word, 0) + n
-    session.commit()
-    return counts
+        return {r.recipient: Outcome(r.recipient, exc.verdict, exc.code) for r in going}
 
 
-RECORD = (update(OutboxMessage)
-          .where(OutboxMessage.id == bindparam("b_id"), OutboxMessage.status == "sending")
-          .values(status=bindparam("b_status"), error=bindparam("b_error"),
-                  provider_status=bindparam("b_code"),
-                  provider_message_id=bindparam("b_message_id"),
-                  sent_at=bindparam("b_sent_at"), next_attempt_at=bindparam("b_next"),
-                  updated_at=bindparam("b_now")))
-
-
-def _record(session: Session, rows: list[Any],
-            outcomes: dict[str, Outcome]) -> dict[str, int]:
-    """Write each recipient's outcome; retries go back to ``queued`` with a backoff.
-
-    Only rows still ``sending`` change (the sweeper may have given up on a send that
-    took too long). This commit is asynchronous on PostgreSQL: if the database
-    itself crashes in the next instant and loses it, the rows are still ``sending``
-    and the sweeper treats them as a lost worker's, the same rule as any ambiguous send.
-    """
+def _outcomes(rows: list[Any], outcomes: dict[str, Outcome]) -> Written:
+    """What to write for each row sent: sent, queued again after a backoff, or failed."""
     now = utcnow()
-    counts: dict[str, int] = {}
-    params, opted_out = [], []
+    written = Written()
     for row in rows:
         outcome = outcomes.get(row.recipient) or Outcome(row.recipient, "ambiguous", "no-answer")
         verdict = outcome.verdict
@@ -385,32 +460,41 @@ def _record(session: Session, rows: list[Any],
             # Replies: at least once (a doubled reply beats a lost one). Bulk: at most once
             # (one request carries a whole batch; doubling it doubles it for everyone).
             verdict = "retry" if row.priority == "reply" else "failed-ambiguous"
-        values = {"b_id": row.id, "b_code": outcome.code, "b_now": now, "b_message_id": None,
-                  "b_sent_at": None, "b_next": None, "b_error": ""}
+        message_id, next_at, error = None, None, ""
         if verdict == "accepted":
-            values.update(b_status="sent", b_sent_at=now, b_message_id=outcome.message_id)
+            status, message_id = "sent", outcome.message_id
         elif verdict == "retry" and row.attempts < int(settings()["max_attempts"]):
             delay = _backoff(row.attempts)
-            values.update(b_status="queued", b_next=now + delay,
-                          b_error=f"retrying after {outcome.code}")
-            _after_commit_enqueue(session, row.id, row.priority, delay)
+            status, next_at, error = "queued", now + delay, f"retrying after {outcome.code}"
+            written.retries.setdefault(delay, []).append((row.id, row.priority))
         else:
-            values.update(b_status="failed", b_error={
-                "retry": "gave up after retries", "permanent": "refused by gateway",
-                "failed-ambiguous": "may or may not have been sent; not retried",
-            }.get(verdict, verdict) + f" ({outcome.code})")
+            status = "failed"
+            error = {"retry": "gave up after retries", "permanent": "refused by gateway",
+                     "failed-ambiguous": "may or may not have been sent; not retried",
+                     }.get(verdict, verdict) + f" ({outcome.code})"
             if outcome.opted_out:
-                opted_out.append(row.recipient)
-        counts[values["b_status"]] = counts.get(values["b_status"], 0) + 1
-        params.append(values)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    session.connection().execute(RECORD, params)  # Core executemany, no ORM bookkeeping
-    if opted_out:
-        session.execute(update(Contact).where(Contact.phone.in_(opted_out),
-                                              Contact.opted_out_at.is_(None))
-                        .values(opted_out_at=now))
-    return counts
+                written.opted_out.append(row.recipient)
+        written.counts[status] = written.counts.get(status, 0) + 1
+        written.rows.append({"id": row.id, "status": status, "error": error,
+                             "code": outcome.code, "message_id": message_id,
+                             "next_at": next_at})
+    return written
+
+
+def _still_queued(conn: Connection, texts: list[tuple[str, str]]) -> list[tuple[int, str]]:
+    """One queued row of each text, to lead a fresh job to all of them."""
+    om = OutboxMessage.__table__.c
+    found = []
+    for priority, body in texts:
+        same = [om.body == body]
+        if _postgresql(conn):  # through ix_outbox_messages_queued_text
+            same.append(func.md5(om.body) == func.md5(body))
+        first = conn.scalar(select(func.min(om.id)).where(
+            om.status == "queued", om.priority == priority, *same))
+        if first is not None:
+            found.append((first, priority))
+    conn.rollback()
+    return found
 
 
 def _backoff(attempts: int) -> timedelta:
