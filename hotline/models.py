@@ -513,7 +513,7 @@ db.Index("ix_inbound_sms_inbox", InboundSms.status, InboundSms.received_at)
 # The sweeper looks for rows stuck in queued/sending; the staff page lists the newest.
 db.Index("ix_outbox_messages_status_updated", OutboxMessage.status, OutboxMessage.updated_at)
 db.Index("ix_outbox_messages_created_at", OutboxMessage.created_at)
-# A send job claims the queued rows of one text, in id order (migration 0012_send): the
+# A send job claims the queued rows of one text, in id order (migration 0013_send): the
 # body by its md5, since a whole body can be larger than a btree entry. PostgreSQL only.
 db.Index("ix_outbox_messages_queued_text", OutboxMessage.priority, func.md5(OutboxMessage.body),
          OutboxMessage.id, postgresql_where=OutboxMessage.status == "queued")

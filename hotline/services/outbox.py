@@ -243,7 +243,7 @@ def _batch_size(priority: str, parts: int) -> int:
 #     still ``sending``, since the sweeper may have given up on a send that took too long);
 #  2. takes the next batch of one text and priority (``locked``): due rows not locked by
 #     another worker (SKIP LOCKED), in id order, found through ix_outbox_messages_queued_text
-#     (priority, md5(body), id) of queued rows (migration 0012_send);
+#     (priority, md5(body), id) of queued rows (migration 0013_send);
 #  3. moves each to ``sending``, or straight to ``expired`` or ``suppressed`` (silent exit:
 #     everything; opt-out or unreachable: bulk) when it must not go, or back to ``queued``
 #     when its number is already in the batch (the same text twice to one number goes in

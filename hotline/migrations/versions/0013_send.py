@@ -8,15 +8,15 @@ by its md5: a whole body (up to 1,600 characters, 3,200 bytes of Arabic) may be
 larger than a btree entry can be. SQLite (the embedded development default) has no
 md5() and no such volumes; it goes without.
 
-Revision ID: 0012_send
-Revises: 0011_alerts
+Revision ID: 0013_send
+Revises: 0012_staffperf
 Create Date: 2026-11-29
 """
 
 from alembic import op
 
-revision = "0012_send"
-down_revision = "0011_alerts"
+revision = "0013_send"
+down_revision = "0012_staffperf"
 branch_labels = None
 depends_on = None
 
