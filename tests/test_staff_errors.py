@@ -266,3 +266,11 @@ def test_reveal_approval_refusals_read_in_arabic(app):
     refusal(salma.post(f"/staff/reveals/{approval.id}", {"decision": "approve"},
                        page="/staff/reveals"),
             409, "سبق البتّ في طلب الموافقة هذا.", "already decided")
+
+
+def test_the_simulator_asks_to_sign_in_in_the_readers_language(client):
+    """The simulator's script shows the JSON ``error`` on the page as it comes."""
+    for language, said in (("ar", "سجّل الدخول أولا."), ("en", "Sign in first.")):
+        response = client.post("/staff/try/step", json={"dial": True},
+                               headers={"Accept-Language": language})
+        assert response.status_code == 401 and response.get_json() == {"error": said}
