@@ -274,3 +274,40 @@ def test_the_simulator_asks_to_sign_in_in_the_readers_language(client):
         response = client.post("/staff/try/step", json={"dial": True},
                                headers={"Accept-Language": language})
         assert response.status_code == 401 and response.get_json() == {"error": said}
+
+
+# --- the "Sent messages" page: labels, not the stored status and kind ---------------------
+
+def test_every_outbox_status_and_kind_has_a_label():
+    from hotline.services.outbox_log import STATUSES
+
+    assert set(STATUSES) <= set(labels.OUTBOX_STATUS)
+    kinds = set()
+    for path in sorted(HOTLINE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and _dotted(node.func).endswith("queue_sms"):
+                kinds |= {k.value.value for k in node.keywords if k.arg == "kind"
+                          and isinstance(k.value, ast.Constant)}
+    kinds.add("alert")  # the broadcast's fan-out writes its rows in one INSERT
+    assert len(kinds) >= 8 and kinds <= set(labels.OUTBOX_KIND), kinds - set(labels.OUTBOX_KIND)
+
+
+def test_the_sent_messages_page_in_arabic_shows_labels_not_codes(app):
+    from hotline.services import outbox
+
+    salma = arabic(app, "salma@example.org", role="supervisor")
+    sent = outbox.queue_sms(db.session, to="+249900000001", body="تم استلام طلبك.",
+                            language="ar", priority="reply", kind="confirmation",
+                            idempotency_key="i18n-1")
+    outbox.queue_sms(db.session, to="+249900000002", body="رد", language="ar",
+                     priority="reply", kind="staff_reply", idempotency_key="i18n-2")
+    db.session.commit()
+    outbox.send(sent.id)  # the console gateway
+    text = visible_text(salma.html("/staff/outbox"))
+    for said in ("تأكيد الطلب", "رد من الموظفين", "في انتظار الإرسال", "أُرسلت إلى البوابة"):
+        assert said in text, said
+    for code in ("confirmation", "staff_reply", "queued", "sent", "suppressed"):
+        assert code not in text, code
+    filtered = visible_text(salma.html("/staff/outbox?status=failed"))
+    assert "لا توجد رسائل بالحالة تعذّر إرسالها." in filtered
+    assert "failed" not in filtered

@@ -161,6 +161,17 @@ MESSAGES = {"queued": _l("%(n)s queued"), "sending": _l("%(n)s sending"),
 SUPPRESSION = {"opted_out": _l("opted out"), "exited": _l("silent exit"),
                "unreachable": _l("unreachable"), "danger": _l("danger request open"),
                "daily_cap": _l("daily limit"), "other": _l("other")}
+# The "Sent messages" page (services.outbox_log): what each outgoing text is and where it is.
+OUTBOX_STATUS = {"queued": _l("Waiting to be sent"), "sending": _l("Being sent"),
+                 "sent": _l("Sent to the gateway"), "delivered": _l("Delivered to the phone"),
+                 "undelivered": _l("Not delivered"), "failed": _l("Failed to send"),
+                 "expired": _l("Expired unsent"), "suppressed": _l("Held back (not sent)")}
+OUTBOX_KIND = {"alert": _l("Community alert"),
+               "alert_decision": _l("Alert decision, to its leader"),
+               "alert_summary": _l("Alert summary, to its leader"),
+               "confirmation": _l("Request confirmation"), "oncall": _l("On-call notice"),
+               "sms_reply": _l("Automatic reply"), "staff_reply": _l("Reply from staff"),
+               "topic_copy": _l("Information copy")}
 TOPIC = {"safety": _l("Safety warning"), "services": _l("MRRC service news"),
          "tips": _l("Awareness tip")}
 # What the leader and alert services refuse (``CodedError.code``), in the reader's language.
