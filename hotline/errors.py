@@ -27,11 +27,15 @@ class Said(str):
 class CodedError(HotlineError):
     """An error a person reads: ``code`` names it and ``values`` fill it, so the dashboard
     shows it in the reader's language (``hotline.staff.labels``); the message is English,
-    for logs and for callers without a table."""
+    for logs and for callers without a table. A kind of error that always means the same
+    thing names its ``code`` once, on the class."""
+
+    code: str = ""
 
     def __init__(self, message: str, code: str = "", **values: object) -> None:
         super().__init__(message)
-        self.code = code
+        if code:
+            self.code = code
         self.values = values
 
 

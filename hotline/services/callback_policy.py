@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import current_app
 
-from hotline.errors import ConfigError, HotlineError
+from hotline.errors import CodedError, ConfigError
 from hotline.extensions import db
 from hotline.models import CallbackEvent
 from hotline.worktime import WorktimeError, WorkWeek
@@ -45,31 +45,40 @@ NOTE_MAX = 2000
 
 # --- errors ----------------------------------------------------------------------------------
 
-class CallbackError(HotlineError):
-    """A staff action on a callback request that cannot be done; the message says why."""
+class CallbackError(CodedError):
+    """A staff action on a callback request that cannot be done; the message says why (in
+    English, for logs) and ``code`` names it for the dashboard (``hotline.staff.labels``)."""
 
 
 class RequestNotFound(CallbackError):
+    code = "request_missing"
+
     def __init__(self, request_id: object) -> None:
         super().__init__(f"no callback request {request_id!r}")
 
 
 class RequestClosed(CallbackError):
+    code = "request_closed"
+
     def __init__(self, ref: str, status: str) -> None:
         self.ref, self.status = ref, status
-        super().__init__(f"request {ref} is already {status}")
+        super().__init__(f"request {ref} is already {status}", status=status)
 
 
 class ClaimConflict(CallbackError):
     """Someone else holds the claim; ``holder`` is their name (or e-mail)."""
 
+    code = "claim_conflict"
+
     def __init__(self, ref: str, holder: str, expires_at: datetime | None) -> None:
         self.ref, self.holder, self.expires_at = ref, holder, expires_at
-        super().__init__(f"request {ref} is being handled by {holder}")
+        super().__init__(f"request {ref} is being handled by {holder}", holder=holder)
 
 
 class NotHolder(CallbackError):
     """Only the staff member holding a live claim may do this."""
+
+    code = "not_holder"
 
     def __init__(self, ref: str) -> None:
         self.ref = ref
@@ -80,20 +89,26 @@ class InvalidChoice(CallbackError):
     """A value outside its vocabulary (reason, result, outcome...) or a note too long.
 
     ``field`` and ``problem`` name it for a translated message: ``(what, "choice")``
-    for a value outside its vocabulary, or ``"too_long"``, ``"missing"``, ``"range"``.
+    for a value outside its vocabulary, or ``"too_long"``, ``"missing"``, ``"range"``;
+    the problem is the error's ``code``, the field one of its ``values``.
     """
 
-    def __init__(self, message: str, field: str = "", problem: str = "") -> None:
+    def __init__(self, message: str, field: str = "", problem: str = "",
+                 **values: object) -> None:
         self.field, self.problem = field, problem
-        super().__init__(message)
+        super().__init__(message, problem, field=field, **values)
 
 
 class UnknownStaff(CallbackError):
     """The staff member does not exist or is not active."""
 
+    code = "staff_unknown"
+
 
 class EarlyAttempt(CallbackError):
     """An unanswered try before the scheduled retry: staff must say whether it counts."""
+
+    code = "early"
 
     def __init__(self, ref: str, due_at: datetime) -> None:
         self.ref, self.due_at = ref, due_at

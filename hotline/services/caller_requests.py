@@ -160,7 +160,8 @@ def submit(phone: str, *, reason: str, safe_to_call: str, safe_times: str = "",
     times = ",".join(t for t in cfg.windows if t in safe_times.split(",")) \
         if safe_to_call == "times" else ""
     if safe_to_call == "times" and not times:
-        raise InvalidChoice(f"safe_times must name one of {', '.join(cfg.windows)}")
+        raise InvalidChoice(f"safe_times must name one of {', '.join(cfg.windows)}",
+                            "safe_times", "choice")
     priority = URGENT if reason in cfg.urgent_reasons else NORMAL
     contact = _lock_contact(phone)
     contact.exited_at = None  # asking for a call again undoes an earlier "stop everything"

@@ -343,7 +343,7 @@ def record_call(request_id: int, staff_id: int, record: CallRecord,
                            confirm_early=record.confirm_early)
     outcome = "wrong_number" if record.result == "wrong_number" else record.outcome
     if not outcome:
-        raise InvalidChoice("say what came of the call (outcome)", "outcome", "missing")
+        raise InvalidChoice("say what came of the call (outcome)", "outcome", "required")
     _check(outcome, OUTCOMES, "outcome")
     referral = _check(record.referral or "none", REFERRALS, "referral")
     if record.reason is not None:
@@ -386,13 +386,13 @@ def reopen(request_id: int, supervisor_id: int, reason: str,
     now = now_utc(now)
     text = _note(reason)
     if not text:
-        raise InvalidChoice("say why the request is reopened", "reason", "missing")
+        raise InvalidChoice("say why the request is reopened", "reason", "required")
     _active_staff(supervisor_id)
     row = _locked(request_id)
     if row.status not in REOPENABLE:
         db.session.rollback()
         raise RequestClosed(row.ref, row.status) if row.status != "open" \
-            else InvalidChoice(f"request {row.ref} is open already")
+            else InvalidChoice(f"request {row.ref} is open already", "", "already_open")
     before = row.status
     row.status, row.outcome, row.referral, row.resolved_at = "open", None, None, None
     row.follow_up_on = None

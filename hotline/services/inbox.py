@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from hotline.errors import HotlineError
+from hotline.errors import CodedError
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, Contact, InboundSms
 from hotline.privacy import mask_phone
@@ -28,12 +28,13 @@ OPEN = ("new", "attached")  # still waiting for a person
 MAX_ID = 2**31 - 1
 
 
-class InboxError(HotlineError):
-    """A staff action on a text that cannot be done; the message says why."""
+class InboxError(CodedError):
+    """A staff action on a text that cannot be done; the message says why in English (for
+    logs) and ``code`` names it for the dashboard, which shows it in the reader's language."""
 
 
 class MessageNotFound(InboxError):
-    pass
+    code = "message_missing"
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _for_staff():
 def list_messages(status: str = "new", page: int = 1, per_page: int = 25) -> InboxPage:
     """Texts for staff, newest first; ``status`` one of STATUSES or ``all``."""
     if status != "all" and status not in STATUSES:
-        raise InboxError(f"status must be one of {', '.join(STATUSES)} or all")
+        raise InboxError(f"status must be one of {', '.join(STATUSES)} or all", "inbox_status")
     query = _for_staff()
     if status != "all":
         query = query.where(InboundSms.status == status)
@@ -124,14 +125,15 @@ def check_reply(body: str) -> str:
     """The reply as it will be sent, or InboxError saying what is wrong with it."""
     text = (body or "").replace("\r\n", "\n").strip()
     if not text:
-        raise InboxError("Write a reply first.")
+        raise InboxError("Write a reply first.", "reply_empty")
     if "\x00" in text:
-        raise InboxError("The reply contains a character that cannot be sent.")
+        raise InboxError("The reply contains a character that cannot be sent.", "reply_bad")
     parts, limit = sms_parts(text), max_parts()
     if parts > limit:
         cost = measure(text)
         raise InboxError(f"The reply is {parts} SMS parts ({cost.units} {cost.encoding} "
-                         f"characters); at most {limit}. Shorten it.")
+                         f"characters); at most {limit}. Shorten it.", "reply_long",
+                         parts=parts, units=cost.units, most=limit)
     return text
 
 
@@ -140,9 +142,9 @@ def reply(message_id: int, staff_id: int, body: str) -> InboxItem:
     text = check_reply(body)
     row = _locked(message_id)
     if row.reply:
-        raise InboxError("This text is already answered.")
+        raise InboxError("This text is already answered.", "text_answered")
     if row.status == "dismissed":
-        raise InboxError("This text is dismissed.")
+        raise InboxError("This text is dismissed.", "text_dismissed")
     contact = db.session.get(Contact, row.contact_id)
     lang = contact.language or row.language or current_app.config["DEFAULT_LANGUAGE"]
     outbox.queue_sms(db.session, to=contact.phone, body=text, language=lang,
@@ -165,7 +167,7 @@ def reply(message_id: int, staff_id: int, body: str) -> InboxItem:
 def dismiss(message_id: int, staff_id: int) -> None:
     row = _locked(message_id)
     if row.status not in OPEN:
-        raise InboxError(f"This text is already {row.status}.")
+        raise InboxError(f"This text is already {row.status}.", "text_handled", state=row.status)
     row.status, row.handled_by_id, row.handled_at = "dismissed", staff_id, callback_policy.now_utc()
     _audit(staff_id, "sms_dismiss", row)
     db.session.commit()
@@ -175,8 +177,9 @@ def to_request(message_id: int, staff_id: int) -> tuple[int, str]:
     """Make a callback request of the text (or add it to the caller's open one)."""
     row = _locked(message_id)
     if row.status != "new":
-        raise InboxError("Only a new text can become a request."
-                         if row.request_id is None else "This text is already on a request.")
+        if row.request_id is not None:
+            raise InboxError("This text is already on a request.", "text_attached")
+        raise InboxError("Only a new text can become a request.", "text_not_new")
     request_id, ref = caller_requests.request_from_text(row.contact_id, staff_id, row.text)
     row.status, row.request_id = "converted", request_id
     row.handled_by_id, row.handled_at = staff_id, callback_policy.now_utc()

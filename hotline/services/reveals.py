@@ -17,32 +17,38 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from hotline.errors import HotlineError
+from hotline.errors import CodedError
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackRequest, RevealApproval, StaffUser
 
 HOUR = timedelta(hours=1)
 
 
-class ClaimLimit(HotlineError):
+class ClaimLimit(CodedError):
     """The staff member already holds as many claims as allowed."""
+
+    code = "claim_limit"
 
     def __init__(self, held: int, limit: int) -> None:
         self.held, self.limit = held, limit
-        super().__init__(f"already holding {held} requests (at most {limit})")
+        super().__init__(f"already holding {held} requests (at most {limit})", n=held)
 
 
-class RevealLimit(HotlineError):
+class RevealLimit(CodedError):
     """Over the hourly reveal limit: a supervisor was asked (or had refused)."""
+
+    code = "reveal_limit"  # "reveal_refused" when a supervisor said no within the hour
 
     def __init__(self, limit: int, refused: bool = False) -> None:
         self.limit, self.refused = limit, refused
         super().__init__(f"more than {limit} numbers revealed in an hour: a supervisor "
-                         f"must approve the next one")
+                         f"must approve the next one", "reveal_refused" if refused
+                         else "reveal_limit", n=limit)
 
 
-class ApprovalError(HotlineError):
-    """An approval that cannot be decided (gone, already decided, one's own)."""
+class ApprovalError(CodedError):
+    """An approval that cannot be decided (gone, already decided, one's own); ``code``
+    says which."""
 
 
 @dataclass(frozen=True)
@@ -136,13 +142,14 @@ def decide(approval_id: int, supervisor_id: int, approve: bool, now: datetime) -
     approval = db.session.scalars(select(RevealApproval).where(RevealApproval.id == approval_id)
                                   .with_for_update()).one_or_none()
     if approval is None:
-        raise ApprovalError("There is no such request for approval.")
+        raise ApprovalError("There is no such request for approval.", "approval_missing")
     if approval.status != "pending":
         db.session.rollback()
-        raise ApprovalError("This request for approval was already decided.")
+        raise ApprovalError("This request for approval was already decided.",
+                            "approval_decided")
     if approval.staff_id == supervisor_id:
         db.session.rollback()
-        raise ApprovalError("Someone else must approve your own reveals.")
+        raise ApprovalError("Someone else must approve your own reveals.", "approval_own")
     approval.status = "approved" if approve else "refused"
     approval.decided_by_id, approval.decided_at = supervisor_id, now
     db.session.add(AuditLog(at=now, staff_id=supervisor_id,

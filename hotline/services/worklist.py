@@ -158,7 +158,7 @@ def validate(filters: QueueFilter) -> None:
 
     def check(value: Any, allowed: tuple[str, ...], what: str) -> None:
         if value is not None and value not in allowed:
-            raise InvalidChoice(f"{what} must be one of {', '.join(allowed)}")
+            raise InvalidChoice(f"{what} must be one of {', '.join(allowed)}", what, "choice")
 
     check(filters.status, (*STATUSES, "all"), "status")
     check(filters.reason, REASONS, "reason")
@@ -166,11 +166,12 @@ def validate(filters: QueueFilter) -> None:
     check(filters.order, ORDERS, "order")
     if filters.language is not None and (not isinstance(filters.language, str)
                                          or len(filters.language) > 8):
-        raise InvalidChoice("language must be a short language code")
+        raise InvalidChoice("language must be a short language code", "language", "choice")
     for name, value, top in (("page", filters.page, 10**6),
                              ("per_page", filters.per_page, MAX_PER_PAGE)):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
-            raise InvalidChoice(f"{name} must be a whole number from 1 to {top}")
+            raise InvalidChoice(f"{name} must be a whole number from 1 to {top}", name, "number",
+                                most=top)
 
 
 Holder = aliased(StaffUser)

@@ -110,7 +110,7 @@ def require_sign_in() -> BaseResponse | None:
     _refuse_nul_bytes()
     if request.endpoint not in PUBLIC and not current_user.is_authenticated:
         if request.is_json or request.path.startswith("/staff/try/"):
-            return jsonify(error="sign in first"), 401  # type: ignore[return-value]
+            return jsonify(error=_("Sign in first.")), 401  # type: ignore[return-value]
         target = request.full_path if request.method == "GET" else None
         return redirect(url_for("staff.login", next=target), 303)
     csrf.protect()
@@ -120,7 +120,8 @@ def require_sign_in() -> BaseResponse | None:
         first = setup_redirect()
         if first is not None:
             if request.is_json or request.path.startswith("/staff/try/"):
-                return jsonify(error="finish setting up your account first"), 403  # type: ignore[return-value]
+                said = _("Finish setting up your account first.")
+                return jsonify(error=said), 403  # type: ignore[return-value]
             return redirect(first, 303)
     return None
 

@@ -98,7 +98,12 @@ def describe(event: TimelineEvent) -> str:
     return event.detail
 
 
-def refused(request_id: int, exc: Exception) -> Any:
+# The answer's status for a refusal, by its code; any other refusal is a 400.
+STATUS = {"not_holder": 403, "request_closed": 409, "claim_limit": 409, "reveal_refused": 403,
+          "reveal_limit": 429}
+
+
+def refused(request_id: int, exc: CallbackError | reveals.ClaimLimit | reveals.RevealLimit) -> Any:
     """The request page again, saying why the action was refused."""
     if isinstance(exc, RequestNotFound):
         abort(404)
@@ -110,45 +115,26 @@ def refused(request_id: int, exc: Exception) -> Any:
             said = _("%(holder)s is handling this request.", holder=exc.holder)
         return show(request_id, status=409,
                     error=said + " " + _("Pick another one, or ask a supervisor to reassign it."))
-    if isinstance(exc, NotHolder):
-        return show(request_id, status=403,
-                    error=_("Claim this request first: only the person holding it may do this."))
-    if isinstance(exc, RequestClosed):
-        return show(request_id, status=409,
-                    error=_("This request is already %(status)s.",
-                            status=labels.label(labels.STATUS, exc.status)))
-    if isinstance(exc, reveals.ClaimLimit):
-        return show(request_id, status=409,
-                    error=_("You already hold %(n)s requests, the most one person may. "
-                            "Finish or release one first.", n=exc.held))
-    if isinstance(exc, reveals.RevealLimit):
-        if exc.refused:
-            return show(request_id, status=403,
-                        error=_("A supervisor did not approve another reveal for now."))
-        return show(request_id, status=429,
-                    error=_("You revealed %(n)s numbers in the last hour, the most without "
-                            "approval. A supervisor has been asked; press Reveal again once "
-                            "they approve.", n=exc.limit))
     if isinstance(exc, EarlyAttempt):
         return show(request_id, status=409, early=exc)
     if isinstance(exc, InvalidChoice):
         return show(request_id, status=400, error=invalid_message(exc))
-    return show(request_id, status=400, error=str(exc))
+    return show(request_id, status=STATUS.get(exc.code, 400), error=labels.error(exc))
 
 
 def invalid_message(exc: InvalidChoice) -> str:
     """What was wrong with the form, in the page's language."""
     said = {
-        ("outcome", "missing"): _("Say what came of the call: choose an outcome."),
+        ("outcome", "required"): _("Say what came of the call: choose an outcome."),
         ("follow_up", "range"): _("The follow-up date must be within the coming year."),
         ("note", "too_long"): _("The note is too long (at most %(n)s characters).",
                                 n=callback_policy.NOTE_MAX),
-        ("reason", "missing"): _("Say why the request is reopened."),
+        ("reason", "required"): _("Say why the request is reopened."),
     }.get((exc.field, exc.problem))
     if said is None and exc.problem == "choice":
         said = _("Choose one of the options offered (%(field)s).",
                  field=labels.label(labels.FIELD, exc.field))
-    return said or str(exc)
+    return said or labels.error(exc)
 
 
 def _warn_if_number(note: str) -> None:
@@ -189,12 +175,8 @@ def next_request() -> Any:
             continue  # someone was quicker; take the next one
         except UnknownStaff:
             abort(403)
-        except reveals.ClaimLimit as exc:
-            flash(_("You already hold %(n)s requests, the most one person may. "
-                    "Finish or release one first.", n=exc.held))
-            return redirect(url_for("staff.queue"), 303)
-        except CallbackError as exc:  # e.g. a limit on claims held at once: say so
-            flash(str(exc))
+        except (reveals.ClaimLimit, CallbackError) as exc:  # a limit on claims held: say so
+            flash(labels.error(exc))
             return redirect(url_for("staff.queue"), 303)
         return _back(candidate)
     flash(_("Nothing can be called right now: every open request is waiting or held."))

@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from hotline.services import inbox
 from hotline.services.inbox import InboxError, MessageNotFound
-from hotline.staff import bp
+from hotline.staff import bp, labels
 
 
 def _page_number() -> int:
@@ -31,7 +31,7 @@ def inbox_page() -> Any:
                                    current_app.config["STAFF"]["per_page"])
     except InboxError as exc:
         return render_template("staff/error.html", code=400, title=_("Bad filter"),
-                               message=str(exc)), 400
+                               message=labels.error(exc)), 400
     return render_template("staff/inbox.html", page=page, status=status,
                            statuses=[*inbox.STATUSES, "all"])
 
@@ -59,7 +59,7 @@ def inbox_reply(message_id: int) -> Any:
     except MessageNotFound:
         abort(404)
     except InboxError as exc:
-        return show(message_id, status=400, error=str(exc), draft=body[:2000])
+        return show(message_id, status=400, error=labels.error(exc), draft=body[:2000])
     flash(_("Reply queued: it goes out in the next moments."))
     return redirect(url_for("staff.inbox_message", message_id=message_id), 303)
 
@@ -71,7 +71,7 @@ def inbox_dismiss(message_id: int) -> Any:
     except MessageNotFound:
         abort(404)
     except InboxError as exc:
-        return show(message_id, status=409, error=str(exc))
+        return show(message_id, status=409, error=labels.error(exc))
     flash(_("Dismissed."))
     return redirect(url_for("staff.inbox_page"), 303)
 
@@ -83,6 +83,6 @@ def inbox_to_request(message_id: int) -> Any:
     except MessageNotFound:
         abort(404)
     except InboxError as exc:
-        return show(message_id, status=409, error=str(exc))
+        return show(message_id, status=409, error=labels.error(exc))
     flash(_("Request %(ref)s made from the text; it is in the queue.", ref=ref))
     return redirect(url_for("staff.request_page", request_id=request_id), 303)

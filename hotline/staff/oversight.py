@@ -67,7 +67,7 @@ def decide_reveal(approval_id: int) -> Any:
         reveals.decide(approval_id, current_user.id, decision == "approve", now_utc())
     except reveals.ApprovalError as exc:
         return render_template("staff/reveals.html", pending=reveals.pending(now_utc()),
-                               error=str(exc), limit=current_app.extensions[
+                               error=labels.error(exc), limit=current_app.extensions[
                                    "hotline.callbacks"].reveals_per_hour), 409
     flash(_("Approved: they can reveal that number once.") if decision == "approve"
           else _("Refused."))

@@ -122,7 +122,7 @@ def _mostly_context(password: str, context: Iterable[str]) -> bool:
     return len(re.sub(r"[\W_]+", "", rest)) < 6
 
 
-def problem(password: str, context: Iterable[str] = ()) -> str | None:
+def problem(password: str, context: Iterable[str] = ()) -> Said | None:
     """Why ``password`` cannot be used, or None. ``context``: the user's email and name."""
     if len(password) < MIN_LENGTH:
         return Said(N_("Use at least %(n)s characters."), n=MIN_LENGTH)

@@ -108,7 +108,7 @@ def stats() -> Any:
         validate(filters)
     except InvalidChoice as exc:
         return render_template("staff/error.html", code=400, title=_("Bad filter"),
-                               message=str(exc)), 400
+                               message=labels.error(exc)), 400
     days = PERIODS[period]
     now = now_utc()
     since = now - timedelta(days=days) if days else None
@@ -131,7 +131,7 @@ def export() -> Any:
         rows = export_rows(filters, staff_id=current_user.id)
     except InvalidChoice as exc:
         return render_template("staff/error.html", code=400, title=_("Bad filter"),
-                               message=str(exc)), 400
+                               message=labels.error(exc)), 400
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()

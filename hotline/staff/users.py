@@ -17,7 +17,7 @@ import click
 from flask import current_app
 from sqlalchemy import func, select
 
-from hotline.errors import N_, HotlineError, Said
+from hotline.errors import N_, HotlineError
 from hotline.extensions import db
 from hotline.models import AuditLog, StaffUser
 from hotline.services.callback_policy import now_utc
@@ -77,7 +77,7 @@ def _role(role: str) -> str:
 def _password(password: str, email: str, name: str) -> str:
     why = passwords.problem(password, (email, name))
     if why:
-        raise UserError(why.template, **why.values) if isinstance(why, Said) else UserError(why)
+        raise UserError(why.template, **why.values)
     return password
 
 

@@ -21,7 +21,7 @@ from hotline.services.callback_policy import (
     settings,
 )
 from hotline.services.worklist import QueueFilter, list_queue, reassigned_to
-from hotline.staff import bp, local_time
+from hotline.staff import bp, labels, local_time
 
 FILTERS = ("status", "reason", "language", "channel")
 SWITCHES = ("mine", "callable")
@@ -32,7 +32,7 @@ def filters_from(args: Any, page: bool = True) -> QueueFilter:
     values = {name: (args.get(name) or "").strip()[:40] or None for name in FILTERS}
     number = (args.get("page") or "1").strip()
     if page and (not number.isascii() or not number.isdigit() or len(number) > 6):
-        raise InvalidChoice(_("The page must be a whole number."))
+        raise InvalidChoice("the page must be a whole number", "page", "number", most=10**6)
     mine = args.get("mine") == "1"
     return QueueFilter(status=values["status"] or "open", reason=values["reason"],
                        language=values["language"], channel=values["channel"],
@@ -62,7 +62,7 @@ def queue() -> Any:
         page = list_queue(filters)
     except InvalidChoice as exc:
         return render_template("staff/error.html", code=400, title=_("Bad filter"),
-                               message=str(exc)), 400
+                               message=labels.error(exc)), 400
     query = {name: getattr(filters, name) or "" for name in FILTERS}
     query.update(mine="1" if filters.mine else "", callable="1" if filters.callable else "")
     given = reassigned_to(current_user.id)

@@ -27,8 +27,8 @@ def test_a_supervisor_sees_the_arabic_confirmation_right_to_left(app, server, pa
     expect(page.get_by_role("heading", name="Sent messages")).to_be_visible()
     row = page.locator("tbody tr").first
     expect(row).to_contain_text(AR_MASKED)
-    expect(row).to_contain_text("confirmation")
-    expect(row).to_contain_text("sent")
+    expect(row).to_contain_text("Request confirmation")  # its label, not "confirmation"
+    expect(row).to_contain_text("Sent to the gateway")
     body = row.locator("td[lang=ar]")
     expect(body).to_contain_text(ref)
     assert body.evaluate("cell => getComputedStyle(cell).direction") == "rtl"
@@ -37,4 +37,4 @@ def test_a_supervisor_sees_the_arabic_confirmation_right_to_left(app, server, pa
     page.screenshot(path=str(ARTIFACTS / "sent-messages.png"), full_page=True)
     page.get_by_label("Status", exact=True).select_option("failed")
     page.get_by_role("button", name="Show").click()
-    expect(page.locator("tbody")).to_contain_text("No messages with status failed")
+    expect(page.locator("tbody")).to_contain_text("No messages with status Failed to send.")
