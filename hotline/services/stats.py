@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Float, and_, bindparam, case, func, or_, select, text
+from sqlalchemy import ColumnElement, Float, and_, bindparam, func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
@@ -135,9 +135,11 @@ def _snapshot() -> Iterator[Connection]:
     """A read-only repeatable-read transaction: the summary and the live rows are read as
     of one moment, so a change committed meanwhile is counted in neither or both."""
     with db.engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        # psycopg opens it with "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY": no
+        # separate "SET TRANSACTION" round trip
+        conn = conn.execution_options(isolation_level="REPEATABLE READ",
+                                      postgresql_readonly=True)
         with conn.begin():
-            conn.execute(text("SET TRANSACTION READ ONLY"))
             yield conn
 
 
@@ -231,9 +233,11 @@ def _statistics(run: Any, now: datetime | None, since: datetime | None,
     by_reason: Counter[str] = Counter()
     by_language: Counter[str] = Counter()
     urgent = breached = 0
-    # All time, the period's pass reads every open request anyway: it counts the open
-    # work too (grouped by reason and language only for open rows), one pass, not two.
-    merged = since is None
+    postgres = db.engine.dialect.name == "postgresql"
+    # All time on PostgreSQL, the period's pass reads every open request anyway: it
+    # counts the open work too, in a grouping set of its own (reason, language), so the
+    # open requests are read once, not twice.
+    merged = since is None and postgres
     if not merged:
         for reason, language, n, n_urgent, n_breached in run.execute(
                 select(R.reason, R.language, func.count(), *_open_counts(now))
@@ -242,9 +246,6 @@ def _statistics(run: Any, now: datetime | None, since: datetime | None,
             by_language[_key(language)] += n
             urgent += n_urgent
             breached += n_breached
-    is_open = R.status == "open"
-    open_by = [case((is_open, R.reason)), case((is_open, R.language))] if merged else []
-    open_counts = _open_counts(now) if merged else []
 
     by_status: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
@@ -252,29 +253,38 @@ def _statistics(run: Any, now: datetime | None, since: datetime | None,
     late = 0
     lateness: Counter[str] = Counter(dict.fromkeys(LATENESS_CODES, 0))
     attempts: Counter[int] = Counter()
-    postgres = db.engine.dialect.name == "postgresql"
     tries = func.least(R.attempts, 5) if postgres else func.min(R.attempts, 5)
     buckets = _lateness_buckets(now) if postgres else []
     # with the summary, the same pass sorts the waits into the median's buckets
     wait = [func.width_bucket(R.first_wait, WAIT_BOUNDS)] if part is not None else []
     waits: Counter[int] = Counter()
+    period = [R.status, R.outcome, R.referral, tries, *wait]
+    if merged:
+        is_open = R.status == "open"
+        extra = [func.grouping(R.reason, R.language), R.reason, R.language,
+                 func.count().filter(is_open),
+                 *_open_counts(now, is_open)]
+        grouped: list[Any] = [func.grouping_sets(tuple_(*period), tuple_(R.reason, R.language))]
+    else:
+        extra, grouped = [], list(period)
     # one pass over the period's requests counts all of it, the charts' buckets included
     for status, outcome, referral, k, n, n_late, *rest in run.execute(
-            select(R.status, R.outcome, R.referral, tries, func.count(),
+            select(*period[:4], func.count(),
                    func.count().filter(R.first_attempt_at > R.deadline_at), *buckets,
-                   *open_counts, *wait, *open_by)
-            .where(*live).group_by(R.status, R.outcome, R.referral, tries, *wait, *open_by)):
+                   *wait, *extra)
+            .where(*live).group_by(*grouped)):
         if merged:
-            *rest, reason, language = rest
+            *rest, not_by_reason, reason, language, n_open, n_urgent, n_breached = rest
+            if not not_by_reason:  # a row of the open work's set (grouped by reason)
+                if n_open:
+                    by_reason[_key(reason)] += n_open
+                    by_language[_key(language)] += n_open
+                    urgent += n_urgent
+                    breached += n_breached
+                continue
         by_lateness = rest[:len(buckets)]
         if wait and rest[-1] is not None:
             waits[int(rest[-1])] += n
-        if merged and status == "open":
-            n_urgent, n_breached = rest[len(buckets):len(buckets) + 2]
-            by_reason[_key(reason)] += n
-            by_language[_key(language)] += n
-            urgent += n_urgent
-            breached += n_breached
         by_status[_key(status)] += n
         if outcome is not None:
             outcomes[str(outcome)] += n
@@ -395,10 +405,10 @@ def _trends_in_python(tz: str, day_start: datetime, where: list[ColumnElement[bo
     return Trends(dict(per_day), agents)
 
 
-def _open_counts(now: datetime) -> list[ColumnElement[int]]:
+def _open_counts(now: datetime, *also: ColumnElement[bool]) -> list[ColumnElement[int]]:
     """``FILTER`` counts of the open work: urgent, and nobody tried before the deadline."""
-    return [func.count().filter(R.priority == URGENT),
-            func.count().filter(R.first_attempt_at.is_(None), R.deadline_at < now)]
+    return [func.count().filter(R.priority == URGENT, *also),
+            func.count().filter(R.first_attempt_at.is_(None), R.deadline_at < now, *also)]
 
 
 def _lateness_buckets(now: datetime) -> list[ColumnElement[int]]:
