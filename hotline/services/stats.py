@@ -21,6 +21,7 @@ import statistics as pystats
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -130,10 +131,32 @@ def timezone() -> str:
     return str(current_app.config["TIMEZONE"])
 
 
+_shared: ContextVar[Connection | None] = ContextVar("stats_snapshot", default=None)
+
+
+@contextmanager
+def one_snapshot() -> Iterator[None]:
+    """``statistics`` and ``trends`` called inside read through one snapshot: the page's
+    figures are of one moment, and it costs one connection and transaction, not two."""
+    if db.engine.dialect.name != "postgresql" or _shared.get() is not None:
+        yield
+        return
+    with _snapshot() as conn:
+        token = _shared.set(conn)
+        try:
+            yield
+        finally:
+            _shared.reset(token)
+
+
 @contextmanager
 def _snapshot() -> Iterator[Connection]:
     """A read-only repeatable-read transaction: the summary and the live rows are read as
     of one moment, so a change committed meanwhile is counted in neither or both."""
+    shared = _shared.get()
+    if shared is not None:
+        yield shared
+        return
     with db.engine.connect() as conn:
         # psycopg opens it with "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY": no
         # separate "SET TRANSACTION" round trip
