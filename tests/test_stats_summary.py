@@ -19,7 +19,7 @@ from sqlalchemy import select, text, update
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, Contact, StaffUser
 from hotline.services import casework, statsdays
-from hotline.services.stats import matching, statistics, trends
+from hotline.services.stats import matching, one_snapshot, statistics, trends
 from hotline.sweeper import sweep
 from tests.staffkit import make_user, quick_hashing
 
@@ -106,6 +106,20 @@ def assert_same(now: datetime) -> None:
                 statistics(now=now, since=since, where=fast_where, live=True), said
             assert trends(TZ, now=now, since=since, where=fast_where) == \
                 trends(TZ, now=now, since=since, where=fast_where, live=True), said
+        # as the page reads them: both through one shared snapshot
+        for since in (None, now - timedelta(days=30)):
+            with one_snapshot():
+                shared = (statistics(now=now, since=since, where=fast_where),
+                          trends(TZ, now=now, since=since, where=fast_where))
+            assert shared == (statistics(now=now, since=since, where=fast_where, live=True),
+                              trends(TZ, now=now, since=since, where=fast_where, live=True))
+        # all time, the open work is counted in the period's pass; with a period, in a
+        # pass of its own: both must agree (open work does not depend on the period)
+        every, recent = (statistics(now=now, since=since, where=fast_where)
+                         for since in (None, now - timedelta(days=30)))
+        for name in ("open_total", "open_urgent", "open_by_reason", "open_by_language",
+                     "open_breached"):
+            assert getattr(every, name) == getattr(recent, name), (name, reason, language)
 
 
 def covered() -> tuple:

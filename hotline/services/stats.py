@@ -2,7 +2,8 @@
 
 Aggregates only; no phone number or note is read. Computed live, the page runs three
 queries: one pass over the open requests, one over the requests of the period, and the
-median. Each pass counts several things at once (``GROUP BY`` with ``FILTER`` clauses).
+median (all time, the period's pass counts the open work too: two queries). Each pass
+counts several things at once (``GROUP BY`` with ``FILTER`` clauses).
 
 Live, the period's pass reads every request of the period, which grows with history
 (a third of a second at 100,000 requests, all time). On PostgreSQL, with the queue's
@@ -20,13 +21,14 @@ import statistics as pystats
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Float, and_, bindparam, func, or_, select, text
+from sqlalchemy import ColumnElement, Float, and_, bindparam, func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
@@ -129,14 +131,38 @@ def timezone() -> str:
     return str(current_app.config["TIMEZONE"])
 
 
+_shared: ContextVar[Connection | None] = ContextVar("stats_snapshot", default=None)
+
+
+@contextmanager
+def one_snapshot() -> Iterator[None]:
+    """``statistics`` and ``trends`` called inside read through one snapshot: the page's
+    figures are of one moment, and it costs one connection and transaction, not two."""
+    if db.engine.dialect.name != "postgresql" or _shared.get() is not None:
+        yield
+        return
+    with _snapshot() as conn:
+        token = _shared.set(conn)
+        try:
+            yield
+        finally:
+            _shared.reset(token)
+
+
 @contextmanager
 def _snapshot() -> Iterator[Connection]:
     """A read-only repeatable-read transaction: the summary and the live rows are read as
     of one moment, so a change committed meanwhile is counted in neither or both."""
+    shared = _shared.get()
+    if shared is not None:
+        yield shared
+        return
     with db.engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        # psycopg opens it with "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY": no
+        # separate "SET TRANSACTION" round trip
+        conn = conn.execution_options(isolation_level="REPEATABLE READ",
+                                      postgresql_readonly=True)
         with conn.begin():
-            conn.execute(text("SET TRANSACTION READ ONLY"))
             yield conn
 
 
@@ -230,15 +256,19 @@ def _statistics(run: Any, now: datetime | None, since: datetime | None,
     by_reason: Counter[str] = Counter()
     by_language: Counter[str] = Counter()
     urgent = breached = 0
-    for reason, language, n, n_urgent, n_breached in run.execute(
-            select(R.reason, R.language, func.count(),
-                   func.count().filter(R.priority == URGENT),
-                   func.count().filter(R.first_attempt_at.is_(None), R.deadline_at < now))
-            .where(R.status == "open", *where).group_by(R.reason, R.language)):
-        by_reason[_key(reason)] += n
-        by_language[_key(language)] += n
-        urgent += n_urgent
-        breached += n_breached
+    postgres = db.engine.dialect.name == "postgresql"
+    # All time on PostgreSQL, the period's pass reads every open request anyway: it
+    # counts the open work too, in a grouping set of its own (reason, language), so the
+    # open requests are read once, not twice.
+    merged = since is None and postgres
+    if not merged:
+        for reason, language, n, n_urgent, n_breached in run.execute(
+                select(R.reason, R.language, func.count(), *_open_counts(now))
+                .where(R.status == "open", *where).group_by(R.reason, R.language)):
+            by_reason[_key(reason)] += n
+            by_language[_key(language)] += n
+            urgent += n_urgent
+            breached += n_breached
 
     by_status: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
@@ -246,17 +276,35 @@ def _statistics(run: Any, now: datetime | None, since: datetime | None,
     late = 0
     lateness: Counter[str] = Counter(dict.fromkeys(LATENESS_CODES, 0))
     attempts: Counter[int] = Counter()
-    postgres = db.engine.dialect.name == "postgresql"
     tries = func.least(R.attempts, 5) if postgres else func.min(R.attempts, 5)
     buckets = _lateness_buckets(now) if postgres else []
     # with the summary, the same pass sorts the waits into the median's buckets
     wait = [func.width_bucket(R.first_wait, WAIT_BOUNDS)] if part is not None else []
     waits: Counter[int] = Counter()
+    period = [R.status, R.outcome, R.referral, tries, *wait]
+    if merged:
+        is_open = R.status == "open"
+        extra = [func.grouping(R.reason, R.language), R.reason, R.language,
+                 func.count().filter(is_open),
+                 *_open_counts(now, is_open)]
+        grouped: list[Any] = [func.grouping_sets(tuple_(*period), tuple_(R.reason, R.language))]
+    else:
+        extra, grouped = [], list(period)
     # one pass over the period's requests counts all of it, the charts' buckets included
     for status, outcome, referral, k, n, n_late, *rest in run.execute(
-            select(R.status, R.outcome, R.referral, tries, func.count(),
-                   func.count().filter(R.first_attempt_at > R.deadline_at), *buckets, *wait)
-            .where(*live).group_by(R.status, R.outcome, R.referral, tries, *wait)):
+            select(*period[:4], func.count(),
+                   func.count().filter(R.first_attempt_at > R.deadline_at), *buckets,
+                   *wait, *extra)
+            .where(*live).group_by(*grouped)):
+        if merged:
+            *rest, not_by_reason, reason, language, n_open, n_urgent, n_breached = rest
+            if not not_by_reason:  # a row of the open work's set (grouped by reason)
+                if n_open:
+                    by_reason[_key(reason)] += n_open
+                    by_language[_key(language)] += n_open
+                    urgent += n_urgent
+                    breached += n_breached
+                continue
         by_lateness = rest[:len(buckets)]
         if wait and rest[-1] is not None:
             waits[int(rest[-1])] += n
@@ -378,6 +426,12 @@ def _trends_in_python(tz: str, day_start: datetime, where: list[ColumnElement[bo
             select(R.created_at, R.reason, R.channel).where(R.created_at >= day_start, *where)):
         per_day[(utc(created).astimezone(zone).date(), reason, channel)] += 1  # type: ignore
     return Trends(dict(per_day), agents)
+
+
+def _open_counts(now: datetime, *also: ColumnElement[bool]) -> list[ColumnElement[int]]:
+    """``FILTER`` counts of the open work: urgent, and nobody tried before the deadline."""
+    return [func.count().filter(R.priority == URGENT, *also),
+            func.count().filter(R.first_attempt_at.is_(None), R.deadline_at < now, *also)]
 
 
 def _lateness_buckets(now: datetime) -> list[ColumnElement[int]]:

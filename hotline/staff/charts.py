@@ -90,18 +90,22 @@ def columns(days: Sequence[date], series: Sequence[tuple[str, dict[date, int]]],
         left = 40 + i * step
         return WIDTH - left - step if rtl else left
 
+    # what is the same for every column of a series is formatted once
+    width = f'" width="{max(step - 2, 1):.1f}" height="'
+    fills = [(f'" fill="{PALETTE[k % len(PALETTE)]}"><title>', f": {escape(name)} ", values)
+             for k, (name, values) in enumerate(series)]
     for i, day in enumerate(days):
         y = chart_h
-        for k, (_name, values) in enumerate(series):
+        x = f'<rect x="{x_of(i) + 1:.1f}" y="'
+        label = day_text[day]
+        for fill, name_text, values in fills:
             n = values.get(day, 0)
             if not n:
                 continue
             h = chart_h * n / top
             y -= h
-            parts.append(f'<rect x="{x_of(i) + 1:.1f}" y="{y:.1f}" width="{max(step - 2, 1):.1f}" '
-                         f'height="{h:.1f}" fill="{PALETTE[k % len(PALETTE)]}">'
-                         f"<title>{day_text[day]}: {escape(_name)} {count(n)}"
-                         f"</title></rect>")
+            parts.append(f"{x}{y:.1f}{width}{h:.1f}{fill}{label}{name_text}{count(n)}"
+                         "</title></rect>")
     axis_x = WIDTH - 4 if rtl else 4
     parts.append(_text(axis_x, 14, number(top), "start", "axis"))
     parts.append(f'<line x1="0" x2="{WIDTH}" y1="{chart_h}" y2="{chart_h}" stroke="#9aa6b1"/>')

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from hotline.services.callback_policy import InvalidChoice, now_utc
-from hotline.services.stats import Stats, Trends, matching, statistics, trends
+from hotline.services.stats import Stats, Trends, matching, one_snapshot, statistics, trends
 from hotline.services.worklist import EXPORT_HEADER, export_rows, validate
 from hotline.staff import bp, charts, i18n, labels, local_time
 from hotline.staff.auth import requires
@@ -62,7 +62,15 @@ LATENESS_LABELS = {
 def _charts(numbers: Stats, trend: Trends) -> dict[str, Any]:
     """The SVG charts (and their table data) in the page's language and direction."""
     rtl = i18n.direction() == "rtl"
-    number = format_decimal
+    said: dict[int, str] = {}
+
+    def number(n: int) -> str:
+        """``format_decimal`` once per distinct count on the page (each costs ~40 µs of
+        Babel; the two per-day charts share most of their counts)."""
+        if n not in said:
+            said[n] = format_decimal(n)
+        return said[n]
+
     days = sorted({d for d, _reason, _channel in trend.per_day})
     if days:
         days = [days[0] + timedelta(days=n) for n in range((days[-1] - days[0]).days + 1)]
@@ -74,8 +82,13 @@ def _charts(numbers: Stats, trend: Trends) -> dict[str, Any]:
             found[key[index]][key[0]] += n
         return [(labels.label(table, code), found[code]) for code in sorted(found)]
 
+    day_said: dict[Any, str] = {}
+
     def day(d: Any) -> str:
-        return format_date(d, "d MMM")
+        """Each day's label formatted once for both per-day charts."""
+        if d not in day_said:
+            day_said[d] = format_date(d, "d MMM")
+        return day_said[d]
 
     lateness = [(str(LATENESS_LABELS[code]), n) for code, n in numbers.lateness.items()]
     attempts = [(_("5 or more") if k >= 5 else number(k), n)
@@ -113,9 +126,10 @@ def stats() -> Any:
     now = now_utc()
     since = now - timedelta(days=days) if days else None
     where = matching(filters.reason, filters.language, filters.channel)
-    numbers = statistics(now=now, since=since, where=where)
-    trend = trends(str(current_app.config["TIMEZONE"]), now=now,
-                   since=since, where=where)
+    with one_snapshot():
+        numbers = statistics(now=now, since=since, where=where)
+        trend = trends(str(current_app.config["TIMEZONE"]), now=now,
+                       since=since, where=where)
     return render_template("staff/stats.html", stats=numbers, period=period, periods=PERIODS,
                            choices=choices(), filters=filters, charts=_charts(numbers, trend),
                            chart=lambda rows, title: charts.bars(
