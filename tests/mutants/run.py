@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,10 +45,12 @@ SCOPES = {
 
 
 
-def scratch_copy(scope: str, root: Path = ROOT, label: str = "") -> Path:
-    """Tracked and new (not ignored) files as they are now, in a fresh directory."""
+def scratch_copy(scope: str, root: Path = ROOT, label: str = "", keep: bool = False) -> Path:
+    """Tracked and new (not ignored) files as they are now, in a fresh directory (or over
+    the last run's copy, keeping mutmut's results, with ``keep``)."""
     target = Path(tempfile.gettempdir()) / f"hotline-mutants-{os.getuid()}-{scope}{label}"
-    shutil.rmtree(target, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(target, ignore_errors=True)
     names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
                             "--exclude-standard"], cwd=root, capture_output=True,
                            check=True).stdout.decode().split("\0")
@@ -74,54 +78,97 @@ def configure(copy: Path, scope: str) -> None:
                  f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n")
 
 
-def score(copy: Path) -> tuple[dict[str, int], list[str]]:
-    """Counts per status and the surviving mutant names, from mutmut's own records."""
+KILLED = ("killed", "timeout", "caught by type check")
+MODULE = re.compile(r"^(?P<module>.+?)\.x[_\u01c1]")  # hotline.flows.engine.xǁEngineǁstep__mutmut_3
+
+
+def score(copy: Path) -> dict[str, dict[str, str]]:
+    """Each checked mutant's status, by module, from mutmut's own records (mutants a
+    sample did not run are "not checked" and left out)."""
     mutmut = Path(sys.executable).with_name("mutmut")
     out = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=copy,
                          capture_output=True, text=True).stdout
-    counts: dict[str, int] = {}
-    survivors = []
+    by_module: dict[str, dict[str, str]] = {}
     for line in out.splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if not name:
+        if not name or status == "not checked":
             continue
+        found = MODULE.match(name)
+        by_module.setdefault(found["module"] if found else "?", {})[name] = status
+    return by_module
+
+
+def summary(label: str, statuses: dict[str, str]) -> str:
+    counts: dict[str, int] = {}
+    for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
-        if status == "survived":
-            survivors.append(name)
-    return counts, survivors
+    total = sum(counts.values())
+    killed = sum(counts.get(s, 0) for s in KILLED)
+    return (f"{label}: {killed}/{total} mutants killed ({100 * killed / max(total, 1):.1f}%); "
+            + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scope", nargs="?", default="core", choices=sorted(SCOPES))
-    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("names", nargs="*", metavar="MUTANT",
+                        help="only these mutants (mutmut names, * wildcards), e.g. "
+                             "'hotline.services.ussd.*' or '*ǁUssdServiceǁ_handle__mutmut_*'")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="mutants at once (core only: the services' tests share one "
+                             "database and Redis, so they run one at a time)")
+    parser.add_argument("--again", action="store_true",
+                        help="re-test only the mutants the last run of this scope left alive "
+                             "(after adding tests: killed ones stay killed while the code is "
+                             "the same, and mutmut re-tests any function whose code changed)")
     parser.add_argument("--no-diffs", action="store_true")
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="another checkout (e.g. main, for a score before a change)")
     args = parser.parse_args()
-    copy = scratch_copy(args.scope, args.root.resolve(),
-                        "" if args.root.resolve() == ROOT else "-" + args.root.resolve().name)
+    jobs = 1 if args.scope == "services" else args.jobs
+    label = "" if args.root.resolve() == ROOT else "-" + args.root.resolve().name
+    names = list(args.names)
+    if args.again:
+        copy = scratch_copy(args.scope, args.root.resolve(), label, keep=True)
+        alive = [name for statuses in score(copy).values()
+                 for name, status in statuses.items() if status not in KILLED]
+        if not alive:
+            print("--again: no earlier run of this scope left a mutant alive to re-test")
+            return 1
+        names = names or alive
+        print(f"--again: re-testing {len(names)} mutant(s) the last run left alive")
+    else:
+        copy = scratch_copy(args.scope, args.root.resolve(), label)
     configure(copy, args.scope)
     mutmut = Path(sys.executable).with_name("mutmut")
     env = {**os.environ, "CI": "true"}  # the fixed hypothesis profile: same examples each run
-    subprocess.run(["nice", "-n", "19", str(mutmut), "run", "--max-children", str(args.jobs)],
-                   cwd=copy, env=env)
-    counts, survivors = score(copy)
-    total = sum(counts.values())
-    killed = counts.get("killed", 0) + counts.get("timeout", 0) \
-        + counts.get("caught by type check", 0)
-    print(f"\n{args.scope}: {killed}/{total} mutants killed "
-          f"({100 * killed / max(total, 1):.1f}%); " +
-          ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    started = time.monotonic()
+    subprocess.run(["nice", "-n", "19", str(mutmut), "run", "--max-children", str(jobs),
+                    *names], cwd=copy, env=env)
+    minutes = (time.monotonic() - started) / 60
+    by_module = score(copy)
+    survivors = sorted(name for statuses in by_module.values()
+                       for name, status in statuses.items() if status not in KILLED)
     for name in survivors:
         if args.no_diffs:
-            print(f"survived: {name}")
+            print(f"{by_module_status(by_module, name)}: {name}")
             continue
         shown = subprocess.run([str(mutmut), "show", name], cwd=copy, capture_output=True,
                                text=True).stdout
         print(shown)
+    print()
+    for module, statuses in sorted(by_module.items()):
+        print(summary(f"  {module}", statuses))
+    print(summary(args.scope + (" (sample: " + " ".join(args.names) + ")" if args.names
+                                else ""),
+                  {n: s for statuses in by_module.values() for n, s in statuses.items()}))
+    print(f"{minutes:.1f} minutes with {jobs} job(s); load {os.getloadavg()[0]:.1f}")
     print(f"(scratch copy: {copy}; `cd {copy} && {mutmut} show <name>` for one mutant)")
     return 0
+
+
+def by_module_status(by_module: dict[str, dict[str, str]], name: str) -> str:
+    return next(s[name] for s in by_module.values() if name in s)
 
 
 if __name__ == "__main__":
