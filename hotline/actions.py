@@ -11,7 +11,7 @@ from flask import current_app
 
 from hotline import alerttexts, areas
 from hotline.flows.engine import Action, ActionCall, ActionResult
-from hotline.services import broadcasts, callbacks, inbound_sms, leaders, subscriptions
+from hotline.services import broadcasts, caller_requests, inbound_sms, leaders, subscriptions
 
 ACTIONS: dict[str, Action] = {}
 PROVIDES: dict[str, tuple[str, ...]] = {}
@@ -41,17 +41,17 @@ def callback_submit(call: ActionCall) -> ActionResult:
     we call. Replays and repeats update the caller's open request.
     """
     v = call.vars
-    done = callbacks.submit(call.context["phone"], reason=v.get("reason", ""),
-                            safe_to_call=v.get("safe", ""), safe_times=v.get("times", ""),
-                            sms_ok=v.get("sms") == "yes", language=call.lang,
-                            channel=call.context.get("channel", "ussd"))
+    done = caller_requests.submit(call.context["phone"], reason=v.get("reason", ""),
+                                  safe_to_call=v.get("safe", ""), safe_times=v.get("times", ""),
+                                  sms_ok=v.get("sms") == "yes", language=call.lang,
+                                  channel=call.context.get("channel", "ussd"))
     return ActionResult(done.expect_day, {"ref": done.ref, "until": done.expect_until})
 
 
 @action("callback.mine", provides=("ref", "until"))
 def callback_mine(call: ActionCall) -> ActionResult:
     """The caller's open request: outcome ``none``, or the day we call (as for submit)."""
-    found = callbacks.open_request(call.context["phone"])
+    found = caller_requests.open_request(call.context["phone"])
     if found is None:
         return ActionResult("none")
     return ActionResult(found.expect_day, {"ref": found.ref, "until": found.expect_until})
@@ -60,7 +60,7 @@ def callback_mine(call: ActionCall) -> ActionResult:
 @action("callback.cancel")
 def callback_cancel(call: ActionCall) -> ActionResult:
     """Withdraw the request "My call request" showed (by its reference, the caller's own)."""
-    callbacks.cancel_by_caller(call.context["phone"], call.vars.get("ref", ""))
+    caller_requests.cancel_by_caller(call.context["phone"], call.vars.get("ref", ""))
     return ActionResult()
 
 
@@ -72,8 +72,8 @@ def contact_exit(call: ActionCall) -> ActionResult:
     subscriptions.unsubscribe(call.context["phone"], channel="exit", lang=call.lang,
                               ref=f"{call.context.get('channel', 'ussd')}:"
                                   f"{call.context.get('session_id', '')[:100]}:exit")
-    callbacks.withdraw_for_phone(call.context["phone"],
-                                 channel=call.context.get("channel", "ussd"))
+    caller_requests.withdraw_for_phone(call.context["phone"],
+                                       channel=call.context.get("channel", "ussd"))
     return ActionResult()
 
 

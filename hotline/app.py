@@ -27,7 +27,7 @@ from hotline.flows import Engine, Graph
 from hotline.flows.check import check_all
 from hotline.jobqueue import JobQueue
 from hotline.keywords import Keywords
-from hotline.services import callbacks, ussd
+from hotline.services import callback_policy, ussd
 from hotline.services.inbound_sms import ENTRY_NODES, SmsService
 from hotline.services.ussd import ERROR_KEYS, UssdService
 from hotline.spool import Spool
@@ -108,7 +108,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     settings = config.load_settings(overrides)
     problems = config.problems(settings)
     try:
-        callback_settings = callbacks.parse_settings(settings)
+        callback_settings = callback_policy.parse_settings(settings)
     except ConfigError as exc:
         problems += exc.problems
     problems += alerttexts.settings_problems(settings.get("ALERTS") or {})

@@ -36,7 +36,7 @@ def development_logins() -> list[str]:
 
 
 def _expire_callback_claims() -> str:
-    from hotline.services.callbacks import expire_claims
+    from hotline.services.casework import expire_claims
 
     return expire_claims()
 
@@ -87,9 +87,9 @@ def _purge_once_a_day() -> str:
     """Retention runs from the every-minute sweep, once per UTC day (the first sweep wins)."""
     from flask import current_app
 
-    from hotline.services import callbacks, retention
+    from hotline.services import callback_policy, retention
 
-    day = callbacks.now_utc().strftime("%Y-%m-%d")
+    day = callback_policy.now_utc().strftime("%Y-%m-%d")
     store, key = current_app.extensions["hotline.store"], f"hotline:purged:{day}"
     if not store.add(key, b"1", 2 * 24 * 3600):
         return f"retention: already applied on {day}"

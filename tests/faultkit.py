@@ -28,7 +28,7 @@ import redis
 
 # New caller, English: 2 English, 4 callback, 2 medical, 1 any time, 2 no SMS, 1 confirm.
 CALLBACK_PATH = ("2", "4", "2", "1", "2", "1")
-REF = re.compile(r"(?<![0-9])[2-9]{7}(?![0-9])")  # callbacks.REF_ALPHABET, 7 long
+REF = re.compile(r"(?<![0-9])[2-9]{7}(?![0-9])")  # callback_policy.REF_ALPHABET, 7 long
 SERVICE_CODE = "*384*1234#"
 GATEWAY_LIMIT = 10.0  # Africa's Talking waits this long for a hop's answer
 READY_LIMIT = 2.0

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from hotline.models import StaffUser
-from hotline.services import callbacks
+from hotline.services import caller_requests
 from hotline.staff import passwords, users
 
 PASSWORD = "correct horse battery staple"
@@ -39,8 +39,8 @@ def make_request(phone: str = EN_PHONE, reason: str = "medical", language: str =
                  safe: str = "yes", times: str = "", sms_ok: bool = False,
                  now: datetime | None = None) -> int:
     """A callback request through the service layer, as the USSD action stores it."""
-    return callbacks.submit(phone, reason=reason, safe_to_call=safe, safe_times=times,
-                            sms_ok=sms_ok, language=language, now=now).request_id
+    return caller_requests.submit(phone, reason=reason, safe_to_call=safe, safe_times=times,
+                                  sms_ok=sms_ok, language=language, now=now).request_id
 
 
 class Staff:

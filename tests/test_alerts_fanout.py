@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from hotline.extensions import db
 from hotline.models import AuditLog, Broadcast, OutboxMessage
-from hotline.services import broadcasts, callbacks, leaders
+from hotline.services import broadcasts, caller_requests, leaders
 from tests.alertkit import leader, quick_pins, subscriber
 
 KRT = ZoneInfo("Africa/Khartoum")
@@ -74,7 +74,7 @@ def test_each_person_once_in_their_language_and_suppressed_ones_counted(app, at)
     subscriber("+249911000006", "KH-OMD", unreachable_at=NOON)
     subscriber("+249911000007", "KH-OMD", topics=("tips",))  # another topic: not included
     subscriber("+249911000008", "SD-GD")  # another area: not included
-    callbacks.submit("+249911000009", reason="danger", safe_to_call="yes", language="en")
+    caller_requests.submit("+249911000009", reason="danger", safe_to_call="yes", language="en")
     subscriber("+249911000009", "KH-OMD")  # a danger request is open: nothing bulk
     capped = subscriber("+249911000010", "KH-OMD")
     for n in range(2):  # already had two alerts today

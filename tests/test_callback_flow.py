@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, Contact
-from hotline.services import callbacks
+from hotline.services import callback_policy, caller_requests
 from hotline.textcodec import measure
 from tests.conftest import DATABASE_URL, PHONE, REDIS_URL, UssdCaller
 
@@ -28,7 +28,7 @@ def at(monkeypatch):
     """Stand the service clock at a given moment."""
 
     def set_time(moment: datetime) -> None:
-        monkeypatch.setattr(callbacks, "clock", lambda: moment.astimezone(ZoneInfo("UTC")))
+        monkeypatch.setattr(callback_policy, "clock", lambda: moment.astimezone(ZoneInfo("UTC")))
 
     return set_time
 
@@ -259,7 +259,7 @@ def test_second_request_for_the_same_reason_updates_the_open_one(app, ussd, at):
 
 def test_ussd_request_completes_an_open_missed_call(app, ussd, at):
     at(SUNDAY_1000)
-    ring = callbacks.record_ring(PHONE)
+    ring = caller_requests.record_ring(PHONE)
     db.session.commit()
     start(ussd, "en")
     ussd.press("1", "1", "2")

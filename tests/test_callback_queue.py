@@ -9,10 +9,10 @@ from sqlalchemy import func, select, update
 
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackRequest, StaffUser
-from hotline.services import callbacks
-from hotline.services.callbacks import InvalidChoice, RequestNotFound
-from hotline.services.queue import QueueFilter, export_rows, get_request, list_queue, safe_cell
+from hotline.services import caller_requests, casework
+from hotline.services.callback_policy import InvalidChoice, RequestNotFound
 from hotline.services.stats import statistics
+from hotline.services.worklist import QueueFilter, export_rows, get_request, list_queue, safe_cell
 
 T0 = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)  # Sunday 08:00 in Khartoum
 PHONES = [f"+2499123456{i:02d}" for i in range(10)]
@@ -27,9 +27,9 @@ def amal(app) -> int:
 
 
 def submit(i: int, reason: str, minutes: int, lang: str = "en", **kw) -> int:
-    return callbacks.submit(PHONES[i], reason=reason, safe_to_call=kw.pop("safe", "yes"),
-                            language=lang, now=T0 + timedelta(minutes=minutes),
-                            **kw).request_id
+    return caller_requests.submit(PHONES[i], reason=reason, safe_to_call=kw.pop("safe", "yes"),
+                                  language=lang, now=T0 + timedelta(minutes=minutes),
+                                  **kw).request_id
 
 
 def test_urgent_first_then_oldest_and_phones_masked(app):
@@ -56,8 +56,8 @@ def test_time_left_and_breach(app):
 
 def test_time_left_freezes_at_the_first_attempt(app, amal):
     rid = submit(0, "danger", 0)
-    callbacks.claim(rid, amal, now=T0 + timedelta(minutes=30))
-    callbacks.log_attempt(rid, amal, "no_answer", now=T0 + timedelta(minutes=30))
+    casework.claim(rid, amal, now=T0 + timedelta(minutes=30))
+    casework.log_attempt(rid, amal, "no_answer", now=T0 + timedelta(minutes=30))
     item = list_queue(now=T0 + timedelta(days=2)).items[0]
     assert item.time_left == timedelta(minutes=90) and not item.breached
     assert item.attempts == 1 and item.next_attempt_at == T0 + timedelta(minutes=60)
@@ -65,7 +65,7 @@ def test_time_left_freezes_at_the_first_attempt(app, amal):
 
 def test_claim_holder_is_visible_until_it_expires(app, amal):
     rid = submit(0, "medical", 0)
-    callbacks.claim(rid, amal, now=T0)
+    casework.claim(rid, amal, now=T0)
     held = list_queue(now=T0 + timedelta(minutes=5)).items[0]
     assert (held.claimed_by, held.claimed_by_id) == ("Amal", amal)
     assert held.claim_expires_at == T0 + timedelta(minutes=15)
@@ -77,10 +77,10 @@ def test_filters_and_paging(app, amal):
     ids = [submit(i, r, i, lang) for i, (r, lang) in enumerate(
         [("danger", "ar"), ("medical", "en"), ("medical", "ar"), ("avrr", "en"),
          ("other", "ar")])]
-    callbacks.record_ring(PHONES[7], now=T0)
+    caller_requests.record_ring(PHONES[7], now=T0)
     db.session.commit()
-    callbacks.claim(ids[3], amal, now=T0)
-    callbacks.resolve(ids[3], amal, "helped", "avrr", now=T0)
+    casework.claim(ids[3], amal, now=T0)
+    casework.resolve(ids[3], amal, "helped", "avrr", now=T0)
     assert list_queue(QueueFilter(reason="medical"), now=T0).total == 2
     assert list_queue(QueueFilter(language="ar"), now=T0).total == 3
     assert list_queue(QueueFilter(channel="missed_call"), now=T0).items[0].reason == "unknown"
@@ -106,7 +106,7 @@ def test_bad_filters_are_refused(app, bad):
 
 def test_get_request_detail(app, amal):
     rid = submit(0, "danger", 0, sms_ok=True)
-    callbacks.claim(rid, amal, now=T0)
+    casework.claim(rid, amal, now=T0)
     detail = get_request(rid, amal, now=T0)
     assert detail.held_by_viewer and detail.item.reason == "danger"
     assert detail.sms_confirmation and detail.item.ref in detail.sms_confirmation
@@ -120,8 +120,8 @@ def test_get_request_detail(app, amal):
 
 def test_export_masks_neutralises_formulas_and_is_audited(app, amal):
     rid = submit(0, "danger", 0)
-    callbacks.claim(rid, amal, now=T0)
-    callbacks.resolve(rid, amal, "helped", "protection", "=HYPERLINK(\"http://x\")", now=T0)
+    casework.claim(rid, amal, now=T0)
+    casework.resolve(rid, amal, "helped", "protection", "=HYPERLINK(\"http://x\")", now=T0)
     submit(1, "medical", 5)
     rows = list(export_rows(QueueFilter(status="all"), staff_id=amal, now=T0))
     text = io.StringIO()
@@ -149,13 +149,13 @@ def test_statistics(app, amal):
     a = submit(0, "danger", 0, "ar")
     b = submit(1, "medical", 0, "en")
     submit(2, "medical", 0, "ar")
-    callbacks.record_ring(PHONES[3], now=T0)
+    caller_requests.record_ring(PHONES[3], now=T0)
     db.session.commit()
-    callbacks.claim(a, amal, now=T0 + timedelta(minutes=20))
-    callbacks.log_attempt(a, amal, "reached", now=T0 + timedelta(minutes=20))
-    callbacks.resolve(a, amal, "referred", "protection", now=T0 + timedelta(minutes=30))
-    callbacks.claim(b, amal, now=T0 + timedelta(hours=1))
-    callbacks.log_attempt(b, amal, "no_answer", now=T0 + timedelta(hours=1))
+    casework.claim(a, amal, now=T0 + timedelta(minutes=20))
+    casework.log_attempt(a, amal, "reached", now=T0 + timedelta(minutes=20))
+    casework.resolve(a, amal, "referred", "protection", now=T0 + timedelta(minutes=30))
+    casework.claim(b, amal, now=T0 + timedelta(hours=1))
+    casework.log_attempt(b, amal, "no_answer", now=T0 + timedelta(hours=1))
     stats = statistics(now=T0 + timedelta(days=1))
     assert stats.open_total == 3 and stats.open_urgent == 0
     assert stats.open_by_reason == {"medical": 2, "unknown": 1}

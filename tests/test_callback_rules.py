@@ -12,7 +12,7 @@ import pytest
 
 from hotline.extensions import db
 from hotline.models import CallbackRequest, StaffUser
-from hotline.services import callbacks
+from hotline.services import callback_policy, caller_requests, casework
 from tests.conftest import PHONE
 from tests.test_callback_flow import render, requests, start
 
@@ -30,16 +30,16 @@ def amal(app) -> int:
 
 
 def attempt(request_id: int, staff_id: int, result: str, now: datetime
-            ) -> callbacks.AttemptResult:
-    callbacks.claim(request_id, staff_id, now=now)
-    return callbacks.log_attempt(request_id, staff_id, result, now=now)
+            ) -> casework.AttemptResult:
+    casework.claim(request_id, staff_id, now=now)
+    return casework.log_attempt(request_id, staff_id, result, now=now)
 
 
 def test_a_no_answer_retry_waits_for_the_callers_evening_window(app, amal):
     """Catches: the retry scheduled in office hours, ignoring "only at certain times"."""
-    done = callbacks.submit(PHONE, reason="medical", safe_to_call="times",
-                            safe_times="evening", sms_ok=False, language="en",
-                            now=SUNDAY_0800)
+    done = caller_requests.submit(PHONE, reason="medical", safe_to_call="times",
+                                  safe_times="evening", sms_ok=False, language="en",
+                                  now=SUNDAY_0800)
     first_call = datetime(2026, 11, 29, 15, 0, tzinfo=KRT)
     assert db.session.get(CallbackRequest, done.request_id).next_attempt_at == first_call
     result = attempt(done.request_id, amal, "no_answer", first_call)
@@ -51,8 +51,8 @@ def test_a_no_answer_retry_waits_for_the_callers_evening_window(app, amal):
 
 
 def test_a_caller_safe_any_time_is_retried_in_office_hours(app, amal):
-    done = callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
-                            language="en", now=SUNDAY_0800)
+    done = caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
+                                  language="en", now=SUNDAY_0800)
     result = attempt(done.request_id, amal, "no_answer", datetime(2026, 11, 29, 14, 50,
                                                                   tzinfo=KRT))
     assert result.next_attempt_at == datetime(2026, 11, 30, 8, 20, tzinfo=KRT)
@@ -60,14 +60,14 @@ def test_a_caller_safe_any_time_is_retried_in_office_hours(app, amal):
 
 def test_only_no_answer_and_busy_count_towards_unreachable(app, amal):
     """Catches: "reached", "wrong number" or "not safe" attempts counted as unanswered."""
-    request_id = callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
-                                  language="en", now=SUNDAY_0800).request_id
+    request_id = caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
+                                        language="en", now=SUNDAY_0800).request_id
     now = SUNDAY_0800
     for result in ("reached", "wrong_number", "not_safe", "reached", "not_safe"):
         logged = attempt(request_id, amal, result, now)
         assert logged.status == "open"
         now = logged.next_attempt_at or now + timedelta(minutes=5)
-    max_attempts = callbacks.settings().max_attempts
+    max_attempts = callback_policy.settings().max_attempts
     for n in range(1, max_attempts):
         logged = attempt(request_id, amal, "no_answer" if n % 2 else "busy", now)
         assert logged.status == "open", f"unreachable after {n} unanswered tries"
@@ -78,8 +78,8 @@ def test_only_no_answer_and_busy_count_towards_unreachable(app, amal):
 
 def test_the_first_retry_waits_the_first_backoff_even_after_other_attempts(app, amal):
     """Catches the same change seen from the backoff: other results do not advance it."""
-    request_id = callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
-                                  language="en", now=SUNDAY_0800).request_id
+    request_id = caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
+                                        language="en", now=SUNDAY_0800).request_id
     attempt(request_id, amal, "reached", SUNDAY_0800)
     attempt(request_id, amal, "wrong_number", SUNDAY_0800 + timedelta(minutes=5))
     first = attempt(request_id, amal, "no_answer", SUNDAY_0800 + timedelta(minutes=10))
@@ -93,7 +93,7 @@ def test_at_half_past_one_in_khartoum_today_is_thursday(app, ussd, monkeypatch, 
     An urgent request at 01:30 on Thursday is called by 10:00 the same Thursday: the
     caller must read "today", not "tomorrow".
     """
-    monkeypatch.setattr(callbacks, "clock", lambda: WEDNESDAY_2330_UTC)
+    monkeypatch.setattr(callback_policy, "clock", lambda: WEDNESDAY_2330_UTC)
     start(ussd, lang)
     ussd.press("1", "1", "2")  # danger, any time, no SMS
     end = ussd.press("1")
@@ -104,13 +104,13 @@ def test_at_half_past_one_in_khartoum_today_is_thursday(app, ussd, monkeypatch, 
 def test_a_missed_call_refreshes_the_most_urgent_open_request(app):
     """Catches: a ring refreshing another of the caller's open requests than the one staff
     will call first (most urgent, then oldest)."""
-    info = callbacks.submit(PHONE, reason="info", safe_to_call="yes", sms_ok=False,
-                            language="en", now=SUNDAY_0800)
-    danger = callbacks.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False,
-                              language="en", now=SUNDAY_0800 + timedelta(minutes=5))
-    medical = callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
-                               language="en", now=SUNDAY_0800 + timedelta(minutes=10))
-    ring = callbacks.record_ring(PHONE, now=SUNDAY_0800 + timedelta(minutes=20))
+    info = caller_requests.submit(PHONE, reason="info", safe_to_call="yes", sms_ok=False,
+                                  language="en", now=SUNDAY_0800)
+    danger = caller_requests.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False,
+                                    language="en", now=SUNDAY_0800 + timedelta(minutes=5))
+    medical = caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
+                                     language="en", now=SUNDAY_0800 + timedelta(minutes=10))
+    ring = caller_requests.record_ring(PHONE, now=SUNDAY_0800 + timedelta(minutes=20))
     db.session.commit()
     assert (ring.request_id, ring.created, ring.counted) == (danger.request_id, False, True)
     db.session.expire_all()
@@ -120,10 +120,10 @@ def test_a_missed_call_refreshes_the_most_urgent_open_request(app):
 
 def test_among_equally_urgent_requests_a_missed_call_refreshes_the_oldest(app):
     # stored first, asked later (a clock step back): age, not storage order, decides
-    newer = callbacks.submit(PHONE, reason="info", safe_to_call="yes", sms_ok=False,
-                             language="en", now=SUNDAY_0800 + timedelta(minutes=40))
-    older = callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
-                             language="en", now=SUNDAY_0800 + timedelta(minutes=30))
-    ring = callbacks.record_ring(PHONE, now=SUNDAY_0800 + timedelta(hours=1))
+    newer = caller_requests.submit(PHONE, reason="info", safe_to_call="yes", sms_ok=False,
+                                   language="en", now=SUNDAY_0800 + timedelta(minutes=40))
+    older = caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
+                                   language="en", now=SUNDAY_0800 + timedelta(minutes=30))
+    ring = caller_requests.record_ring(PHONE, now=SUNDAY_0800 + timedelta(hours=1))
     db.session.commit()
     assert ring.request_id == older.request_id != newer.request_id

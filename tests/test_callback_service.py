@@ -10,8 +10,8 @@ from hotline import create_app, sweeper
 from hotline.errors import ConfigError
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, StaffUser
-from hotline.services import callbacks
-from hotline.services.callbacks import (
+from hotline.services import callback_policy, caller_requests, casework
+from hotline.services.callback_policy import (
     ClaimConflict,
     InvalidChoice,
     NotHolder,
@@ -19,7 +19,7 @@ from hotline.services.callbacks import (
     RequestNotFound,
     UnknownStaff,
 )
-from hotline.services.queue import get_request
+from hotline.services.worklist import get_request
 from tests.conftest import PHONE, dispose, overrides
 
 T0 = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)  # Sunday 08:00 in Khartoum
@@ -38,8 +38,8 @@ def staff(app):
 
 @pytest.fixture()
 def request_id(app) -> int:
-    return callbacks.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False,
-                            language="en", now=T0).request_id
+    return caller_requests.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False,
+                                  language="en", now=T0).request_id
 
 
 def kinds(request_id: int) -> list[str]:
@@ -52,19 +52,19 @@ def row(request_id: int) -> CallbackRequest:
 
 
 def test_claim_is_exclusive_and_names_the_holder(staff, request_id):
-    won = callbacks.claim(request_id, staff["amal"], now=T0)
+    won = casework.claim(request_id, staff["amal"], now=T0)
     assert won.expires_at == T0 + timedelta(minutes=15) and not won.renewed
     with pytest.raises(ClaimConflict) as lost:
-        callbacks.claim(request_id, staff["bashir"], now=T0 + timedelta(minutes=1))
+        casework.claim(request_id, staff["bashir"], now=T0 + timedelta(minutes=1))
     assert lost.value.holder == "Amal" and "Amal" in str(lost.value)
-    again = callbacks.claim(request_id, staff["amal"], now=T0 + timedelta(minutes=5))
+    again = casework.claim(request_id, staff["amal"], now=T0 + timedelta(minutes=5))
     assert again.renewed and again.expires_at == T0 + timedelta(minutes=20)
     assert kinds(request_id) == ["created", "claimed"]
 
 
 def test_an_expired_claim_can_be_taken_over(staff, request_id):
-    callbacks.claim(request_id, staff["amal"], now=T0)
-    taken = callbacks.claim(request_id, staff["bashir"], now=T0 + timedelta(minutes=16))
+    casework.claim(request_id, staff["amal"], now=T0)
+    taken = casework.claim(request_id, staff["bashir"], now=T0 + timedelta(minutes=16))
     assert taken.staff_id == staff["bashir"]
     assert row(request_id).claimed_by_id == staff["bashir"]
 
@@ -80,7 +80,7 @@ def test_claim_race_exactly_one_wins(migrated, staff, request_id):
             db.session.execute(select(1))  # connect before the barrier
             barrier.wait()
             try:
-                results[i] = callbacks.claim(request_id, staff_id, now=T0)
+                results[i] = casework.claim(request_id, staff_id, now=T0)
             except ClaimConflict as exc:
                 results[i] = exc
             finally:
@@ -94,7 +94,7 @@ def test_claim_race_exactly_one_wins(migrated, staff, request_id):
         t.join(timeout=30)
     for a in apps:
         dispose(a)
-    winners = [r for r in results if isinstance(r, callbacks.ClaimResult)]
+    winners = [r for r in results if isinstance(r, casework.ClaimResult)]
     losers = [r for r in results if isinstance(r, ClaimConflict)]
     assert len(winners) == 1 and len(losers) == 1, results
     assert row(request_id).claimed_by_id == winners[0].staff_id
@@ -104,43 +104,43 @@ def test_claim_race_exactly_one_wins(migrated, staff, request_id):
 
 def test_claim_errors(staff, request_id):
     with pytest.raises(RequestNotFound):
-        callbacks.claim(999_999, staff["amal"], now=T0)
+        casework.claim(999_999, staff["amal"], now=T0)
     with pytest.raises(RequestNotFound):
-        callbacks.claim("1; DROP TABLE x", staff["amal"], now=T0)  # type: ignore[arg-type]
+        casework.claim("1; DROP TABLE x", staff["amal"], now=T0)  # type: ignore[arg-type]
     with pytest.raises(UnknownStaff):
-        callbacks.claim(request_id, staff["gone"], now=T0)
+        casework.claim(request_id, staff["gone"], now=T0)
     with pytest.raises(UnknownStaff):
-        callbacks.claim(request_id, 424242, now=T0)
-    callbacks.claim(request_id, staff["amal"], now=T0)
-    callbacks.resolve(request_id, staff["amal"], "helped", "protection", now=T0)
+        casework.claim(request_id, 424242, now=T0)
+    casework.claim(request_id, staff["amal"], now=T0)
+    casework.resolve(request_id, staff["amal"], "helped", "protection", now=T0)
     with pytest.raises(RequestClosed):
-        callbacks.claim(request_id, staff["amal"], now=T0)
+        casework.claim(request_id, staff["amal"], now=T0)
 
 
 def test_release(staff, request_id):
-    callbacks.claim(request_id, staff["amal"], now=T0)
+    casework.claim(request_id, staff["amal"], now=T0)
     with pytest.raises(NotHolder):
-        callbacks.release(request_id, staff["bashir"], now=T0)
-    callbacks.release(request_id, staff["amal"], now=T0)
+        casework.release(request_id, staff["bashir"], now=T0)
+    casework.release(request_id, staff["amal"], now=T0)
     assert row(request_id).claimed_by_id is None
-    callbacks.release(request_id, staff["bashir"], now=T0)  # nobody holds it: nothing to do
+    casework.release(request_id, staff["bashir"], now=T0)  # nobody holds it: nothing to do
     assert kinds(request_id) == ["created", "claimed", "released"]
 
 
 def test_only_the_holder_sees_the_number_and_every_reveal_is_audited(staff, request_id):
     with pytest.raises(NotHolder):
-        callbacks.reveal_phone(request_id, staff["amal"], now=T0)
-    callbacks.claim(request_id, staff["amal"], now=T0)
+        casework.reveal_phone(request_id, staff["amal"], now=T0)
+    casework.claim(request_id, staff["amal"], now=T0)
     with pytest.raises(NotHolder):
-        callbacks.reveal_phone(request_id, staff["bashir"], now=T0)
-    assert callbacks.reveal_phone(request_id, staff["amal"], now=T0) == PHONE
-    assert callbacks.reveal_phone(request_id, staff["amal"], now=T0) == PHONE
+        casework.reveal_phone(request_id, staff["bashir"], now=T0)
+    assert casework.reveal_phone(request_id, staff["amal"], now=T0) == PHONE
+    assert casework.reveal_phone(request_id, staff["amal"], now=T0) == PHONE
     audits = db.session.scalars(select(AuditLog).where(AuditLog.action == "reveal_phone")).all()
     assert [(a.staff_id, a.target) for a in audits] == \
         [(staff["amal"], f"callback_request:{request_id}")] * 2
     assert kinds(request_id).count("phone_revealed") == 2
     with pytest.raises(NotHolder):  # the claim ran out
-        callbacks.reveal_phone(request_id, staff["amal"], now=T0 + timedelta(minutes=16))
+        casework.reveal_phone(request_id, staff["amal"], now=T0 + timedelta(minutes=16))
     assert PHONE in repr(get_request(request_id, staff["amal"], now=T0))  # revealed, held
     assert PHONE not in repr(get_request(request_id, staff["bashir"], now=T0))
     assert PHONE not in repr(get_request(request_id, staff["amal"], now=T0 + timedelta(minutes=16)))
@@ -150,44 +150,44 @@ def test_no_answer_backs_off_then_unreachable(staff, request_id):
     now = T0
     expected_waits = [timedelta(minutes=30), timedelta(minutes=120), timedelta(minutes=420)]
     for n in range(1, 4):
-        callbacks.claim(request_id, staff["amal"], now=now)
-        result = callbacks.log_attempt(request_id, staff["amal"], "no_answer", f"try {n}",
-                                       now=now)
+        casework.claim(request_id, staff["amal"], now=now)
+        result = casework.log_attempt(request_id, staff["amal"], "no_answer", f"try {n}",
+                                      now=now)
         assert result.status == "open" and not result.claim_kept and result.attempts == n
         assert row(request_id).claimed_by_id is None
         wait = expected_waits[n - 1]
         # working minutes: 420 minutes from Sunday 08:xx land on Monday
-        assert callbacks.settings().week.between(now, result.next_attempt_at) == wait
+        assert callback_policy.settings().week.between(now, result.next_attempt_at) == wait
         now = result.next_attempt_at
-    callbacks.claim(request_id, staff["bashir"], now=now)
-    last = callbacks.log_attempt(request_id, staff["bashir"], "busy", "", now=now)
+    casework.claim(request_id, staff["bashir"], now=now)
+    last = casework.log_attempt(request_id, staff["bashir"], "busy", "", now=now)
     assert last.status == "unreachable" and last.next_attempt_at is None
     r = row(request_id)
     assert (r.status, r.outcome, r.attempts, r.first_attempt_at) == ("unreachable", "unreachable",
                                                                     4, T0)
     assert kinds(request_id)[-2:] == ["attempt", "unreachable"]
     with pytest.raises(RequestClosed):
-        callbacks.claim(request_id, staff["amal"], now=now)
+        casework.claim(request_id, staff["amal"], now=now)
 
 
 def test_not_safe_reschedules_without_counting_toward_unreachable(app, staff, request_id):
     for _ in range(5):
-        callbacks.claim(request_id, staff["amal"], now=T0)
-        result = callbacks.log_attempt(request_id, staff["amal"], "not_safe",
-                                       "a man answered", now=T0)
+        casework.claim(request_id, staff["amal"], now=T0)
+        result = casework.log_attempt(request_id, staff["amal"], "not_safe",
+                                      "a man answered", now=T0)
         assert result.status == "open" and result.next_attempt_at > T0
 
 
 def test_reached_keeps_the_claim_then_resolve(staff, request_id):
-    callbacks.claim(request_id, staff["amal"], now=T0)
-    result = callbacks.log_attempt(request_id, staff["amal"], "reached", "talked 10 min",
-                                   now=T0 + timedelta(minutes=10))
+    casework.claim(request_id, staff["amal"], now=T0)
+    result = casework.log_attempt(request_id, staff["amal"], "reached", "talked 10 min",
+                                  now=T0 + timedelta(minutes=10))
     assert result.claim_kept and result.next_attempt_at is None
     assert row(request_id).claim_expires_at == T0 + timedelta(minutes=25)
     with pytest.raises(NotHolder):
-        callbacks.resolve(request_id, staff["bashir"], "helped", "medical", now=T0)
-    callbacks.resolve(request_id, staff["amal"], "referred", "avrr", "wants to go home",
-                      now=T0 + timedelta(minutes=12))
+        casework.resolve(request_id, staff["bashir"], "helped", "medical", now=T0)
+    casework.resolve(request_id, staff["amal"], "referred", "avrr", "wants to go home",
+                     now=T0 + timedelta(minutes=12))
     r = row(request_id)
     assert (r.status, r.outcome, r.referral, r.claimed_by_id) == \
         ("resolved", "referred", "avrr", None)
@@ -197,18 +197,18 @@ def test_reached_keeps_the_claim_then_resolve(staff, request_id):
     assert (attempt.staff, attempt.detail, attempt.note) == ("Amal", "reached", "talked 10 min")
     assert resolved.note == "wants to go home" and "avrr" in resolved.detail
     with pytest.raises(RequestClosed):
-        callbacks.log_attempt(request_id, staff["amal"], "reached", now=T0)
+        casework.log_attempt(request_id, staff["amal"], "reached", now=T0)
 
 
 @pytest.mark.parametrize(("call", "args"), [
-    (callbacks.log_attempt, ("hung_up", "")),
-    (callbacks.log_attempt, ("reached", "x" * 2001)),
-    (callbacks.resolve, ("made_up", "none")),
-    (callbacks.resolve, ("helped", "police")),
-    (callbacks.resolve, ("=cmd|' /C calc'!A0", "none")),
+    (casework.log_attempt, ("hung_up", "")),
+    (casework.log_attempt, ("reached", "x" * 2001)),
+    (casework.resolve, ("made_up", "none")),
+    (casework.resolve, ("helped", "police")),
+    (casework.resolve, ("=cmd|' /C calc'!A0", "none")),
 ])
 def test_values_outside_the_vocabulary_are_refused(staff, request_id, call, args):
-    callbacks.claim(request_id, staff["amal"], now=T0)
+    casework.claim(request_id, staff["amal"], now=T0)
     with pytest.raises(InvalidChoice):
         call(request_id, staff["amal"], *args, now=T0)
     assert row(request_id).status == "open" and row(request_id).attempts == 0
@@ -216,23 +216,23 @@ def test_values_outside_the_vocabulary_are_refused(staff, request_id, call, args
 
 def test_notes_are_stored_as_written(staff, request_id):
     note = "<script>alert('x')</script> ; DROP TABLE callback_events; -- مرحبا"
-    callbacks.claim(request_id, staff["amal"], now=T0)
-    callbacks.log_attempt(request_id, staff["amal"], "wrong_number", note, now=T0)
+    casework.claim(request_id, staff["amal"], now=T0)
+    casework.log_attempt(request_id, staff["amal"], "wrong_number", note, now=T0)
     assert get_request(request_id).timeline[-1].note == note
 
 
 def test_reassign(staff, request_id):
-    callbacks.claim(request_id, staff["amal"], now=T0)
-    moved = callbacks.reassign(request_id, staff["chol"], staff["bashir"], now=T0)
+    casework.claim(request_id, staff["amal"], now=T0)
+    moved = casework.reassign(request_id, staff["chol"], staff["bashir"], now=T0)
     assert moved.staff_id == staff["bashir"]
     assert row(request_id).claimed_by_id == staff["bashir"]
-    assert callbacks.reveal_phone(request_id, staff["bashir"], now=T0) == PHONE
+    assert casework.reveal_phone(request_id, staff["bashir"], now=T0) == PHONE
     with pytest.raises(NotHolder):
-        callbacks.reveal_phone(request_id, staff["amal"], now=T0)
+        casework.reveal_phone(request_id, staff["amal"], now=T0)
     with pytest.raises(UnknownStaff):
-        callbacks.reassign(request_id, staff["chol"], staff["gone"], now=T0)
+        casework.reassign(request_id, staff["chol"], staff["gone"], now=T0)
     with pytest.raises(UnknownStaff):
-        callbacks.reassign(request_id, staff["chol"], 777, now=T0)
+        casework.reassign(request_id, staff["chol"], 777, now=T0)
     event = get_request(request_id).timeline[-2]
     assert (event.kind, event.staff, event.detail) == ("reassigned", "Chol", "to Bashir")
     assert db.session.scalar(select(func.count()).select_from(AuditLog)
@@ -240,26 +240,26 @@ def test_reassign(staff, request_id):
 
 
 def test_sweep_releases_expired_claims(staff, request_id):
-    callbacks.claim(request_id, staff["amal"], now=T0)
-    assert callbacks.expire_claims(now=T0 + timedelta(minutes=10)).startswith("callbacks: 0")
-    assert callbacks.expire_claims(now=T0 + timedelta(minutes=16)).startswith("callbacks: 1")
+    casework.claim(request_id, staff["amal"], now=T0)
+    assert casework.expire_claims(now=T0 + timedelta(minutes=10)).startswith("callbacks: 0")
+    assert casework.expire_claims(now=T0 + timedelta(minutes=16)).startswith("callbacks: 1")
     assert row(request_id).claimed_by_id is None
     assert kinds(request_id)[-1] == "claim_expired"
     assert get_request(request_id).timeline[-1].staff == "Amal"
 
 
 def test_sweep_is_registered(app, staff, request_id):
-    callbacks.claim(request_id, staff["amal"], now=datetime.now(UTC) - timedelta(hours=1))
+    casework.claim(request_id, staff["amal"], now=datetime.now(UTC) - timedelta(hours=1))
     assert any(line.startswith("callbacks: 1 expired") for line in sweeper.sweep())
 
 
 def test_withdraw_closes_open_requests_silently(app, request_id):
-    callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=True, now=T0)
-    assert callbacks.withdraw_for_phone(PHONE, now=T0) == 2
+    caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=True, now=T0)
+    assert caller_requests.withdraw_for_phone(PHONE, now=T0) == 2
     statuses = db.session.scalars(select(CallbackRequest.status)).all()
     assert statuses == ["withdrawn", "withdrawn"]
     assert db.session.scalars(select(CallbackRequest.sms_confirmation)).all() == [None, None]
-    assert callbacks.withdraw_for_phone("+249911111111", now=T0) == 0
+    assert caller_requests.withdraw_for_phone("+249911111111", now=T0) == 0
 
 
 def test_submit_refuses_values_outside_the_vocabulary(app):
@@ -268,32 +268,32 @@ def test_submit_refuses_values_outside_the_vocabulary(app):
                    {"reason": "danger", "safe_to_call": "times", "safe_times": "midnight"},
                    {"reason": "x", "safe_to_call": "yes"}):
         with pytest.raises(InvalidChoice):
-            callbacks.submit(PHONE, **kwargs)
+            caller_requests.submit(PHONE, **kwargs)
     assert db.session.scalar(select(func.count()).select_from(CallbackRequest)) == 0
 
 
 def test_references_are_unique_and_readable(app):
-    refs = {callbacks.new_ref() for _ in range(200)}
-    assert all(len(r) == 7 and set(r) <= set(callbacks.REF_ALPHABET) for r in refs)
+    refs = {caller_requests.new_ref() for _ in range(200)}
+    assert all(len(r) == 7 and set(r) <= set(callback_policy.REF_ALPHABET) for r in refs)
     assert not set("".join(refs)) & set("01OIl")
 
 
 def test_deadlines_from_settings(app):
-    urgent = callbacks.submit(PHONE, reason="danger", safe_to_call="yes",
-                              now=datetime(2026, 11, 26, 12, 30, tzinfo=UTC))  # Thu 14:30
-    normal = callbacks.submit(PHONE, reason="info", safe_to_call="yes",
-                              now=datetime(2026, 11, 26, 12, 30, tzinfo=UTC))
+    urgent = caller_requests.submit(PHONE, reason="danger", safe_to_call="yes",
+                                    now=datetime(2026, 11, 26, 12, 30, tzinfo=UTC))  # Thu 14:30
+    normal = caller_requests.submit(PHONE, reason="info", safe_to_call="yes",
+                                    now=datetime(2026, 11, 26, 12, 30, tzinfo=UTC))
     assert (urgent.expect_day, urgent.expect_until) == ("sun", "09:30")
     assert (normal.expect_day, normal.expect_until) == ("sun", "14:30")
     assert row(urgent.request_id).priority == 0 and row(normal.request_id).priority == 1
 
 
 def test_a_late_request_promises_the_urgent_delay_from_now(app):
-    first = callbacks.submit(PHONE, reason="info", safe_to_call="yes", now=T0)
+    first = caller_requests.submit(PHONE, reason="info", safe_to_call="yes", now=T0)
     db.session.execute(update(CallbackRequest).values(created_at=T0 - timedelta(days=3)))
     db.session.commit()
-    again = callbacks.submit(PHONE, reason="info", safe_to_call="yes",
-                             now=T0 + timedelta(hours=3))  # Sunday 11:00, already late
+    again = caller_requests.submit(PHONE, reason="info", safe_to_call="yes",
+                                   now=T0 + timedelta(hours=3))  # Sunday 11:00, already late
     assert again.request_id == first.request_id
     assert (again.expect_day, again.expect_until) == ("today", "13:00")
 
@@ -308,7 +308,7 @@ def test_bad_settings_are_reported(bad):
     settings = {"TIMEZONE": "Africa/Khartoum",
                 "CALLBACKS": {**overrides_callbacks(), **bad}}
     with pytest.raises(ConfigError) as exc:
-        callbacks.parse_settings(settings)
+        callback_policy.parse_settings(settings)
     assert "[callbacks]" in str(exc.value)
 
 
@@ -321,14 +321,14 @@ def overrides_callbacks() -> dict:
 def test_default_settings_parse():
     from hotline.config import load_settings
 
-    parsed = callbacks.parse_settings(load_settings())
+    parsed = callback_policy.parse_settings(load_settings())
     assert parsed.urgent_hours == timedelta(hours=2) and parsed.max_attempts == 4
     assert set(parsed.windows) == {"morning", "afternoon", "evening"}
 
 
 def test_events_count_matches_actions(staff, request_id):
-    callbacks.claim(request_id, staff["amal"], now=T0)
-    callbacks.log_attempt(request_id, staff["amal"], "busy", now=T0)
+    casework.claim(request_id, staff["amal"], now=T0)
+    casework.log_attempt(request_id, staff["amal"], "busy", now=T0)
     n = db.session.scalar(select(func.count()).select_from(CallbackEvent)
                           .where(CallbackEvent.request_id == request_id))
     assert n == 4  # created, claimed, attempt, rescheduled

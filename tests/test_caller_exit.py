@@ -21,7 +21,7 @@ from hotline.models import (
     Subscription,
     UssdSessionEnd,
 )
-from hotline.services import callbacks, queue, subscriptions
+from hotline.services import callback_policy, caller_requests, subscriptions, worklist
 from tests.conftest import PHONE, REDIS_URL, TOKEN, UssdCaller
 
 KRT = ZoneInfo("Africa/Khartoum")
@@ -33,7 +33,7 @@ DANGER, MEDICAL = "1", "2"
 
 @pytest.fixture(autouse=True)
 def sunday(monkeypatch):
-    monkeypatch.setattr(callbacks, "clock", lambda: SUNDAY_1000.astimezone(ZoneInfo("UTC")))
+    monkeypatch.setattr(callback_policy, "clock", lambda: SUNDAY_1000.astimezone(ZoneInfo("UTC")))
 
 
 def render(app, lang, key, **values):
@@ -73,7 +73,7 @@ def ask_for_a_call(ussd: UssdCaller, lang: str, reason: str) -> str:
 
 
 def open_in_queue() -> list[str]:
-    return [item.ref for item in queue.list_queue().items]
+    return [item.ref for item in worklist.list_queue().items]
 
 
 @pytest.mark.parametrize("lang", ["ar", "en"])
@@ -128,7 +128,7 @@ def test_a_caller_cannot_cancel_someone_elses_request(app, client):
     other = UssdCaller(client, phone="+249911222333")
     ask_for_a_call(other, "en", MEDICAL)
     [row] = rows()
-    assert callbacks.cancel_by_caller(PHONE, row.ref) is False
+    assert caller_requests.cancel_by_caller(PHONE, row.ref) is False
     assert rows()[0].status == "open"
 
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hotline.services import callbacks
+from hotline.services import casework
 from tests.conftest import TOKEN
 from tests.staffkit import Staff, make_request, make_user, quick_hashing, text_of
 
@@ -186,7 +186,7 @@ def _staff_family(family: str):
         app, admin, _ = hostile
         for rule, method, endpoint in routes(app, family):
             request_id = make_request(phone=f"+2499123{data.draw(st.integers(10000, 99999))}")
-            callbacks.claim(request_id, admin.id)  # fresh data: a request the admin holds
+            casework.claim(request_id, admin.id)  # fresh data: a request the admin holds
             path_id, fields, query = data.draw(attack(endpoint))
             url = _url(rule, {"request_id": path_id or str(request_id),
                               "user_id": path_id or str(admin.id),
@@ -279,7 +279,7 @@ def test_every_field_alone_with_the_classic_hostile_values(hostile, family):
         for name in sorted(FORMS.get(endpoint, set()) - {"csrf_token"}):
             for value in CLASSIC:
                 request_id = make_request()
-                callbacks.claim(request_id, admin.id)  # so the holder's forms go deep
+                casework.claim(request_id, admin.id)  # so the holder's forms go deep
                 if method == "GET":
                     response = admin.client.get(_url(rule, {"request_id": str(request_id)}),
                                                 query_string={name: value})

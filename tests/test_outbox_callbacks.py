@@ -11,7 +11,7 @@ from flask import Flask
 from hotline.config import load_settings, problems
 from hotline.extensions import db
 from hotline.models import CallbackRequest, OutboxMessage
-from hotline.services import callbacks, oncall
+from hotline.services import caller_requests, oncall
 from tests.outboxkit import rows
 
 PHONE = "+249912345678"
@@ -33,10 +33,10 @@ def _kinds() -> list[tuple[str, str]]:
 
 
 def test_a_confirmation_goes_out_once_where_the_caller_allowed_sms(app):
-    made = callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=True,
-                            language="ar", now=SUNDAY)
-    callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=True, language="ar",
-                     now=SUNDAY)  # a replayed session
+    made = caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=True,
+                                  language="ar", now=SUNDAY)
+    caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=True, language="ar",
+                           now=SUNDAY)  # a replayed session
     [row] = rows(None)
     request = db.session.get(CallbackRequest, made.request_id)
     assert (row.kind, row.recipient, row.language, row.priority) == \
@@ -46,15 +46,15 @@ def test_a_confirmation_goes_out_once_where_the_caller_allowed_sms(app):
 
 
 def test_no_sms_without_permission(app):
-    callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False, now=SUNDAY)
-    callbacks.submit(PHONE, reason="info", safe_to_call="yes", sms_ok=None, now=SUNDAY)
+    caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False, now=SUNDAY)
+    caller_requests.submit(PHONE, reason="info", safe_to_call="yes", sms_ok=None, now=SUNDAY)
     assert rows(None) == []
 
 
 def test_danger_outside_working_hours_alerts_on_call_with_the_reference_only(staffed):
-    made = callbacks.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False,
-                            now=FRIDAY)
-    callbacks.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False, now=FRIDAY)
+    made = caller_requests.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False,
+                                  now=FRIDAY)
+    caller_requests.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False, now=FRIDAY)
     alerts = rows(None)
     assert sorted(r.recipient for r in alerts) == ONCALL  # once each, not per repeat
     for alert in alerts:
@@ -65,17 +65,17 @@ def test_danger_outside_working_hours_alerts_on_call_with_the_reference_only(sta
 
 
 def test_danger_in_working_hours_and_other_reasons_alert_nobody(staffed):
-    callbacks.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False, now=SUNDAY)
-    callbacks.submit("+249912345679", reason="medical", safe_to_call="yes", sms_ok=False,
-                     now=FRIDAY)
+    caller_requests.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False, now=SUNDAY)
+    caller_requests.submit("+249912345679", reason="medical", safe_to_call="yes", sms_ok=False,
+                           now=FRIDAY)
     assert rows(None) == []
 
 
 def test_an_unclaimed_danger_request_alerts_once_past_the_threshold(staffed):
-    made = callbacks.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False,
-                            now=SUNDAY)
-    claimed = callbacks.submit("+249912345679", reason="danger", safe_to_call="yes",
-                               sms_ok=False, now=SUNDAY)
+    made = caller_requests.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False,
+                                  now=SUNDAY)
+    claimed = caller_requests.submit("+249912345679", reason="danger", safe_to_call="yes",
+                                     sms_ok=False, now=SUNDAY)
     row = db.session.get(CallbackRequest, claimed.request_id)
     row.claimed_by_id = None
     row.attempts = 1  # someone already tried: not waiting unseen
@@ -104,8 +104,8 @@ def test_without_redis_the_console_gateway_sends_at_once_and_masks_the_number(ma
     caplog.set_level("INFO", logger="hotline.sms.console")
     made = make_app(REDIS_URL="")
     with made.app_context():
-        submitted = callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=True,
-                                     language="en", now=SUNDAY)
+        submitted = caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=True,
+                                           language="en", now=SUNDAY)
         [row] = rows(None)
         assert (row.status, row.attempts) == ("sent", 1)
         assert row.provider_message_id.startswith("console-")

@@ -1,5 +1,5 @@
 """Retention: ``hotline purge`` forgets callers' data after the configured periods, never
-an open request; the clock is the service's own (``callbacks.clock``), moved by the tests."""
+an open request; the clock is the service's own (``callback_policy.clock``), moved by the tests."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +22,7 @@ from hotline.models import (
     UssdSessionEnd,
     VoiceCall,
 )
-from hotline.services import callbacks, retention, subscriptions
+from hotline.services import callback_policy, caller_requests, casework, retention, subscriptions
 from hotline.services.missed_calls import VoiceNotice, record
 from hotline.services.ussd import UssdHop, open_session, record_end
 
@@ -38,7 +38,7 @@ def clock(monkeypatch):
     class Clock:
         now = T0
 
-    monkeypatch.setattr(callbacks, "clock", lambda: Clock.now)
+    monkeypatch.setattr(callback_policy, "clock", lambda: Clock.now)
     return Clock
 
 
@@ -59,10 +59,10 @@ def seen(phone: str, at: datetime) -> None:
 
 
 def closed_request(phone: str, agent: int, at: datetime) -> int:
-    done = callbacks.submit(phone, reason="medical", safe_to_call="yes", sms_ok=True,
-                            language="en", now=at)
-    callbacks.claim(done.request_id, agent, now=at)
-    callbacks.resolve(done.request_id, agent, "helped", note=NOTE, now=at)
+    done = caller_requests.submit(phone, reason="medical", safe_to_call="yes", sms_ok=True,
+                                  language="en", now=at)
+    casework.claim(done.request_id, agent, now=at)
+    casework.resolve(done.request_id, agent, "helped", note=NOTE, now=at)
     seen(phone, at)
     return done.request_id
 
@@ -85,10 +85,10 @@ def purge(clock, days_later: int) -> list[str]:
 def test_closed_requests_lose_number_and_notes_open_ones_are_never_touched(app, agent, clock):
     old = closed_request(OLD, agent, T0)
     recent = closed_request(RECENT, agent, T0 + timedelta(days=60))
-    still_open = callbacks.submit(OPEN, reason="danger", safe_to_call="yes", sms_ok=True,
-                                  language="ar", now=T0).request_id
-    callbacks.claim(still_open, agent, now=T0)
-    callbacks.log_attempt(still_open, agent, "no_answer", note=NOTE, now=T0)
+    still_open = caller_requests.submit(OPEN, reason="danger", safe_to_call="yes", sms_ok=True,
+                                        language="ar", now=T0).request_id
+    casework.claim(still_open, agent, now=T0)
+    casework.log_attempt(still_open, agent, "no_answer", note=NOTE, now=T0)
 
     lines = purge(clock, 100)
 
@@ -110,7 +110,7 @@ def test_closed_requests_lose_number_and_notes_open_ones_are_never_touched(app, 
 
 def test_contacts_with_nothing_open_are_deleted_after_their_period(app, agent, clock):
     closed_request(OLD, agent, T0)
-    callbacks.submit(OPEN, reason="info", safe_to_call="yes", now=T0)
+    caller_requests.submit(OPEN, reason="info", safe_to_call="yes", now=T0)
     seen(OPEN, T0)
     assert {OLD, OPEN} <= phones()
     purge(clock, 100)  # the old request is anonymised; OLD not yet idle for 180 days
@@ -191,7 +191,7 @@ def test_the_sweeper_purges_once_a_day(app, agent, clock):
 
 def test_text_messages_go_after_their_period_unless_still_needed(app, clock):
     """Sent and received SMS hold numbers and words; unread, unsent and open-case texts stay."""
-    open_id = callbacks.submit(OPEN, reason="info", safe_to_call="yes", now=T0).request_id
+    open_id = caller_requests.submit(OPEN, reason="info", safe_to_call="yes", now=T0).request_id
     contact_id = db.session.scalar(select(Contact.id).where(Contact.phone == OPEN))
 
     def sent(key: str, status: str) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hotline.extensions import db
 from hotline.models import AuditLog, RevealApproval
-from hotline.services import callbacks, reveals
+from hotline.services import callback_policy, casework, reveals
 from tests.staffkit import Staff, make_request, make_user, quick_hashing, text_of
 
 PHONES = [f"+2499123450{n:02d}" for n in range(12)]
@@ -40,7 +40,7 @@ def reveal(staff: Staff, request_id: int):
 
 
 def test_the_defaults_are_five_claims_and_ten_reveals_an_hour(app):
-    cfg = callbacks.settings()
+    cfg = callback_policy.settings()
     assert (cfg.max_claims, cfg.reveals_per_hour) == (5, 10)
 
 
@@ -54,7 +54,7 @@ def test_an_agent_holds_at_most_max_claims(limited):
     response = ana.claim(ids[3])
     assert response.status_code == 409 and "You already hold 3 requests" in text_of(response)
     db.session.expire_all()
-    assert reveals.claims_held(ana.id, callbacks.now_utc()) == 3
+    assert reveals.claims_held(ana.id, callback_policy.now_utc()) == 3
     # a supervisor cannot push a fourth onto her either
     response = sue.post(f"/staff/requests/{ids[3]}/reassign", {"staff_id": str(ana.id)},
                         page=f"/staff/requests/{ids[3]}")
@@ -69,9 +69,9 @@ def test_an_agent_holds_at_most_max_claims(limited):
 def test_expired_claims_do_not_count(limited):
     _, team = limited
     ids = [make_request(PHONES[n]) for n in range(4)]
-    now = callbacks.now_utc()
+    now = callback_policy.now_utc()
     for request_id in ids[:3]:
-        callbacks.claim(request_id, team["ana"].id, now=now - timedelta(hours=1))
+        casework.claim(request_id, team["ana"].id, now=now - timedelta(hours=1))
     assert team["ana"].claim(ids[3]).status_code == 303
 
 
@@ -138,10 +138,10 @@ def test_reveals_older_than_an_hour_do_not_count(limited):
     _, team = limited
     ana = team["ana"]
     ids = [make_request(PHONES[n]) for n in range(3)]
-    earlier = callbacks.now_utc() - timedelta(minutes=61)
+    earlier = callback_policy.now_utc() - timedelta(minutes=61)
     for request_id in ids[:2]:
-        callbacks.claim(request_id, ana.id, now=earlier)
-        callbacks.reveal_phone(request_id, ana.id, now=earlier)
+        casework.claim(request_id, ana.id, now=earlier)
+        casework.reveal_phone(request_id, ana.id, now=earlier)
     ana.claim(ids[2])
     assert reveal(ana, ids[2]).status_code == 200
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, Contact, InboundSms, OutboxMessage
-from hotline.services import callbacks
+from hotline.services import caller_requests
 from tests.conftest import PHONE
 from tests.smskit import Texter
 
@@ -135,8 +135,8 @@ def test_stop_opts_out_with_one_confirmation_and_start_undoes_it(client):
 
 def test_the_silent_exit_withdraws_requests_and_answers_nothing(client):
     texter = Texter(client)
-    callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
-                     language="ar")
+    caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
+                           language="ar")
     texter.say("CALL")  # a conversation under way is forgotten too
     assert texter.say(" Exit. ") is None
     assert contact().exited_at is not None
@@ -157,8 +157,8 @@ def test_unknown_text_gets_the_bilingual_help_once_a_day_and_reaches_staff(clien
 
 
 def test_a_text_from_a_caller_with_an_open_request_goes_on_its_timeline(client):
-    done = callbacks.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
-                            language="en")
+    done = caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
+                                  language="en")
     Texter(client).say("my phone will be off tomorrow")
     row = last_inbound()
     assert (row.status, row.request_id) == ("attached", done.request_id)

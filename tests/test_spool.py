@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from hotline import sweeper
 from hotline.extensions import db
 from hotline.models import CallbackRequest, VoiceCall
-from hotline.services import callbacks
+from hotline.services import callback_policy
 from tests.conftest import DATABASE_URL, TOKEN
 from tests.faultproxy import FaultProxy
 
@@ -52,7 +52,7 @@ def stored_calls() -> list[tuple[str, str, datetime]]:
 @pytest.mark.parametrize("redis_up", [True, False], ids=["to-redis", "to-file"])
 def test_a_ring_while_the_database_is_down_is_rejected_spooled_then_stored(
         app, down_database, caplog, monkeypatch, redis_up):
-    monkeypatch.setattr(callbacks, "clock", lambda: RANG_AT)
+    monkeypatch.setattr(callback_policy, "clock", lambda: RANG_AT)
     extra = {} if redis_up else {"REDIS_URL": "redis://127.0.0.1:1/0"}
     broken = down_database(**extra)
     with caplog.at_level(logging.WARNING):
@@ -72,7 +72,7 @@ def test_a_ring_while_the_database_is_down_is_rejected_spooled_then_stored(
 
 
 def test_spooled_calls_wait_while_the_database_is_still_down(app, down_database, monkeypatch):
-    monkeypatch.setattr(callbacks, "clock", lambda: RANG_AT)
+    monkeypatch.setattr(callback_policy, "clock", lambda: RANG_AT)
     broken = down_database()
     client = broken.test_client()
     for n in range(3):

@@ -14,7 +14,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from hotline.services import callbacks
+from hotline.services import callback_policy
 from hotline.staff import labels
 from tests.staffkit import AR_PHONE, Staff, make_request, make_user, quick_hashing, text_of
 
@@ -58,10 +58,10 @@ def test_every_marked_text_has_its_arabic_and_the_compiled_catalog_matches():
 
 
 @pytest.mark.parametrize("table,codes", [
-    (labels.REASON, callbacks.REASONS), (labels.CHANNEL, callbacks.CHANNELS),
-    (labels.STATUS, callbacks.STATUSES), (labels.RESULT, callbacks.ATTEMPT_RESULTS),
-    (labels.OUTCOME, (*callbacks.OUTCOMES, "unreachable")),
-    (labels.REFERRAL, callbacks.REFERRALS), (labels.SAFE, callbacks.SAFE_TO_CALL),
+    (labels.REASON, callback_policy.REASONS), (labels.CHANNEL, callback_policy.CHANNELS),
+    (labels.STATUS, callback_policy.STATUSES), (labels.RESULT, callback_policy.ATTEMPT_RESULTS),
+    (labels.OUTCOME, (*callback_policy.OUTCOMES, "unreachable")),
+    (labels.REFERRAL, callback_policy.REFERRALS), (labels.SAFE, callback_policy.SAFE_TO_CALL),
 ])
 def test_every_stored_code_has_a_label(table, codes):
     assert set(codes) <= set(table)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest
-from hotline.services import callbacks
+from hotline.services import caller_requests, casework
 from tests.conftest import UssdCaller
 from tests.staffkit import (
     AR_PHONE,
@@ -99,8 +99,8 @@ def test_filters(app, team, query, expected):
            "ar": make_request(AR_PHONE, "danger", "ar", now=now - timedelta(hours=1)),
            "done": make_request("+249966666666", "other", "en", now=now - timedelta(hours=4))}
     ana = team["ana"]
-    callbacks.claim(ids["done"], ana.id)
-    callbacks.resolve(ids["done"], ana.id, "helped", "none")
+    casework.claim(ids["done"], ana.id)
+    casework.resolve(ids["done"], ana.id, "helped", "none")
     page = ana.html(f"/staff/?{query}")
     got = rows(page)
     assert sorted(got) == sorted(ref(ids[name]) for name in expected), query
@@ -158,7 +158,7 @@ def test_claim_is_exclusive_and_the_holder_is_visible(app, team):
 
 def test_an_expired_claim_can_be_taken_by_someone_else(app, team):
     request_id = make_request()
-    callbacks.claim(request_id, team["ana"].id, now=datetime.now(UTC) - timedelta(hours=1))
+    casework.claim(request_id, team["ana"].id, now=datetime.now(UTC) - timedelta(hours=1))
     assert team["bob"].claim(request_id).status_code == 303
     assert db.session.get(CallbackRequest, request_id).claimed_by.email == "bob@example.org"
 
@@ -289,8 +289,8 @@ def test_reached_then_resolved_with_a_referral(app, team):
 
 def test_a_closed_request_cannot_be_claimed_again(app, team):
     request_id = make_request()
-    callbacks.claim(request_id, team["ana"].id)
-    callbacks.resolve(request_id, team["ana"].id, "helped", "none")
+    casework.claim(request_id, team["ana"].id)
+    casework.resolve(request_id, team["ana"].id, "helped", "none")
     response = team["bob"].claim(request_id)
     assert response.status_code == 409 and "already Resolved" in text_of(response)
 
@@ -350,7 +350,7 @@ def test_safe_times_show_the_hours_of_the_window_the_caller_chose(make_app, team
 def test_the_holder_is_told_how_to_open_the_call_safely(app, team):
     """Review S5: a missed call never said whether the phone is safe; the call opens neutrally
     and the caller has a way out."""
-    rang = callbacks.record_ring("+249944444444").request_id
+    rang = caller_requests.record_ring("+249944444444").request_id
     asked = make_request("+249955555555", "medical")
     db.session.commit()
     for request_id in (rang, asked):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackRequest, Contact
-from hotline.services import callbacks
+from hotline.services import casework
 from tests.staffkit import AR_PHONE, EN_PHONE, Staff, make_request, make_user, quick_hashing
 
 NOW = datetime.now(UTC)
@@ -33,9 +33,9 @@ def work(staff_id: int) -> dict[str, int]:
     ids = {"urgent": make_request(AR_PHONE, "danger", "ar", now=NOW - timedelta(minutes=10)),
            "late": make_request(EN_PHONE, "medical", "en", now=NOW - timedelta(days=9)),
            "done": make_request("+249955555555", "avrr", "en", now=NOW - timedelta(days=8))}
-    callbacks.claim(ids["done"], staff_id, now=NOW - timedelta(days=1))
-    callbacks.log_attempt(ids["done"], staff_id, "reached", now=NOW - timedelta(days=1))
-    callbacks.resolve(ids["done"], staff_id, "referred", "avrr", now=NOW - timedelta(days=1))
+    casework.claim(ids["done"], staff_id, now=NOW - timedelta(days=1))
+    casework.log_attempt(ids["done"], staff_id, "reached", now=NOW - timedelta(days=1))
+    casework.resolve(ids["done"], staff_id, "referred", "avrr", now=NOW - timedelta(days=1))
     return ids
 
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hotline.services import callbacks
+from hotline.services import callback_policy, caller_requests, casework
 from tests.staffkit import AR_PHONE, EN_PHONE, Staff, make_request, make_user, quick_hashing
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)  # Sunday 10:00 in Khartoum
@@ -14,7 +14,7 @@ PAGES = ["/staff/", "/staff/account", "/staff/try", "/staff/stats"]
 @pytest.fixture(autouse=True)
 def _setup(monkeypatch):
     quick_hashing(monkeypatch)
-    monkeypatch.setattr(callbacks, "clock", lambda: NOW)
+    monkeypatch.setattr(callback_policy, "clock", lambda: NOW)
 
 
 @pytest.fixture()
@@ -38,7 +38,7 @@ def test_no_banner_without_urgent_requests(app, sue):
 def test_every_page_shows_the_oldest_waiting_danger_request_and_its_age(app, sue):
     first = make_request(EN_PHONE, reason="danger", now=NOW - timedelta(minutes=35))
     make_request(AR_PHONE, reason="danger", language="ar", now=NOW - timedelta(minutes=5))
-    ref = callbacks.open_request(EN_PHONE).ref
+    ref = caller_requests.open_request(EN_PHONE).ref
     for page in PAGES:
         shown = banner(sue, page)
         assert shown is not None, page
@@ -49,10 +49,10 @@ def test_every_page_shows_the_oldest_waiting_danger_request_and_its_age(app, sue
 def test_a_claim_takes_it_off_the_banner_until_the_claim_expires(app, sue, monkeypatch):
     request_id = make_request(EN_PHONE, reason="danger", now=NOW - timedelta(minutes=12))
     assert "12 min" in banner(sue, "/staff/")
-    callbacks.claim(request_id, sue.id, now=NOW)
+    casework.claim(request_id, sue.id, now=NOW)
     assert banner(sue, "/staff/") is None
     later = NOW + timedelta(minutes=20)  # nobody renewed the 15-minute claim
-    monkeypatch.setattr(callbacks, "clock", lambda: later)
+    monkeypatch.setattr(callback_policy, "clock", lambda: later)
     shown = banner(sue, "/staff/")
     assert shown is not None and "a caller in danger has been waiting" in shown
     assert "32 min" in shown
@@ -60,7 +60,7 @@ def test_a_claim_takes_it_off_the_banner_until_the_claim_expires(app, sue, monke
 
 def test_a_withdrawn_danger_request_raises_no_alarm(app, sue):
     make_request(EN_PHONE, reason="danger", now=NOW - timedelta(minutes=12))
-    callbacks.withdraw_for_phone(EN_PHONE, now=NOW)
+    caller_requests.withdraw_for_phone(EN_PHONE, now=NOW)
     assert banner(sue, "/staff/") is None
 
 

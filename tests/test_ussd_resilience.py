@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from hotline.extensions import db
 from hotline.models import CallbackEvent, Contact
-from hotline.services import callbacks, contacts
+from hotline.services import caller_requests, contacts
 from hotline.textcodec import measure
 from tests.conftest import REDIS_URL, UssdCaller
 from tests.test_callback_flow import start
@@ -58,13 +58,13 @@ def test_a_repeated_hop_runs_the_action_once_and_no_sql(app, ussd, monkeypatch):
     """Catches: the repeat short-cut removed, so the engine, the action and its writes run
     again (an idempotent action leaves the same rows, so row counts cannot tell)."""
     runs = []
-    real_submit = callbacks.submit
+    real_submit = caller_requests.submit
 
     def counted(*args, **kwargs):
         runs.append(kwargs.get("reason"))
         return real_submit(*args, **kwargs)
 
-    monkeypatch.setattr(callbacks, "submit", counted)
+    monkeypatch.setattr(caller_requests, "submit", counted)
     start(ussd, "en")
     ussd.press("2", "1", "2")  # medical, any time, no SMS: the confirm screen
     end = ussd.press("1")

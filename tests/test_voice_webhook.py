@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from hotline import sweeper
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, Contact, VoiceCall
-from hotline.services import callbacks
+from hotline.services import caller_requests
 from tests.conftest import DATABASE_URL, PHONE, TOKEN, fresh_example
 
 REJECT = '<?xml version="1.0" encoding="UTF-8"?><Response><Reject/></Response>'
@@ -82,9 +82,9 @@ def test_repeated_rings_within_the_window_count_once(client):
 
 def test_ring_window_by_service_time(app):
     t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
-    first = callbacks.record_ring(PHONE, now=t0)
-    again = callbacks.record_ring(PHONE, now=t0 + timedelta(minutes=29))
-    later = callbacks.record_ring(PHONE, now=t0 + timedelta(minutes=30))
+    first = caller_requests.record_ring(PHONE, now=t0)
+    again = caller_requests.record_ring(PHONE, now=t0 + timedelta(minutes=29))
+    later = caller_requests.record_ring(PHONE, now=t0 + timedelta(minutes=30))
     db.session.commit()
     assert (first.created, again.counted, later.counted) == (True, False, True)
     assert first.request_id == again.request_id == later.request_id
@@ -92,7 +92,7 @@ def test_ring_window_by_service_time(app):
 
 
 def test_a_ring_refreshes_an_open_ussd_request_of_any_reason(client, app):
-    done = callbacks.submit(PHONE, reason="danger", safe_to_call="yes", language="en")
+    done = caller_requests.submit(PHONE, reason="danger", safe_to_call="yes", language="en")
     client.post(URL, data=ring())
     row = the_request()
     assert row.id == done.request_id and row.reason == "danger" and row.rings == 1

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackRequest, StaffUser
 from hotline.privacy import caller_label
-from hotline.services import callbacks, queue
-from hotline.services.callbacks import CallRecord, EarlyAttempt, InvalidChoice, RequestClosed
-from hotline.services.queue import QueueFilter, get_request, list_queue
+from hotline.services import callback_policy, caller_requests, casework, worklist
+from hotline.services.callback_policy import EarlyAttempt, InvalidChoice, RequestClosed
+from hotline.services.casework import CallRecord
+from hotline.services.worklist import QueueFilter, get_request, list_queue
 
 T0 = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)  # Sunday 08:00 in Khartoum
 HOUR = timedelta(hours=1)
@@ -31,8 +32,8 @@ def staff(app):
 
 def submit(phone: str, reason: str = "medical", at: datetime = T0, **kw) -> int:
     kw.setdefault("safe_to_call", "yes")
-    return callbacks.submit(phone, reason=reason, sms_ok=False, language="en", now=at,
-                            **kw).request_id
+    return caller_requests.submit(phone, reason=reason, sms_ok=False, language="en", now=at,
+                                  **kw).request_id
 
 
 def row(request_id: int) -> CallbackRequest:
@@ -40,9 +41,9 @@ def row(request_id: int) -> CallbackRequest:
     return db.session.get(CallbackRequest, request_id)
 
 
-def no_answer(request_id: int, who: int, at: datetime, **kw) -> callbacks.AttemptResult:
-    callbacks.claim(request_id, who, now=at)
-    return callbacks.log_attempt(request_id, who, "no_answer", now=at, **kw)
+def no_answer(request_id: int, who: int, at: datetime, **kw) -> casework.AttemptResult:
+    casework.claim(request_id, who, now=at)
+    return casework.log_attempt(request_id, who, "no_answer", now=at, **kw)
 
 
 # --- order and states --------------------------------------------------------------------
@@ -79,7 +80,7 @@ def test_the_worklist_is_urgent_first_then_by_deadline_with_three_states(app, st
 def test_mine_lists_only_what_i_hold_and_callable_hides_what_others_hold(app, staff):
     first = submit("+249911000001", at=T0)
     second = submit("+249911000002", at=T0)
-    callbacks.claim(first, staff["amal"], now=T0)
+    casework.claim(first, staff["amal"], now=T0)
     mine = list_queue(QueueFilter(mine=staff["amal"]), now=T0 + timedelta(minutes=1))
     assert [i.id for i in mine.items] == [first]
     assert list_queue(QueueFilter(mine=staff["bashir"]), now=T0).total == 0
@@ -93,9 +94,9 @@ def test_next_candidates_are_callable_unheld_and_most_urgent_first(app, staff):
     normal = submit("+249911000001", "medical", at=T0)
     urgent = submit("+249911000002", "danger", at=T0 + HOUR)
     held = submit("+249911000003", "danger", at=T0)
-    callbacks.claim(held, staff["bashir"], now=T0 + HOUR)
+    casework.claim(held, staff["bashir"], now=T0 + HOUR)
     submit("+249911000004", "danger", at=T0, safe_to_call="times", safe_times="evening")
-    assert queue.next_candidates(staff["amal"], now=T0 + HOUR) == [urgent, normal]
+    assert worklist.next_candidates(staff["amal"], now=T0 + HOUR) == [urgent, normal]
 
 
 # --- the unreachable rule ----------------------------------------------------------------
@@ -107,7 +108,7 @@ def test_unreachable_needs_enough_tries_on_two_working_days(app, staff):
         result = no_answer(request_id, staff["amal"], at)
         assert result.status == "open", n
         at = max(result.next_attempt_at, at)
-        if at.astimezone(callbacks.settings().week.tz).date() != date(2026, 11, 29):
+        if at.astimezone(callback_policy.settings().week.tz).date() != date(2026, 11, 29):
             break
     monday = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
     sunday_tries = row(request_id).attempts
@@ -130,29 +131,29 @@ def test_all_tries_in_one_day_never_close_the_request(app, staff):
 def test_a_no_answer_before_the_retry_is_due_asks_and_counts_only_if_confirmed(app, staff):
     request_id = submit("+249911000001", at=T0)
     due = no_answer(request_id, staff["amal"], T0).next_attempt_at
-    callbacks.claim(request_id, staff["amal"], now=T0 + timedelta(minutes=5))
+    casework.claim(request_id, staff["amal"], now=T0 + timedelta(minutes=5))
     with pytest.raises(EarlyAttempt) as asked:
-        callbacks.log_attempt(request_id, staff["amal"], "no_answer",
-                              now=T0 + timedelta(minutes=5))
+        casework.log_attempt(request_id, staff["amal"], "no_answer",
+                             now=T0 + timedelta(minutes=5))
     assert asked.value.due_at == due and row(request_id).attempts == 1  # nothing written
-    skipped = callbacks.log_attempt(request_id, staff["amal"], "no_answer", "rang twice",
-                                    now=T0 + timedelta(minutes=5), confirm_early=False)
+    skipped = casework.log_attempt(request_id, staff["amal"], "no_answer", "rang twice",
+                                   now=T0 + timedelta(minutes=5), confirm_early=False)
     assert skipped.attempts == 2
     details = [e.detail for e in get_request(request_id).timeline if e.kind == "attempt"]
     assert details == ["no_answer", "no_answer_early"]
     # the not-counted try did not move the backoff on: the next wait is the second step
-    counted = callbacks._counted_tries(row(request_id))
+    counted = casework._counted_tries(row(request_id))
     assert len(counted) == 1
-    callbacks.claim(request_id, staff["amal"], now=T0 + timedelta(minutes=6))
-    callbacks.log_attempt(request_id, staff["amal"], "busy", now=T0 + timedelta(minutes=6),
-                          confirm_early=True)
-    assert len(callbacks._counted_tries(row(request_id))) == 2
+    casework.claim(request_id, staff["amal"], now=T0 + timedelta(minutes=6))
+    casework.log_attempt(request_id, staff["amal"], "busy", now=T0 + timedelta(minutes=6),
+                         confirm_early=True)
+    assert len(casework._counted_tries(row(request_id))) == 2
 
 
 def test_unreachable_days_come_from_the_config(make_app, staff):
     other = make_app(CALLBACKS={"unreachable_days": 1, "max_attempts": 2})
     with other.app_context():
-        assert callbacks.settings().unreachable_days == 1
+        assert callback_policy.settings().unreachable_days == 1
         people = db.session.scalars(select(StaffUser.id)).all()
         request_id = submit("+249911000009", at=T0)
         no_answer(request_id, people[0], T0)
@@ -164,16 +165,16 @@ def test_unreachable_days_come_from_the_config(make_app, staff):
 # --- one call record, reopen, links --------------------------------------------------------
 
 def test_a_reached_missed_call_gets_its_reason_language_outcome_and_follow_up(app, staff):
-    request_id = callbacks.record_ring("+249911000001", now=T0).request_id
+    request_id = caller_requests.record_ring("+249911000001", now=T0).request_id
     db.session.commit()
-    callbacks.claim(request_id, staff["amal"], now=T0)
+    casework.claim(request_id, staff["amal"], now=T0)
     with pytest.raises(InvalidChoice):
-        callbacks.record_call(request_id, staff["amal"], CallRecord("reached"), now=T0)
+        casework.record_call(request_id, staff["amal"], CallRecord("reached"), now=T0)
     with pytest.raises(InvalidChoice):
-        callbacks.record_call(request_id, staff["amal"],
-                              CallRecord("reached", outcome="helped", language="fr"), now=T0)
+        casework.record_call(request_id, staff["amal"],
+                             CallRecord("reached", outcome="helped", language="fr"), now=T0)
     assert row(request_id).attempts == 0  # refused forms write nothing
-    done = callbacks.record_call(
+    done = casework.record_call(
         request_id, staff["amal"],
         CallRecord("reached", outcome="referred", referral="medical", reason="medical",
                    language="ar", follow_up=date(2026, 12, 3), note="one note"), now=T0)
@@ -188,8 +189,8 @@ def test_a_reached_missed_call_gets_its_reason_language_outcome_and_follow_up(ap
 
 def test_a_wrong_number_closes_the_request_in_one_step(app, staff):
     request_id = submit("+249911000001")
-    callbacks.claim(request_id, staff["amal"], now=T0)
-    callbacks.record_call(request_id, staff["amal"], CallRecord("wrong_number"), now=T0)
+    casework.claim(request_id, staff["amal"], now=T0)
+    casework.record_call(request_id, staff["amal"], CallRecord("wrong_number"), now=T0)
     assert (row(request_id).status, row(request_id).outcome) == ("resolved", "wrong_number")
 
 
@@ -199,8 +200,8 @@ def test_a_supervisor_reopens_with_a_reason_and_old_tries_stop_counting(app, sta
     r.status, r.outcome, r.resolved_at = "unreachable", "unreachable", T0
     db.session.commit()
     with pytest.raises(InvalidChoice):
-        callbacks.reopen(request_id, staff["sue"], "   ", now=T0)
-    callbacks.reopen(request_id, staff["sue"], "her sister called: try again", now=T0 + HOUR)
+        casework.reopen(request_id, staff["sue"], "   ", now=T0)
+    casework.reopen(request_id, staff["sue"], "her sister called: try again", now=T0 + HOUR)
     r = row(request_id)
     assert (r.status, r.outcome, r.resolved_at) == ("open", None, None)
     assert r.next_attempt_at == T0 + HOUR
@@ -208,20 +209,20 @@ def test_a_supervisor_reopens_with_a_reason_and_old_tries_stop_counting(app, sta
     assert len(audit) == 1 and audit[0].staff_id == staff["sue"]
     assert get_request(request_id).timeline[-1].note == "her sister called: try again"
     with pytest.raises(InvalidChoice):
-        callbacks.reopen(request_id, staff["sue"], "again", now=T0 + HOUR)
+        casework.reopen(request_id, staff["sue"], "again", now=T0 + HOUR)
 
 
 def test_a_withdrawn_request_stays_closed(app, staff):
     request_id = submit("+249911000001", at=T0)
-    callbacks.withdraw_for_phone("+249911000001", now=T0)
+    caller_requests.withdraw_for_phone("+249911000001", now=T0)
     with pytest.raises(RequestClosed):
-        callbacks.reopen(request_id, staff["sue"], "try", now=T0)
+        casework.reopen(request_id, staff["sue"], "try", now=T0)
 
 
 def test_a_returning_callers_new_request_links_to_the_old_one_and_reopens_nothing(app, staff):
     old = submit("+249911000001", "medical", at=T0)
-    callbacks.claim(old, staff["amal"], now=T0)
-    callbacks.record_call(old, staff["amal"], CallRecord("reached", outcome="helped"), now=T0)
+    casework.claim(old, staff["amal"], now=T0)
+    casework.record_call(old, staff["amal"], CallRecord("reached", outcome="helped"), now=T0)
     new = submit("+249911000001", "medical", at=T0 + HOUR)
     assert new != old and row(old).status == "resolved"
     linked = [e for e in get_request(new).timeline if e.kind == "linked"]
@@ -236,12 +237,12 @@ def test_a_returning_callers_new_request_links_to_the_old_one_and_reopens_nothin
 
 def test_a_reassigned_request_is_noticed_until_taken_up(app, staff):
     request_id = submit("+249911000001", at=T0)
-    callbacks.claim(request_id, staff["amal"], now=T0)
-    callbacks.reassign(request_id, staff["sue"], staff["bashir"], now=T0)
-    assert [i.id for i in queue.reassigned_to(staff["bashir"], now=T0)] == [request_id]
-    assert queue.reassigned_to(staff["amal"], now=T0) == ()
-    callbacks.claim(request_id, staff["bashir"], now=T0 + timedelta(minutes=1))  # "Open"
-    assert queue.reassigned_to(staff["bashir"], now=T0 + timedelta(minutes=1)) == ()
+    casework.claim(request_id, staff["amal"], now=T0)
+    casework.reassign(request_id, staff["sue"], staff["bashir"], now=T0)
+    assert [i.id for i in worklist.reassigned_to(staff["bashir"], now=T0)] == [request_id]
+    assert worklist.reassigned_to(staff["amal"], now=T0) == ()
+    casework.claim(request_id, staff["bashir"], now=T0 + timedelta(minutes=1))  # "Open"
+    assert worklist.reassigned_to(staff["bashir"], now=T0 + timedelta(minutes=1)) == ()
 
 
 def test_caller_labels_are_stable_and_tell_apart_callers_with_the_same_mask(app):
@@ -258,12 +259,12 @@ def test_caller_labels_are_stable_and_tell_apart_callers_with_the_same_mask(app)
 def test_search_by_reference_and_by_number(app, staff):
     request_id = submit("+249911000001")
     ref = row(request_id).ref
-    assert queue.find_by_ref(ref) == request_id
-    assert queue.find_by_ref(f" {ref[:3]} {ref[3:]} ") == request_id
+    assert worklist.find_by_ref(ref) == request_id
+    assert worklist.find_by_ref(f" {ref[:3]} {ref[3:]} ") == request_id
     for bad in ("", "abc", "1" * 40, "١٢٣٤٥٦٧", "1; drop table"):
-        assert queue.find_by_ref(bad) is None
-    assert queue.find_by_phone("+249911000001", staff["sue"]) == request_id
-    assert queue.find_by_phone("+249911999999", staff["sue"]) is None
+        assert worklist.find_by_ref(bad) is None
+    assert worklist.find_by_phone("+249911000001", staff["sue"]) == request_id
+    assert worklist.find_by_phone("+249911999999", staff["sue"]) is None
     audit = db.session.scalars(select(AuditLog).where(AuditLog.action == "search_phone")
                                .order_by(AuditLog.id)).all()
     assert [a.detail.split(": ")[1] for a in audit] == ["found", "nothing"]

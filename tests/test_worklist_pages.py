@@ -146,13 +146,13 @@ def test_every_new_form_needs_its_csrf_token(app, team):
 
 
 def test_the_out_of_hours_banner_says_when_calling_starts_again(app, team, monkeypatch):
-    from hotline.services import callbacks
+    from hotline.services import callback_policy
 
     friday = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)  # Friday 11:00: the centre is closed
-    monkeypatch.setattr(callbacks, "clock", lambda: friday)
+    monkeypatch.setattr(callback_policy, "clock", lambda: friday)
     page = team["ana"].html("/staff/")
     assert "Outside calling hours: requests wait until 6 Dec 08:00." in page
-    monkeypatch.setattr(callbacks, "clock", lambda: friday + timedelta(days=2))  # Sunday
+    monkeypatch.setattr(callback_policy, "clock", lambda: friday + timedelta(days=2))  # Sunday
     assert "Outside calling hours" not in team["ana"].html("/staff/")
 
 

@@ -34,7 +34,7 @@ from hotline.keywords import REPLY_FILE, Command, Keywords
 from hotline.models import CallbackEvent, CallbackRequest, Contact, InboundSms
 from hotline.normalize import menu_input
 from hotline.privacy import mask_phone
-from hotline.services import callbacks, contacts, outbox, subscriptions
+from hotline.services import callback_policy, caller_requests, contacts, outbox, subscriptions
 from hotline.store import Store
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class SmsService:
         row = InboundSms(provider_id=msg.provider_id, contact_id=contact.id,
                          to_code=msg.to_code, text=msg.text, link_id=msg.link_id,
                          network_code=msg.network_code, gateway_date=msg.gateway_date,
-                         received_at=callbacks.now_utc(), kind="received", command="",
+                         received_at=callback_policy.now_utc(), kind="received", command="",
                          status="new", reply="")
         db.session.add(row)
         try:
@@ -218,14 +218,14 @@ class SmsService:
 
     def _exit(self, row: InboundSms, contact: Contact) -> str:
         """Do what the USSD "stop everything" does, and answer nothing at all."""
-        now = callbacks.now_utc()
+        now = callback_policy.now_utc()
         row.kind, row.command, row.status = "keyword", "exit", "done"
         row.text = ""  # the word itself is a secret of the caller's; keep no copy
         contact.exited_at = now
         subscriptions.unsubscribe_contact(contact.id, channel="exit", ref=f"sms:{row.id}:exit",
                                           now=now)
         self._forget(contact.phone)
-        withdrawn = callbacks.withdraw_for_phone(contact.phone, now)  # commits
+        withdrawn = caller_requests.withdraw_for_phone(contact.phone, now)  # commits
         log.info("silent exit by SMS from %s (%d request(s) withdrawn)",
                  mask_phone(contact.phone), withdrawn)
         return row.kind
@@ -239,7 +239,7 @@ class SmsService:
             subscriptions.unsubscribe_contact(contact.id, channel="sms", lang=lang,
                                               ref=f"sms:{row.id}:stop")
             if contact.opted_out_at is None:
-                contact.opted_out_at = callbacks.now_utc()
+                contact.opted_out_at = callback_policy.now_utc()
             since = utc(contact.opted_out_at).isoformat()
             return self._answer(row, contact, self._render(lang, f"{REPLY_FILE}.stop"), lang,
                                 key=f"sms-stop:{contact.id}:{since}")

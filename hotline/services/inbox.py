@@ -19,8 +19,8 @@ from hotline.errors import HotlineError
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, Contact, InboundSms
 from hotline.privacy import mask_phone
-from hotline.services import callbacks, outbox
-from hotline.services.queue import QueuePage
+from hotline.services import callback_policy, caller_requests, outbox
+from hotline.services.worklist import QueuePage
 from hotline.textcodec import measure, sms_parts
 
 STATUSES = ("new", "attached", "answered", "converted", "dismissed")
@@ -149,7 +149,7 @@ def reply(message_id: int, staff_id: int, body: str) -> InboxItem:
                      priority="reply", kind="staff_reply",
                      idempotency_key=f"staff-reply:{row.id}", contact_id=contact.id,
                      callback_request_id=row.request_id)
-    now = callbacks.now_utc()
+    now = callback_policy.now_utc()
     row.reply, row.handled_by_id, row.handled_at = text, staff_id, now
     if row.request_id is not None:
         db.session.add(CallbackEvent(request_id=row.request_id, kind="sms_reply", at=now,
@@ -166,7 +166,7 @@ def dismiss(message_id: int, staff_id: int) -> None:
     row = _locked(message_id)
     if row.status not in OPEN:
         raise InboxError(f"This text is already {row.status}.")
-    row.status, row.handled_by_id, row.handled_at = "dismissed", staff_id, callbacks.now_utc()
+    row.status, row.handled_by_id, row.handled_at = "dismissed", staff_id, callback_policy.now_utc()
     _audit(staff_id, "sms_dismiss", row)
     db.session.commit()
 
@@ -177,9 +177,9 @@ def to_request(message_id: int, staff_id: int) -> tuple[int, str]:
     if row.status != "new":
         raise InboxError("Only a new text can become a request."
                          if row.request_id is None else "This text is already on a request.")
-    request_id, ref = callbacks.request_from_text(row.contact_id, staff_id, row.text)
+    request_id, ref = caller_requests.request_from_text(row.contact_id, staff_id, row.text)
     row.status, row.request_id = "converted", request_id
-    row.handled_by_id, row.handled_at = staff_id, callbacks.now_utc()
+    row.handled_by_id, row.handled_at = staff_id, callback_policy.now_utc()
     _audit(staff_id, "sms_to_request", row, f"request {ref}")
     db.session.commit()
     return request_id, ref

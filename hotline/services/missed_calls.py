@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from hotline.extensions import db
 from hotline.models import VoiceCall
 from hotline.privacy import mask_phone
-from hotline.services import callbacks, contacts
+from hotline.services import callback_policy, caller_requests, contacts
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def record(notice: VoiceNotice, now: datetime | None = None) -> NoticeResult:
 
     Commits; a concurrent duplicate of the same ``sessionId`` is a no-op.
     """
-    now = callbacks.now_utc(now)
+    now = callback_policy.now_utc(now)
     call = db.session.scalars(select(VoiceCall).where(VoiceCall.session_id == notice.session_id)
                               .with_for_update()).one_or_none()
     if call is not None:
@@ -76,7 +76,7 @@ def record(notice: VoiceNotice, now: datetime | None = None) -> NoticeResult:
         _finish(call, notice, now)
     ring = None
     if notice.inbound and notice.caller:
-        ring = callbacks.record_ring(notice.caller, now)
+        ring = caller_requests.record_ring(notice.caller, now)
         call.request_id = ring.request_id
     try:
         with db.session.begin_nested():
@@ -93,7 +93,7 @@ def record(notice: VoiceNotice, now: datetime | None = None) -> NoticeResult:
 
 def spool_item(notice: VoiceNotice, now: datetime | None = None) -> dict[str, object]:
     """The notice as JSON-able values, with the time it arrived (the ring's time)."""
-    return {**asdict(notice), "received_at": callbacks.now_utc(now).isoformat()}
+    return {**asdict(notice), "received_at": callback_policy.now_utc(now).isoformat()}
 
 
 def record_spooled(item: Mapping[str, object]) -> NoticeResult:

@@ -43,7 +43,7 @@ from hotline.models import (
     VoiceCall,
 )
 from hotline.services import contacts
-from hotline.services.callbacks import now_utc
+from hotline.services.callback_policy import now_utc
 
 ANONYMOUS = "anon"  # the phone of the one contact that anonymised requests belong to
 

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, StaffUser
-from hotline.services.callbacks import URGENT, now_utc, utc
+from hotline.services.callback_policy import URGENT, now_utc, utc
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """What the dashboard calls each stored code, in both languages and in one place.
 
-Codes come from the service vocabulary (``hotline.services.callbacks``); pages and
+Codes come from the service vocabulary (``hotline.services.callback_policy``); pages and
 the CSV show these labels, never the codes. Each label is a lazy gettext string,
 so it reads in the language of the request that shows it. A code without a label
 here is shown as it is stored (``tests/test_staff_i18n.py`` fails when one of the

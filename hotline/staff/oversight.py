@@ -19,7 +19,7 @@ from sqlalchemy import Select, func, select
 from hotline.extensions import db
 from hotline.models import AuditLog, StaffUser
 from hotline.services import reveals
-from hotline.services.callbacks import now_utc
+from hotline.services.callback_policy import now_utc
 from hotline.staff import bp, labels
 from hotline.staff.auth import requires
 

@@ -16,7 +16,7 @@ from flask_login import current_user
 from hotline.extensions import db
 from hotline.models import StaffUser
 from hotline.phones import to_e164
-from hotline.services.queue import find_by_phone, find_by_ref
+from hotline.services.worklist import find_by_phone, find_by_ref
 from hotline.staff import bp
 from hotline.staff.auth import safe_next
 from hotline.staff.i18n import LANGUAGES

@@ -14,12 +14,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from hotline.services.callbacks import InvalidChoice, now_utc
-from hotline.services.queue import EXPORT_HEADER, export_rows, validate
+from hotline.services.callback_policy import InvalidChoice, now_utc
 from hotline.services.stats import Stats, Trends, matching, statistics, trends
+from hotline.services.worklist import EXPORT_HEADER, export_rows, validate
 from hotline.staff import bp, charts, i18n, labels, local_time
 from hotline.staff.auth import requires
-from hotline.staff.queue import choices, filters_from
+from hotline.staff.worklist import choices, filters_from
 
 PERIODS = {"7": 7, "30": 30, "90": 90, "all": None}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_login import current_user
 
-from hotline.services.callbacks import urgent_waiting
+from hotline.services.casework import urgent_waiting
 from hotline.staff import bp
 
 

@@ -1,4 +1,5 @@
-"""Africa's Talking callbacks: token check, strict form parsing, wire formats.
+"""Africa's Talking webhooks (its docs call them callbacks; here a "callback" is always a
+callback request): token check, strict form parsing, wire formats.
 
 Every route here requires ``?token=`` equal to ``HOTLINE_WEBHOOK_TOKEN``; a wrong
 or missing token gets 403 before anything is parsed or stored.

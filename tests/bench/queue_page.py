@@ -62,9 +62,9 @@ from sqlalchemy.engine import Engine, make_url
 from hotline.app import create_app
 from hotline.extensions import db
 from hotline.models import CallbackEvent, CallbackRequest, StaffUser
-from hotline.services.callbacks import OUTCOMES, REF_ALPHABET, REFERRALS
-from hotline.services.queue import QueueFilter, get_request, list_queue
+from hotline.services.callback_policy import OUTCOMES, REF_ALPHABET, REFERRALS
 from hotline.services.stats import statistics, trends
+from hotline.services.worklist import QueueFilter, get_request, list_queue
 from hotline.staff import users
 from tests.bench.common import (
     HOST,

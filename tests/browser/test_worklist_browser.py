@@ -3,7 +3,7 @@ order and states on a fixed clock, Next request, the reassignment notice, the ca
 from claim to closed, reopen, search; no element wider than the screen; and a reload
 after every action changes nothing (post/redirect/get).
 
-The clock is ``callbacks.clock``, replaced for the server thread: Sunday 11:00 in
+The clock is ``callback_policy.clock``, replaced for the server thread: Sunday 11:00 in
 Khartoum, inside working hours, with an evening safe window still closed.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, StaffUser
-from hotline.services import callbacks
+from hotline.services import callback_policy, casework
 from tests.browserkit import ARTIFACTS
 from tests.staffkit import PASSWORD, make_request, make_user
 
@@ -59,7 +59,7 @@ TAPS = """() => [...document.querySelectorAll(['main button', 'main select', 'ma
 
 @pytest.fixture()
 def clock(monkeypatch) -> datetime:
-    monkeypatch.setattr(callbacks, "clock", lambda: NOW)
+    monkeypatch.setattr(callback_policy, "clock", lambda: NOW)
     return NOW
 
 
@@ -169,7 +169,7 @@ def test_the_worklist_order_states_next_request_and_notice(app, server, clock, o
     reload_changes_nothing(page)
     fits(page, size)
 
-    callbacks.reassign(normal, sue, db.session.scalar(
+    casework.reassign(normal, sue, db.session.scalar(
         select(StaffUser.id).where(StaffUser.email == "ana@example.org")))
     page.goto(f"{server}/staff/")
     expect(page.locator(".notice.reassigned")).to_contain_text(
@@ -261,9 +261,9 @@ def test_statistics_charts_fit_and_read_in_both_languages(app, server, clock, op
     sue = person("sue@example.org", lang, "supervisor")
     done = make_request("+249911000001", "medical", now=NOW - timedelta(days=3))
     make_request("+249911000002", "danger", "ar", now=NOW - timedelta(days=1))
-    callbacks.claim(done, sue, now=NOW - timedelta(days=2))
-    callbacks.record_call(done, sue, callbacks.CallRecord("reached", outcome="helped"),
-                          now=NOW - timedelta(days=2))
+    casework.claim(done, sue, now=NOW - timedelta(days=2))
+    casework.record_call(done, sue, casework.CallRecord("reached", outcome="helped"),
+                         now=NOW - timedelta(days=2))
     page = open_page()
     sign_in(page, server, "sue@example.org", lang)
     page.goto(f"{server}/staff/stats")

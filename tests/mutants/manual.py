@@ -34,12 +34,12 @@ MUTANTS: list[tuple[str, str, str, str]] = [
      "key = network_code if network_code in network_budgets else \"\"",
      "key = \"\"",
      "tests/test_ussd_resilience.py::test_a_network_with_a_larger_screen_gets_longer_screens"),
-    ("hotline/services/callbacks.py",
+    ("hotline/services/casework.py",
      "            schedule = cfg.schedule(row.safe_to_call, row.safe_times)\n"
      "            row.next_attempt_at",
      "            schedule = cfg.week\n            row.next_attempt_at",
      "tests/test_callback_rules.py::test_a_no_answer_retry_waits_for_the_callers_evening_window"),
-    ("hotline/services/callbacks.py",
+    ("hotline/services/casework.py",
      "CallbackEvent.detail.in_((\"no_answer\", \"busy\"))",
      "CallbackEvent.detail.in_((\"no_answer\", \"busy\", \"reached\", \"wrong_number\", "
      "\"not_safe\"))",
@@ -48,11 +48,11 @@ MUTANTS: list[tuple[str, str, str, str]] = [
      "today = _aware(now).astimezone(tz).date()",
      "today = _aware(now).date()",
      "tests/test_callback_rules.py::test_at_half_past_one_in_khartoum_today_is_thursday"),
-    ("hotline/services/callbacks.py",
+    ("hotline/services/caller_requests.py",
      "row = min(open_rows, key=lambda r: (r.priority, utc(r.created_at)))",
      "row = open_rows[0]",
      "tests/test_callback_rules.py::test_a_missed_call_refreshes_the_most_urgent_open_request"),
-    ("hotline/services/callbacks.py",
+    ("hotline/services/caller_requests.py",
      "row = min(open_rows, key=lambda r: (r.priority, utc(r.created_at)))",
      "row = min(open_rows, key=lambda r: (r.priority, r.id))",
      "tests/test_callback_rules.py::test_among_equally_urgent_requests_a_missed_call_refreshes"
@@ -65,7 +65,7 @@ MUTANTS: list[tuple[str, str, str, str]] = [
      "        access.addFilter(RedactToken())",
      "        pass",
      "tests/test_edge_guards.py::test_the_access_log_of_a_real_server_never_shows_the_token"),
-    ("hotline/services/queue.py",
+    ("hotline/services/worklist.py",
      'FORMULA_STARTS = ("=", "+", "-", "@", "\\t", "\\r")',
      'FORMULA_STARTS = ("=", "+", "-", "@", "\\t")',
      "tests/test_edge_guards.py::test_a_csv_cell_starting_with_a_control_character_is"

@@ -36,7 +36,8 @@ SCOPES = {
          "tests/test_core_edges.py"],
     ),
     "services": (
-        ["hotline/services/callbacks.py", "hotline/services/ussd.py"],
+        ["hotline/services/caller_requests.py", "hotline/services/casework.py",
+         "hotline/services/callback_policy.py", "hotline/services/ussd.py"],
         ["tests/test_callback_service.py", "tests/test_callback_flow.py",
          "tests/test_callback_rules.py", "tests/test_webhook_ussd.py",
          "tests/test_ussd_resilience.py", "tests/test_voice_webhook.py"],

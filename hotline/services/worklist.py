@@ -2,7 +2,7 @@
 and the CSV export.
 
 Read-only views for the dashboard. Every phone number here is masked; the full
-number comes only from ``callbacks.reveal_phone`` (and is shown again, without a
+number comes only from ``casework.reveal_phone`` (and is shown again, without a
 new audit entry, to the same holder while the claim it was revealed under lasts).
 A page is two queries (the rows with their caller and claim holder joined in,
 and a count), served by ``ix_callback_requests_worklist`` (status, priority,
@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, Contact, StaffUser
 from hotline.privacy import caller_label, mask_phone
-from hotline.services.callbacks import (
+from hotline.services.callback_policy import (
     CHANNELS,
     REASONS,
     STATUSES,

@@ -1,6 +1,6 @@
 """One callback request: its details, timeline and caller history, and what staff do with it.
 
-Views only translate: form fields go to ``hotline.services.callbacks``, which
+Views only translate: form fields go to ``hotline.services.casework``, which
 decides who may do what (only the claim holder reveals and logs calls) and
 writes the timeline and audit log; its refusals come back as the request page
 with the reason and a fitting status (403 not the holder, 409 someone else
@@ -18,11 +18,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from hotline.privacy import mask_numbers
-from hotline.services import callbacks, reveals
-from hotline.services.callbacks import (
+from hotline.services import callback_policy, casework, reveals
+from hotline.services.callback_policy import (
     REASONS,
     CallbackError,
-    CallRecord,
     ClaimConflict,
     EarlyAttempt,
     InvalidChoice,
@@ -30,8 +29,10 @@ from hotline.services.callbacks import (
     RequestClosed,
     RequestNotFound,
     UnknownStaff,
+    settings,
 )
-from hotline.services.queue import TimelineEvent, get_request, next_candidates
+from hotline.services.casework import CallRecord
+from hotline.services.worklist import TimelineEvent, get_request, next_candidates
 from hotline.staff import bp, labels, local_time, users
 from hotline.staff.auth import requires
 
@@ -56,11 +57,11 @@ def show(request_id: int, *, status: int = 200, error: str | None = None,
     languages = tuple(current_app.extensions["hotline.catalog"].languages)
     return render_template("staff/request.html", detail=detail, item=detail.item,
                            error=error, phone=detail.phone, staff=staff, form=request.form,
-                           early=early, results=callbacks.ATTEMPT_RESULTS,
-                           outcomes=callbacks.OUTCOMES, referrals=callbacks.REFERRALS,
+                           early=early, results=callback_policy.ATTEMPT_RESULTS,
+                           outcomes=callback_policy.OUTCOMES, referrals=callback_policy.REFERRALS,
                            reasons=REASONS[:-1], languages=languages,
-                           note_max=callbacks.NOTE_MAX,
-                           claim_minutes=int(callbacks.settings().claim.total_seconds() // 60),
+                           note_max=callback_policy.NOTE_MAX,
+                           claim_minutes=int(settings().claim.total_seconds() // 60),
                            describe=describe), status
 
 
@@ -141,7 +142,7 @@ def invalid_message(exc: InvalidChoice) -> str:
         ("outcome", "missing"): _("Say what came of the call: choose an outcome."),
         ("follow_up", "range"): _("The follow-up date must be within the coming year."),
         ("note", "too_long"): _("The note is too long (at most %(n)s characters).",
-                                n=callbacks.NOTE_MAX),
+                                n=callback_policy.NOTE_MAX),
         ("reason", "missing"): _("Say why the request is reopened."),
     }.get((exc.field, exc.problem))
     if said is None and exc.problem == "choice":
@@ -172,7 +173,7 @@ def request_page(request_id: int) -> Any:
 @bp.post("/requests/<int:request_id>/claim")
 def claim(request_id: int) -> Any:
     try:
-        callbacks.claim(_id(request_id), current_user.id)
+        casework.claim(_id(request_id), current_user.id)
     except ERRORS as exc:
         return refused(request_id, exc)
     return _back(request_id)
@@ -183,7 +184,7 @@ def next_request() -> Any:
     """Claim the most urgent request anyone may call now and nobody holds."""
     for candidate in next_candidates(current_user.id):
         try:
-            callbacks.claim(candidate, current_user.id)
+            casework.claim(candidate, current_user.id)
         except (ClaimConflict, RequestClosed, RequestNotFound):
             continue  # someone was quicker; take the next one
         except UnknownStaff:
@@ -203,7 +204,7 @@ def next_request() -> Any:
 @bp.post("/requests/<int:request_id>/release")
 def release(request_id: int) -> Any:
     try:
-        callbacks.release(_id(request_id), current_user.id)
+        casework.release(_id(request_id), current_user.id)
     except ERRORS as exc:
         return refused(request_id, exc)
     flash(_("Released: the request is back in the queue."))
@@ -213,7 +214,7 @@ def release(request_id: int) -> Any:
 @bp.post("/requests/<int:request_id>/reveal")
 def reveal(request_id: int) -> Any:
     try:
-        callbacks.reveal_phone(_id(request_id), current_user.id)
+        casework.reveal_phone(_id(request_id), current_user.id)
     except ERRORS as exc:
         return refused(request_id, exc)
     return redirect(url_for("staff.request_page", request_id=request_id, _anchor="phone"), 303)
@@ -244,7 +245,7 @@ def attempt(request_id: int) -> Any:
     try:
         record = _record()
         languages = tuple(current_app.extensions["hotline.catalog"].languages)
-        done = callbacks.record_call(_id(request_id), current_user.id, record,
+        done = casework.record_call(_id(request_id), current_user.id, record,
                                      languages=languages)
     except ERRORS as exc:
         return refused(request_id, exc)
@@ -267,7 +268,7 @@ def attempt(request_id: int) -> Any:
 @bp.post("/requests/<int:request_id>/resolve")
 def resolve(request_id: int) -> Any:
     try:
-        callbacks.resolve(_id(request_id), current_user.id, request.form.get("outcome", ""),
+        casework.resolve(_id(request_id), current_user.id, request.form.get("outcome", ""),
                           request.form.get("referral", ""), request.form.get("note", ""))
     except ERRORS as exc:
         return refused(request_id, exc)
@@ -285,7 +286,7 @@ def reassign(request_id: int) -> Any:
             or int(target) > MAX_ID:
         return show(request_id, status=400, error=_("Choose a staff member to give it to."))
     try:
-        callbacks.reassign(_id(request_id), current_user.id, int(target))
+        casework.reassign(_id(request_id), current_user.id, int(target))
     except ERRORS as exc:
         return refused(request_id, exc)
     flash(_("Reassigned."))
@@ -296,7 +297,7 @@ def reassign(request_id: int) -> Any:
 @requires("supervisor")
 def reopen(request_id: int) -> Any:
     try:
-        callbacks.reopen(_id(request_id), current_user.id, request.form.get("reason", ""))
+        casework.reopen(_id(request_id), current_user.id, request.form.get("reason", ""))
     except ERRORS as exc:
         return refused(request_id, exc)
     flash(_("Reopened: the request is back in the queue."))

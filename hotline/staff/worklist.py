@@ -12,8 +12,15 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from hotline.services.callbacks import CHANNELS, REASONS, STATUSES, InvalidChoice, now_utc, settings
-from hotline.services.queue import QueueFilter, list_queue, reassigned_to
+from hotline.services.callback_policy import (
+    CHANNELS,
+    REASONS,
+    STATUSES,
+    InvalidChoice,
+    now_utc,
+    settings,
+)
+from hotline.services.worklist import QueueFilter, list_queue, reassigned_to
 from hotline.staff import bp, local_time
 
 FILTERS = ("status", "reason", "language", "channel")
