@@ -9,6 +9,7 @@ from hotline.content import Catalog
 from hotline.errors import HotlineError
 from hotline.flows import ActionResult, Engine, State
 from hotline.flows.check import check_all
+from hotline.flows.screens import Layout
 from hotline.flows.spec import load_graph
 from hotline.textcodec import Budget, measure
 
@@ -566,3 +567,61 @@ def test_a_stored_page_past_the_end_shows_the_last_page(paths):
                                  history=(("main.menu", 0),)))
     assert (screen.node, screen.page, screen.pages) == ("main.note", 0, 1)
     assert screen.text == "A short note.\n1. Menu\n2. Pick a place\n0 Back"
+
+
+# --- layout: where pages break and where the choices start ---------------------------------------
+
+def test_a_text_page_holds_what_fits_with_its_navigation_and_no_more():
+    from hotline.flows.screens import layout
+
+    budget = Budget(gsm7=20, ucs2=20)
+    # an end screen has no navigation: a body of exactly 20 characters is one screen
+    assert layout(["aaaaa bbbb ccc ddddd"], [], ["", ""], budget).pages == \
+        ("aaaaa bbbb ccc ddddd",)
+    # the main menu's first page carries only "98 More", later pages "98 More" and "0 Back"
+    result = layout(["aaaa bbbb cccc dddd eeee ffff"], [], ["98 More\n0 Back"], budget,
+                    first_navs=["98 More"])
+    assert result.pages == ("aaaa bbbb", "cccc", "dddd", "eeee", "ffff")
+
+
+def test_choices_share_the_main_menus_first_page_when_they_fit_with_its_shorter_navigation():
+    from hotline.flows.screens import layout
+
+    result = layout(["Menu"], ["1. aaaa", "2. bbbb"], ["0 Back"], Budget(20, 20),
+                    first_navs=[""])
+    assert result == Layout(("Menu\n1. aaaa\n2. bbbb",), 0)
+
+
+def test_a_short_list_of_choices_takes_a_page_of_its_own_after_the_text():
+    from hotline.flows.screens import layout
+
+    result = layout(["aaaa bbbb cccc dddd eeee"], ["1. xx", "2. yy", "3. zz"], [""],
+                    Budget(20, 20))
+    assert result == Layout(("aaaa bbbb cccc dddd", "eeee", "1. xx\n2. yy\n3. zz"), 2)
+
+
+def test_long_choices_start_under_the_text_and_run_on_to_later_pages():
+    from hotline.flows.screens import layout
+
+    result = layout(["aaaa bbbb cccc dddd eeee"], ["1. xxxxxxxx", "2. yyyyyyyy", "3. zzzzzzzz"],
+                    [""], Budget(20, 20))
+    assert result == Layout(("aaaa bbbb cccc dddd", "eeee\n1. xxxxxxxx", "2. yyyyyyyy",
+                             "3. zzzzzzzz"), 1)
+    result = layout(["aaaa bbbb cccc dddd"], ["1. xxxxxxxx", "2. yyyyyyyy"], [""],
+                    Budget(20, 20))
+    assert result == Layout(("aaaa bbbb cccc dddd", "1. xxxxxxxx", "2. yyyyyyyy"), 1)
+
+
+def test_a_word_longer_than_a_screen_is_refused_even_after_other_words():
+    from hotline.errors import ScreenTooLong
+    from hotline.flows.screens import layout
+
+    with pytest.raises(ScreenTooLong, match=r"^'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' does not fit "
+                                            r"one screen$"):
+        layout(["ok " + "x" * 40], [], [""], Budget(20, 20))
+
+
+def test_a_screen_with_nothing_to_show_is_one_empty_page():
+    from hotline.flows.screens import layout
+
+    assert layout([], [], ["0 Back"], Budget()) == Layout(("",), 0)

@@ -83,16 +83,17 @@ KILLED = ("killed", "timeout", "caught by type check")
 MODULE = re.compile(r"^(?P<module>.+?)\.x[_\u01c1]")  # hotline.flows.engine.xǁEngineǁstep__mutmut_3
 
 
-def score(copy: Path) -> dict[str, dict[str, str]]:
+def score(copy: Path, unchecked: bool = False) -> dict[str, dict[str, str]]:
     """Each checked mutant's status, by module, from mutmut's own records (mutants a
-    sample did not run are "not checked" and left out)."""
+    sample did not run, or a stopped run did not reach, are "not checked": left out
+    unless ``unchecked``)."""
     mutmut = Path(sys.executable).with_name("mutmut")
     out = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=copy,
                          capture_output=True, text=True).stdout
     by_module: dict[str, dict[str, str]] = {}
     for line in out.splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if not name or status == "not checked":
+        if not name or (status == "not checked" and not unchecked):
             continue
         found = MODULE.match(name)
         by_module.setdefault(found["module"] if found else "?", {})[name] = status
@@ -120,18 +121,20 @@ def main() -> int:
                              "database and Redis, so they run one at a time)")
     parser.add_argument("--again", action="store_true",
                         help="re-test only the mutants the last run of this scope left alive "
+                             "or did not reach "
                              "(after adding tests: killed ones stay killed while the code is "
                              "the same, and mutmut re-tests any function whose code changed)")
     parser.add_argument("--no-diffs", action="store_true")
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="another checkout (e.g. main, for a score before a change)")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     jobs = 1 if args.scope == "services" else args.jobs
     label = "" if args.root.resolve() == ROOT else "-" + args.root.resolve().name
     names = list(args.names)
     if args.again:
         copy = scratch_copy(args.scope, args.root.resolve(), label, keep=True)
-        alive = [name for statuses in score(copy).values()
+        configure(copy, args.scope)
+        alive = [name for statuses in score(copy, unchecked=True).values()
                  for name, status in statuses.items() if status not in KILLED]
         if not alive:
             print("--again: no earlier run of this scope left a mutant alive to re-test")
@@ -140,7 +143,7 @@ def main() -> int:
         print(f"--again: re-testing {len(names)} mutant(s) the last run left alive")
     else:
         copy = scratch_copy(args.scope, args.root.resolve(), label)
-    configure(copy, args.scope)
+        configure(copy, args.scope)
     mutmut = Path(sys.executable).with_name("mutmut")
     env = {**os.environ, "CI": "true"}  # the fixed hypothesis profile: same examples each run
     started = time.monotonic()
