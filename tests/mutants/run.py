@@ -1,11 +1,14 @@
 """``make mutants``: mutmut over the pure core (or the callback and USSD services) in a
-scratch copy of the working tree, with the fast tests that cover it; prints the score
-and every surviving mutant with its diff.
+scratch copy of the working tree, with the fast tests that cover it (mutmut runs, per
+mutant, only the tests that executed the mutated function); prints every surviving
+mutant with its diff, then the score per module.
 
-    .venv/bin/python tests/mutants/run.py [core|services] [--jobs N]
+    .venv/bin/python tests/mutants/run.py [core|services] [MUTANT ...] [--jobs N]
+        [--again | --resume] [--nice N] [--no-diffs]
 
-Not part of CI: the core takes about half an hour on two shared cores; the services
-(real PostgreSQL and Redis per mutant) several hours. The copy lives under the system
+Not part of CI: on two cores other work keeps busy the core takes most of an hour; the
+services (real PostgreSQL and Redis per mutant, one at a time) about 15 hours, so run
+them per function or module (MUTANT names with ``*``). The copy lives under the system
 temp directory, so nothing is written into the working tree. The services scope needs
 ``HOTLINE_TEST_DATABASE_URL`` and ``HOTLINE_TEST_REDIS_URL`` like ``make test``.
 """
@@ -121,9 +124,11 @@ def main() -> int:
                              "database and Redis, so they run one at a time)")
     parser.add_argument("--again", action="store_true",
                         help="re-test only the mutants the last run of this scope left alive "
-                             "or did not reach "
                              "(after adding tests: killed ones stay killed while the code is "
                              "the same, and mutmut re-tests any function whose code changed)")
+    parser.add_argument("--resume", action="store_true",
+                        help="finish a stopped run of this scope: only the mutants it did not "
+                             "reach (with MUTANT names: only those)")
     parser.add_argument("--nice", type=int, default=19,
                         help="niceness of the run (19: only idle CPU; on a machine others keep "
                              "busy that is next to nothing, so give 5 or 0 there)")
@@ -134,16 +139,19 @@ def main() -> int:
     jobs = 1 if args.scope == "services" else args.jobs
     label = "" if args.root.resolve() == ROOT else "-" + args.root.resolve().name
     names = list(args.names)
-    if args.again:
+    if args.again or args.resume:
         copy = scratch_copy(args.scope, args.root.resolve(), label, keep=True)
         configure(copy, args.scope)
-        alive = [name for statuses in score(copy, unchecked=True).values()
+    if args.again:
+        alive = [name for statuses in score(copy).values()
                  for name, status in statuses.items() if status not in KILLED]
         if not alive:
             print("--again: no earlier run of this scope left a mutant alive to re-test")
             return 1
         names = names or alive
         print(f"--again: re-testing {len(names)} mutant(s) the last run left alive")
+    elif args.resume:
+        print("--resume: the mutants the last run did not reach")
     else:
         copy = scratch_copy(args.scope, args.root.resolve(), label)
         configure(copy, args.scope)
