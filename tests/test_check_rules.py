@@ -21,7 +21,7 @@ VALUES = {"place": {"en": "Khartoum", "ar": "الخرطوم"}}
 SAMPLE = {"code": "1234", "ref": "R1"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()  # per test: mutmut ties a function to the tests that run it
 def mini():
     catalog, problems = load_catalog(MINI / "content")
     graph, flow_problems = load_graph(MINI / "flows")

@@ -26,7 +26,7 @@ class Recorder:
         return ActionResult(self.outcome, {"ref": f"R{len(self.calls)}"})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()  # per test: mutmut ties a function to the tests that run it
 def mini():
     checked = check_all(MINI, values=VALUES, budgets=[Budget()], action_names={"record"},
                         action_vars={"ref"})
@@ -348,7 +348,7 @@ class Keeper:
         return ActionResult(self.outcome)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()  # per test: mutmut ties a function to the tests that run it
 def paths(tmp_path_factory):
     root = tmp_path_factory.mktemp("paths")
     (root / "main.yaml").write_text(yaml.safe_dump(PATHS_FLOW), encoding="utf-8")

@@ -228,6 +228,10 @@ def test_an_sms_is_measured_with_eight_characters_for_each_value_a_session_fills
     ("{kind: action, action: record}", "node extra: dead end: an action needs next or routes"),
     ("{kind: choose, text: t.p1, choices: places, save: x}",
      "node extra: dead end: a choose needs next"),
+    ("{kind: choose, text: t.p1, choices: places, next: done}",
+     "node extra: a choose needs save: <variable>"),
+    ("{kind: choose, text: t.p1, save: x, next: done}",
+     "node extra: a choose needs choices: <list name>"),
     ("{kind: menu, text: t.menu, options: [{label: t.info, next: done, when: 5}]}",
      "node extra: option 1: when must name a variable"),
     ("{kind: input, text: t.ask_prompt, next: done}", "node extra: an input needs save: "
@@ -402,3 +406,40 @@ def test_every_budget_and_every_error_screen_is_checked(copy):
         f"flows/main.yaml: node many (en): {over} 28 GSM-7 / 70 UCS-2: option "
         "'1. Option one with a long labe' does not fit one screen",
     ])
+
+
+@pytest.mark.parametrize("bounds", ["{min: 160, max: 160}", "{min: 4, max: 4}",
+                                    "{type: digits, min: 1}"])
+def test_input_bounds_from_one_to_160_and_equal_ones_are_fine(copy, bounds):
+    edit(flow(copy), "input: {type: digits, min: 2, max: 4}", f"input: {bounds}")
+    assert load_graph(copy / "flows")[1] == []
+
+
+def test_an_input_without_bounds_takes_one_to_twenty_characters_of_text(copy):
+    edit(flow(copy), "    input: {type: digits, min: 2, max: 4}\n", "")
+    graph, found = load_graph(copy / "flows")
+    assert found == []
+    ask = graph["main.ask"]
+    assert (ask.input_type, ask.min_len, ask.max_len) == ("text", 1, 20)
+
+
+def test_every_bad_option_of_a_node_is_reported(copy):
+    edit(flow(copy), "  done:\n", "  extra: {kind: menu, text: t.menu, options: [{label: t.info}, "
+                                  "{label: t.info, next: done, go: 1}]}\n  done:\n")
+    found = load_graph(copy / "flows")[1]
+    assert "flows/main.yaml: node extra: option 1 needs label and next" in found
+    assert "flows/main.yaml: node extra: option 2: unknown field 'go'" in found
+
+
+def test_a_flow_file_that_cannot_be_read_is_named_and_the_others_still_load(copy):
+    (copy / "flows" / "a_broken.yaml").write_text("nodes: [\n  x\n", encoding="utf-8")
+    (copy / "flows" / "b_list.yaml").write_text("- just\n- a list\n", encoding="utf-8")
+    (copy / "flows" / "c_nodes.yaml").write_text("nodes: [1]\n", encoding="utf-8")
+    edit(flow(copy), "start: language", "colour: blue\nstart: language")
+    graph, found = load_graph(copy / "flows")
+    assert graph is not None and graph.home == "main.menu"  # main.yaml, read after them
+    unreadable = [p for p in found if p.startswith("flows/a_broken.yaml: cannot be read: ")]
+    assert len(unreadable) == 1 and "\n" not in unreadable[0]
+    assert found[1:] == ["flows/b_list.yaml: needs a mapping with nodes:",
+                         "flows/c_nodes.yaml: needs a mapping with nodes:",
+                         "flows/main.yaml: unknown field 'colour'"]
