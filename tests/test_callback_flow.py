@@ -366,5 +366,7 @@ def test_a_caller_cannot_cancel_a_request_that_is_not_theirs(app):
     assert caller_requests.cancel_by_caller(other, mine.ref, now=SUNDAY_1000) is False
     assert caller_requests.cancel_by_caller("+249922222222", mine.ref, now=SUNDAY_1000) is False
     assert [r.status for r in requests()] == ["open", "open"]
-    assert caller_requests.cancel_by_caller(PHONE, mine.ref, now=SUNDAY_1000) is True
-    assert [r.status for r in requests()] == ["withdrawn", "open"]
+    later = SUNDAY_1000.replace(hour=11)
+    assert caller_requests.cancel_by_caller(PHONE, mine.ref, now=later) is True
+    assert [(r.status, r.resolved_at) for r in requests()] == [("withdrawn", later),
+                                                               ("open", None)]
