@@ -37,10 +37,12 @@ test: lint check
 	$(BIN)/pytest -p no:cacheprovider
 
 # Not in CI: mutmut over the pure core (SCOPE=services: the callback and USSD services,
-# hours, needs the test database and Redis). Prints the score and each surviving mutant.
+# hours, needs the test database and Redis). Prints the score per module and each
+# surviving mutant. ARGS: mutant names to sample, --again, --jobs N (see the README).
 SCOPE ?= core
+ARGS ?=
 mutants: $(STAMP)
-	$(BIN)/python tests/mutants/run.py $(SCOPE)
+	$(BIN)/python tests/mutants/run.py $(SCOPE) $(ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

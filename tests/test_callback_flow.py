@@ -328,3 +328,45 @@ def test_window_labels_show_the_configured_hours(app, make_app, at, lang, word):
         [row] = requests()
         assert row.safe_times == "evening"
         assert row.next_attempt_at == datetime(2026, 11, 29, 16, 0, tzinfo=KRT)
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_a_caller_cancels_their_request_from_my_call_request(app, ussd, at, lang):
+    """The only way a caller withdraws one request: "My call request", cancel, yes. The
+    request is closed as withdrawn (never deleted), with the reason on its timeline, and
+    the gateway repeating the last hop changes nothing."""
+    at(SUNDAY_1000)
+    start(ussd, lang)
+    ussd.press("2", "1", "2", "1")  # medical, any time, no SMS, send
+    [row] = requests()
+    assert row.status == "open"
+    ussd.dial()
+    mine = ussd.press("5")
+    assert row.ref in mine
+    ussd.press("1")  # cancel
+    done = ussd.press("1")  # yes
+    [row] = requests()
+    assert ussd.ended and done == render(app, lang, "callback.cancel.done", ref=row.ref)
+    assert row.status == "withdrawn" and row.resolved_at is not None
+    withdrawn = db.session.scalars(select(CallbackEvent).where(
+        CallbackEvent.kind == "withdrawn")).all()
+    assert [e.detail for e in withdrawn] == ["the caller cancelled it (USSD)"]
+    assert ussd.post("*".join(ussd.inputs)) == done and ussd.ended  # the gateway repeats it
+    assert events("withdrawn") == 1
+    ussd.dial()
+    assert ussd.press("5") == ussd.text and row.ref not in ussd.text  # nothing open now
+
+
+def test_a_caller_cannot_cancel_a_request_that_is_not_theirs(app):
+    mine = caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False,
+                                  language="en", now=SUNDAY_1000)
+    other = "+249911111111"
+    caller_requests.submit(other, reason="info", safe_to_call="yes", sms_ok=False,
+                           language="en", now=SUNDAY_1000)
+    assert caller_requests.cancel_by_caller(other, mine.ref, now=SUNDAY_1000) is False
+    assert caller_requests.cancel_by_caller("+249922222222", mine.ref, now=SUNDAY_1000) is False
+    assert [r.status for r in requests()] == ["open", "open"]
+    later = SUNDAY_1000.replace(hour=11)
+    assert caller_requests.cancel_by_caller(PHONE, mine.ref, now=later) is True
+    assert [(r.status, r.resolved_at) for r in requests()] == [("withdrawn", later),
+                                                               ("open", None)]

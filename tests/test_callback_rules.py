@@ -127,3 +127,28 @@ def test_among_equally_urgent_requests_a_missed_call_refreshes_the_oldest(app):
     ring = caller_requests.record_ring(PHONE, now=SUNDAY_0800 + timedelta(hours=1))
     db.session.commit()
     assert ring.request_id == older.request_id != newer.request_id
+
+
+def test_a_caller_with_chosen_times_is_called_only_in_those_windows(app):
+    cfg = callback_policy.settings()
+    evening = cfg.schedule("times", "evening")
+    assert [(s.isoformat("minutes"), e.isoformat("minutes")) for s, e in evening.spans] == \
+        [("15:00", "18:00")]
+    both = cfg.schedule("times", "morning,evening")
+    assert len(both.spans) == 2 and both.days == cfg.week.days
+    assert cfg.schedule("yes", "evening") == cfg.week  # "any time": office hours
+    assert cfg.schedule("times", "midnight") == cfg.week  # no known window: office hours
+    assert cfg.schedule("times", "") == cfg.week
+
+
+def test_unreachable_needs_enough_tries_on_enough_days_in_khartoum(app):
+    """Four unanswered tries over two working days; a late evening try in Khartoum counts
+    on its Khartoum day, not its UTC one."""
+    cfg = callback_policy.settings()
+    sunday = [datetime(2026, 11, 29, h, 0, tzinfo=KRT) for h in (9, 11, 13)]
+    monday = datetime(2026, 11, 30, 9, 0, tzinfo=KRT)
+    assert casework._unreachable([*sunday, monday], cfg)
+    assert not casework._unreachable([*sunday[:2], monday], cfg)  # three tries
+    assert not casework._unreachable([*sunday, sunday[0] + timedelta(hours=1)], cfg)  # one day
+    # 23:30 UTC on Sunday is already Monday 01:30 in Khartoum: two days
+    assert casework._unreachable([*sunday, datetime(2026, 11, 29, 23, 30, tzinfo=UTC)], cfg)

@@ -21,7 +21,7 @@ VALUES = {"place": {"en": "Khartoum", "ar": "الخرطوم"}}
 SAMPLE = {"code": "1234", "ref": "R1"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()  # per test: mutmut ties a function to the tests that run it
 def mini():
     catalog, problems = load_catalog(MINI / "content")
     graph, flow_problems = load_graph(MINI / "flows")
@@ -158,3 +158,46 @@ def test_the_report_sizes_each_page_with_the_navigation_it_shows(mini):
             nav = last if i == len(pages) else more
             units = measure(f"{body}\n{nav}" if nav else body).units
             assert f"{node_id:<32} en  {i}/{len(pages)} {units:>3}/160 GSM-7" in lines
+
+
+def test_the_report_measures_sms_texts_with_a_sessions_values_as_eight_characters(tmp_path):
+    import shutil
+
+    import yaml
+
+    from hotline.flows.check import check_all, report
+
+    shutil.copytree(MINI, tmp_path / "mini")
+    for lang, text in (("en", "Your code: {code}."), ("ar", "رمزك: {code}")):
+        (tmp_path / "mini" / "content" / lang / "sms.yaml").write_text(
+            yaml.safe_dump({"near": text}, allow_unicode=True), encoding="utf-8")
+    checked = check_all(tmp_path / "mini", values=VALUES, budgets=[Budget()],
+                        action_names={"record"}, action_vars={"ref"})
+    assert checked.problems == []
+    lines = report(checked, values=VALUES, budget=Budget())
+    en, ar = "Your code: ABCD2345.", "رمزك: ABCD2345"
+    assert [ln for ln in lines if ln.startswith("sms.")] == [
+        f"{'sms.near':<32} en  sms  {len(en)} chars GSM-7 1 part(s)",
+        f"{'sms.near':<32} ar  sms  {len(ar)} chars UCS-2 1 part(s)"]
+    long = "Your code: {code}. " * 12  # 12 x 21 characters with the code: two parts
+    (tmp_path / "mini" / "content" / "en" / "sms.yaml").write_text(
+        yaml.safe_dump({"near": long.strip()}, allow_unicode=True), encoding="utf-8")
+    checked = check_all(tmp_path / "mini", values=VALUES, budgets=[Budget()],
+                        action_names={"record"}, action_vars={"ref"})
+    lines = report(checked, values=VALUES, budget=Budget())
+    assert f"{'sms.near':<32} en  sms 251 chars GSM-7 2 part(s)" in lines
+
+
+def test_the_report_sizes_arabic_pages_with_the_arabic_navigation(mini):
+    from hotline.flows.check import check_all, report
+
+    checked = check_all(MINI, values=VALUES, budgets=[Budget()], action_names={"record"},
+                        action_vars={"ref"})
+    engine = Engine(checked.graph, checked.catalog, values=VALUES, budget=Budget())
+    lines = report(checked, values=VALUES, budget=Budget())
+    pages = engine.pages("main.info", "ar", {})
+    assert len(pages) > 1
+    more, last = engine.navs("main.info", "ar")
+    for i, body in enumerate(pages, 1):
+        units = measure(f"{body}\n{last if i == len(pages) else more}").units
+        assert f"{'main.info':<32} ar  {i}/{len(pages)} {units:>3}/70  UCS-2" in lines

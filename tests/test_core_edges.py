@@ -140,3 +140,30 @@ def test_keywords_keep_one_space_between_words():
     from hotline.normalize import keyword
 
     assert keyword("  STOP   now ") == "stop now"
+
+
+@pytest.mark.parametrize(("span", "message"), [
+    ("8-15", "hours must look like 08:00-15:00, got '8-15'"),
+    ("08:00", "hours must look like 08:00-15:00, got '08:00'"),
+    ("08:00-08:00", "hours '08:00-08:00' end before they start"),  # an empty span
+])
+def test_hours_that_cannot_be_read_say_why(span, message):
+    with pytest.raises(WorktimeError) as info:
+        WEEK.with_spans([span])
+    assert str(info.value) == message
+
+
+def test_a_holiday_on_the_first_or_last_day_of_a_range_is_not_a_working_day():
+    # Sunday 29 November to Thursday 3 December 2026: five working days
+    sunday, thursday = datetime(2026, 11, 29).date(), datetime(2026, 12, 3).date()
+    assert WEEK.working_days(sunday, thursday) == 5
+    for holiday in (sunday, thursday):
+        week = WorkWeek.build("Africa/Khartoum", ["sun", "mon", "tue", "wed", "thu"],
+                              ["08:00-15:00"], [holiday.isoformat()])
+        assert week.working_days(sunday, thursday) == 4
+
+
+def test_a_call_due_after_khartoums_midnight_is_tomorrow_even_when_utc_says_today():
+    thursday_noon = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    just_after_midnight = datetime(2026, 11, 26, 22, 30, tzinfo=UTC)  # Friday 00:30 local
+    assert day_word(thursday_noon, just_after_midnight, WEEK.tz) == "tomorrow"

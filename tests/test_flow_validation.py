@@ -173,11 +173,33 @@ def test_a_language_option_without_content(copy):
     assert "flows/main.yaml: node language: language 'fr' has no content" in problems(copy)
 
 
-def test_ninety_eight_options_clash_with_more(copy):
-    lines = "".join("      - {label: t.o1, next: info}\n" for _ in range(98))
+@pytest.mark.parametrize(("options", "clash"), [(98, True), (97, False), (120, True)])
+def test_ninety_eight_options_clash_with_more(copy, options, clash):
+    lines = "".join("      - {label: t.o1, next: info}\n" for _ in range(options - 5))
     edit(flow(copy), "      - {label: t.o6, next: done}\n", lines)
-    assert "flows/main.yaml: node many: more than 97 options clash with 98 (more)" \
-        in problems(copy)
+    found = check_all(copy, values=VALUES, budgets=[Budget()], action_names={"record"},
+                      action_vars={"ref"}).problems
+    assert ("flows/main.yaml: node many: more than 97 options clash with 98 (more)"
+            in found) is clash
+
+
+def test_an_sms_of_exactly_three_parts_is_fine(copy):
+    text = ("x" * 152 + " ") * 3  # 458 GSM-7 characters once stripped: 153 + 153 + 152
+    add_key(copy, "sms", "note", {"en": text.strip(), "ar": "سجلنا رمزك."})
+    assert problems(copy) == []
+    add_key(copy, "sms", "more", {"en": text.strip() + " y", "ar": "سجلنا رمزك."})
+    assert problems(copy) == ["content/en/sms.yaml: sms.more: SMS of 4 parts (460 GSM-7 "
+                              "characters); at most 3"]
+
+
+def test_an_sms_is_measured_with_the_configured_values(copy):
+    add_key(copy, "sms", "code", {"en": "Dial {long_code} now.", "ar": "اطلب {long_code}"})
+    found = check_all(copy, values={**VALUES, "long_code": "1" * 500}, budgets=[Budget()],
+                      action_names={"record"}, action_vars={"ref"}).problems
+    assert found == ["content/en/sms.yaml: sms.code: SMS of 4 parts (510 GSM-7 characters); "
+                     "at most 3",
+                     "content/ar/sms.yaml: sms.code: SMS of 8 parts (505 UCS-2 characters); "
+                     "at most 3"]
 
 
 def test_known_variables_are_not_unknown_placeholders(copy):
@@ -204,6 +226,14 @@ def test_an_sms_is_measured_with_eight_characters_for_each_value_a_session_fills
     ("{kind: menu, text: t.menu}", "node extra: a menu needs options"),
     ("{kind: input, text: t.ask_prompt, save: x}", "node extra: dead end: an input needs next"),
     ("{kind: action, action: record}", "node extra: dead end: an action needs next or routes"),
+    ("{kind: choose, text: t.p1, choices: places, save: x}",
+     "node extra: dead end: a choose needs next"),
+    ("{kind: choose, text: t.p1, choices: places, next: done}",
+     "node extra: a choose needs save: <variable>"),
+    ("{kind: choose, text: t.p1, save: x, next: done}",
+     "node extra: a choose needs choices: <list name>"),
+    ("{kind: menu, text: t.menu, options: [{label: t.info, next: done, when: 5}]}",
+     "node extra: option 1: when must name a variable"),
     ("{kind: input, text: t.ask_prompt, next: done}", "node extra: an input needs save: "
                                                       "<variable>"),
     ("{kind: action, next: done}", "node extra: an action needs action: <name>"),
@@ -242,3 +272,174 @@ def test_an_options_set_and_a_start_that_is_not_a_node(copy):
     assert graph is None
     assert "flows/main.yaml: start 'nowhere' is not a node of this file" in found
     assert "flows/main.yaml: home ['menu'] is not a node of this file" in found
+
+
+def test_problems_of_hooks_join_the_others_and_their_keys_count_as_used(copy):
+    add_key(copy, "t", "alert_a", {"en": "A", "ar": "أ"})
+    add_key(copy, "t", "alert_b", {"en": "B", "ar": "ب"})
+    edit(flow(copy), "set: {lang: en}", "set: {lang: fr}")
+
+    def hook_a(catalog):
+        return ["alerts: template a is odd"], {"t.alert_a"}
+
+    def hook_b(catalog):
+        return ["alerts: template b is odd"], {"t.alert_b"}
+
+    found = check_all(copy, values=VALUES, budgets=[Budget()], action_names={"record"},
+                      action_vars={"ref"}, hooks=[hook_a, hook_b]).problems
+    assert found == ["alerts: template a is odd", "alerts: template b is odd",
+                     "flows/main.yaml: node language: language 'fr' has no content"]
+
+
+def test_without_a_main_flow_the_content_is_still_checked(copy):
+    flow(copy).unlink()
+    add_key(copy, "t", "stray", {"en": "Stray {nobody}"})
+    checked = check_all(copy, values=VALUES, budgets=[Budget()])
+    assert checked.graph is None and checked.catalog.languages == ("en", "ar")
+    assert checked.problems == ["content/ar/t.yaml: missing key t.stray",
+                                "flows/main.yaml: missing (it holds start and home)"]
+
+
+def test_the_reference_language_must_be_gsm7_unless_told_otherwise(copy):
+    edit(copy / "content" / "en" / "t.yaml", '"Test menu"', '"Test menu \u2019"')
+    message = "content/en/t.yaml: t.menu: characters that force UCS-2: '\u2019' U+2019"
+    assert problems(copy) == [message]
+    assert check_all(copy, values=VALUES, budgets=[Budget()], action_names={"record"},
+                     action_vars={"ref"}, gsm7_languages=()).problems == []
+
+
+def test_actions_are_only_checked_against_a_list_when_one_is_given(copy):
+    checked = check_all(copy, values=VALUES, budgets=[Budget()], action_vars={"ref"})
+    assert checked.problems == []
+
+
+def test_a_checked_flow_with_problems_still_gives_its_graph_and_texts(copy):
+    checked = check_all(copy, values=VALUES, budgets=[Budget()], action_names={"other"},
+                        action_vars={"ref"})
+    assert checked.problems == ["flows/main.yaml: node submit: unknown action 'record'"]
+    assert checked.graph is not None and checked.graph.home == "main.menu"
+    assert checked.catalog.render("en", "t.menu") == "Test menu"
+
+
+def test_a_file_name_leads_to_that_files_start(copy):
+    (copy / "flows" / "extra.yaml").write_text(
+        "start: first\nnodes:\n  first: {kind: end, text: t.done}\n", encoding="utf-8")
+    edit(flow(copy), "      - {label: t.o6, next: done}", "      - {label: t.o6, next: extra}")
+    graph, found = load_graph(copy / "flows")
+    assert found == []
+    assert graph["main.many"].options[-1].next == "extra.first"
+
+
+def with_choose(root: Path) -> None:
+    edit(flow(root), "      - {label: t.many, next: many}\n",
+         "      - {label: t.many, next: many}\n      - {label: t.p1, next: pick}\n")
+    edit(flow(root), "  done:\n", "  pick:\n    kind: choose\n    text: t.p1\n"
+                                  "    choices: places\n    save: place\n    next: done\n"
+                                  "  done:\n")
+
+
+def test_a_choose_node_needs_a_list_the_code_knows(copy):
+    with_choose(copy)
+    assert problems(copy) == []  # no lists given: not checked
+
+    def lists(catalog):
+        return {"places": lambda lang, vars: [(catalog.render(lang, "t.p1"), "p1")]}
+
+    found = check_all(copy, values=VALUES, budgets=[Budget()], action_names={"record"},
+                      action_vars={"ref"}, choices=lists).problems
+    assert found == []
+    found = check_all(copy, values=VALUES, budgets=[Budget()], action_names={"record"},
+                      action_vars={"ref"}, choices=lambda catalog: {}).problems
+    assert found == ["flows/main.yaml: node pick: unknown list 'places'"]
+
+
+def test_the_entries_of_a_list_are_measured_on_the_screen(copy):
+    with_choose(copy)
+
+    def lists(catalog):
+        return {"places": lambda lang, vars: [("Port " + "Sudan" * 40, "far")]}
+
+    found = check_all(copy, values=VALUES, budgets=[Budget()], action_names={"record"},
+                      action_vars={"ref"}, choices=lists).problems
+    assert found == [f"flows/main.yaml: node pick ({lang}): over the screen budget 160 GSM-7 / "
+                     "70 UCS-2: option '1. Port SudanSudanSudanSudanSu' does not fit one screen"
+                     for lang in ("en", "ar")]
+
+
+def test_screens_are_measured_with_the_configured_values(copy):
+    long_place = {"en": "K" * 150, "ar": "الخرطوم"}
+    found = check_all(copy, values={"place": long_place}, budgets=[Budget()],
+                      action_names={"record"}, action_vars={"ref"}).problems
+    assert found == ["flows/main.yaml: node info (en): over the screen budget 160 GSM-7 / "
+                     "70 UCS-2: 'KKKKKKKKKKKKKKKKKKKKKKKKKKKKKK' does not fit one screen"]
+
+
+def test_every_budget_and_every_error_screen_is_checked(copy):
+    small, narrow = Budget(40, 30), Budget(28, 70)
+    found = check_all(copy, values=VALUES, budgets=[small, narrow, small],
+                      action_names={"record"}, action_vars={"ref"},
+                      screen_keys=["t.ask_prompt"]).problems
+    over = "over the screen budget"
+    assert sorted(found) == sorted([
+        "content/ar/nav.yaml: nav.invalid: the hint and the navigation lines do not fit a "
+        "screen of 40 GSM-7 / 30 UCS-2: callers would never see it",
+        f"flows/main.yaml: node menu (ar): {over} 40 GSM-7 / 30 UCS-2: option "
+        "'3. خيارات كثيرة' does not fit one screen",
+        "flows/main.yaml: node done (en): an end screen must fit one screen of 40 GSM-7 / "
+        "30 UCS-2; it needs 2",
+        "flows/main.yaml: node done (ar): an end screen must fit one screen of 40 GSM-7 / "
+        "30 UCS-2; it needs 2",
+        f"flows/main.yaml: node many (en): {over} 40 GSM-7 / 30 UCS-2: option "
+        "'1. Option one with a long labe' does not fit one screen",
+        f"flows/main.yaml: node many (ar): {over} 40 GSM-7 / 30 UCS-2: option "
+        "'1. الخيار الأول بعنوان طويل' does not fit one screen",
+        "content/*/t.yaml: t.ask_prompt: in every language at once (for a caller whose "
+        "language we do not know) 55 UCS-2 characters, over 30",
+        "content/en/nav.yaml: nav.invalid: the hint and the navigation lines do not fit a "
+        "screen of 28 GSM-7 / 70 UCS-2: callers would never see it",
+        f"flows/main.yaml: node menu (en): {over} 28 GSM-7 / 70 UCS-2: option "
+        "'1. Information' does not fit one screen",
+        f"flows/main.yaml: node info (en): {over} 28 GSM-7 / 70 UCS-2: option "
+        "'1. Give a code' does not fit one screen",
+        "flows/main.yaml: node done (en): an end screen must fit one screen of 28 GSM-7 / "
+        "70 UCS-2; it needs 3",
+        f"flows/main.yaml: node many (en): {over} 28 GSM-7 / 70 UCS-2: option "
+        "'1. Option one with a long labe' does not fit one screen",
+    ])
+
+
+@pytest.mark.parametrize("bounds", ["{min: 160, max: 160}", "{min: 4, max: 4}",
+                                    "{type: digits, min: 1}"])
+def test_input_bounds_from_one_to_160_and_equal_ones_are_fine(copy, bounds):
+    edit(flow(copy), "input: {type: digits, min: 2, max: 4}", f"input: {bounds}")
+    assert load_graph(copy / "flows")[1] == []
+
+
+def test_an_input_without_bounds_takes_one_to_twenty_characters_of_text(copy):
+    edit(flow(copy), "    input: {type: digits, min: 2, max: 4}\n", "")
+    graph, found = load_graph(copy / "flows")
+    assert found == []
+    ask = graph["main.ask"]
+    assert (ask.input_type, ask.min_len, ask.max_len) == ("text", 1, 20)
+
+
+def test_every_bad_option_of_a_node_is_reported(copy):
+    edit(flow(copy), "  done:\n", "  extra: {kind: menu, text: t.menu, options: [{label: t.info}, "
+                                  "{label: t.info, next: done, go: 1}]}\n  done:\n")
+    found = load_graph(copy / "flows")[1]
+    assert "flows/main.yaml: node extra: option 1 needs label and next" in found
+    assert "flows/main.yaml: node extra: option 2: unknown field 'go'" in found
+
+
+def test_a_flow_file_that_cannot_be_read_is_named_and_the_others_still_load(copy):
+    (copy / "flows" / "a_broken.yaml").write_text("nodes: [\n  x\n", encoding="utf-8")
+    (copy / "flows" / "b_list.yaml").write_text("- just\n- a list\n", encoding="utf-8")
+    (copy / "flows" / "c_nodes.yaml").write_text("nodes: [1]\n", encoding="utf-8")
+    edit(flow(copy), "start: language", "colour: blue\nstart: language")
+    graph, found = load_graph(copy / "flows")
+    assert graph is not None and graph.home == "main.menu"  # main.yaml, read after them
+    unreadable = [p for p in found if p.startswith("flows/a_broken.yaml: cannot be read: ")]
+    assert len(unreadable) == 1 and "\n" not in unreadable[0]
+    assert found[1:] == ["flows/b_list.yaml: needs a mapping with nodes:",
+                         "flows/c_nodes.yaml: needs a mapping with nodes:",
+                         "flows/main.yaml: unknown field 'colour'"]

@@ -35,6 +35,13 @@ def test_never_the_hint_alone_when_the_choices_do_not_fit_with_it():
         f"{body}\n{NAV}"
 
 
+def test_a_screen_without_choices_never_shows_the_hint_alone():
+    body = "A message far too long to leave any room for a hint above it here"
+    assert not BUDGET.fits(f"Invalid.\n{body}\n{NAV}")
+    assert with_hint("Invalid.", body, NAV, BUDGET, []) == f"{body}\n{NAV}"
+    assert with_hint("Invalid.", body, "", BUDGET, []) == body
+
+
 def menu_states(engine):
     for node in engine.graph.nodes.values():
         if node.kind != "menu":

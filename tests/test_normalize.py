@@ -1,6 +1,6 @@
 import pytest
 
-from hotline.normalize import digits, keyword, menu_input
+from hotline.normalize import digits, keyword, menu_input, words
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,20 @@ def test_digits_keeps_other_text():
 )
 def test_keyword_variants_compare_equal(a, b):
     assert keyword(a) == keyword(b)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Help!", "help"),
+        ("stop.", "stop"),
+        ("«مساعدة»", "مساعده"),  # Arabic quotes, and ta marbuta folded as keyword() does
+        ("help, me!!", "help me"),  # punctuation is a space, spaces collapse
+        ("info-2", "info 2"),
+        ("€5 +1", "5 1"),  # symbols too
+        ("؟ماذا", "ماذا"),  # the Arabic question mark
+        ("a1b", "a1b"),  # letters and digits stay together
+    ],
+)
+def test_sms_words_ignore_punctuation_and_symbols(raw, expected):
+    assert words(raw) == expected

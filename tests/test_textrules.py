@@ -121,3 +121,17 @@ def test_a_full_stop_right_after_a_number_in_arabic_is_refused():
     assert len(problems(later, GOOD)) == 1  # filled at run time: still a number
     fine = Catalog({"en": {"k": "A."}, "ar": {"k": "خلال 3 أيام.\nقبل 15:00\nنحن {centre_name}."}})
     assert problems(fine, GOOD) == []
+
+
+def test_the_messages_a_content_writer_reads_in_full():
+    """Each rule's whole message: it says what to write instead."""
+    found = problems(CATALOG, {**GOOD, "centre_hotline": "+249912345678"})
+    assert found == ["config/defaults.toml [centre]: centre_hotline = '+249912345678': write "
+                     "phone numbers in national format, digits only (0912345678 or a short code "
+                     "such as 999), no spaces, no +249"]
+    found = problems(CATALOG, {**GOOD, "centre_name": "MRRC Khartoum"})
+    assert found[0] == ("config/defaults.toml [centre]: centre_name = 'MRRC Khartoum' has words: "
+                        "give one value per language, e.g. {en = \"...\", ar = \"...\"}")
+    written = Catalog({"en": {"k": "Call 091 234 5678."}, "ar": {"k": "اتصل"}})
+    assert problems(written, {}) == ["content/en: k: number with a space or + ('1 2'): its "
+                                     "digit groups show reversed in right-to-left text"]

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from hotline.extensions import db
 from hotline.models import CallbackEvent, Contact
 from hotline.services import caller_requests, contacts
+from hotline.services.ussd import Record, UssdHop, extends
 from hotline.textcodec import measure
 from tests.conftest import REDIS_URL, UssdCaller
 from tests.test_callback_flow import start
@@ -71,7 +72,7 @@ def test_a_repeated_hop_runs_the_action_once_and_no_sql(app, ussd, monkeypatch):
     assert ussd.ended and runs == ["medical"]
     with statements(app) as seen:
         again = ussd.post("*".join(ussd.inputs))  # the gateway sends it again
-    assert again == end
+    assert again == end and ussd.ended  # still an END: the phone closes the session
     assert seen == []
     assert runs == ["medical"]
     assert db.session.scalar(select(func.count()).select_from(CallbackEvent)) == 1
@@ -145,3 +146,52 @@ def test_a_network_with_a_larger_screen_gets_longer_screens(make_app):
     assert any(c.units > (160 if c.encoding == "GSM-7" else 70) for c in wide_costs)
     assert wide != usual
 
+
+
+def hop(text: str) -> UssdHop:
+    return UssdHop("ATUid_busy", "*384*1234#", "+249912345678", "63401", text)
+
+
+def test_a_dial_is_turned_away_sooner_than_a_hop_of_a_session_under_way(app):
+    """The configured waits (0.25 s for a dial, 1 s for a hop) are limits: waiting exactly
+    that long is still served."""
+    service = app.extensions["hotline.ussd"]
+    assert not service.too_busy(hop(""), None)  # unknown wait: served
+    assert not service.too_busy(hop(""), 0.25)
+    assert service.too_busy(hop(""), 0.26)
+    assert not service.too_busy(hop("1*2"), 0.26)
+    assert not service.too_busy(hop("1*2"), 1.0)
+    assert service.too_busy(hop("1*2"), 1.01)
+    busy = service.handle(hop(""), waited=0.3)
+    assert busy.end and busy.text == service.bilingual("error.busy")
+
+
+def test_an_unreadable_stored_session_is_replayed_not_failed(app, client):
+    """A record Redis holds but nobody can read (an older format, a cut write) counts as
+    lost: the hop is rebuilt from its inputs."""
+    caller = UssdCaller(client)
+    caller.dial()
+    first = caller.press(ENGLISH)
+    store = redis.Redis.from_url(REDIS_URL)
+    key = f"ussd:{caller.session_id}"
+    good = store.get(key)
+    assert Record.loads(good) is not None
+    for broken in (b"not json", b'{"text": "2"}', b'{"text": "2", "state": [], "reply": "",'
+                   b' "end": false, "raw_phone": "", "phone": ""}', b"[1, 2]"):
+        assert Record.loads(broken) is None
+        store.set(key, broken)
+        caller.inputs = []
+        assert caller.press(ENGLISH) == first
+    store.close()
+
+
+def test_an_older_hop_sent_again_is_answered_and_the_newer_record_kept(app, client):
+    assert extends("2*1", "2") and extends("2", "") and extends("2*1*3", "2")
+    assert not extends("2", "2") and not extends("21", "2") and not extends("", "")
+    caller = UssdCaller(client)
+    caller.dial()
+    caller.press(ENGLISH, "1")
+    newer = caller.text
+    caller.post(ENGLISH)  # the gateway repeats the earlier hop
+    caller.post(f"{ENGLISH}*1")  # and the newer one again: the same screen, from the record
+    assert caller.text == newer

@@ -284,3 +284,24 @@ def test_final_notification_during_a_database_failure_is_spooled_then_stored(cli
     assert counts()[:2] == (1, 1) and the_request().channel == "missed_call"
 
 
+
+
+def test_a_missed_calls_timeline_says_when_it_rang_and_links_the_last_closed_request(app):
+    """What staff read on the request: when each counted ring came, that it was a missed
+    call, and the caller's earlier request; the ring answers with the request's ref."""
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    earlier = caller_requests.submit(PHONE, reason="info", safe_to_call="yes", sms_ok=False,
+                                     language="en", now=t0 - timedelta(days=3))
+    caller_requests.cancel_by_caller(PHONE, earlier.ref, now=t0 - timedelta(days=2))
+    first = caller_requests.record_ring(PHONE, now=t0)
+    later = caller_requests.record_ring(PHONE, now=t0 + timedelta(hours=1))
+    db.session.commit()
+    row = db.session.get(CallbackRequest, first.request_id)
+    assert (first.ref, later.ref) == (row.ref, row.ref) and row.ref != earlier.ref
+    assert (first.created, first.counted, later.created, later.counted) == \
+        (True, True, False, True)
+    timeline = [(e.kind, e.detail, e.at) for e in db.session.scalars(
+        select(CallbackEvent).where(CallbackEvent.request_id == row.id)
+        .order_by(CallbackEvent.id))]
+    assert timeline == [("created", "missed call", t0), ("linked", earlier.ref, t0),
+                        ("ring", "missed call (2)", t0 + timedelta(hours=1))]
