@@ -30,7 +30,7 @@ def test_the_factory_registers_every_action_sweep_and_login(make_app):
     assert app.extensions["hotline.sweeps"] == sweeper.STANDARD_SWEEPS
     assert [job.__name__ for job in sweeper.STANDARD_SWEEPS] == [
         "_expire_callback_claims", "_finish_broadcasts", "_sweep_outbox", "_alert_oncall",
-        "_store_spooled_missed_calls", "_purge_once_a_day"]
+        "_store_spooled_missed_calls", "_purge_once_a_day", "_count_statistics"]
     assert app.extensions["hotline.dev_logins"] == (users.development_login,)
 
 
@@ -43,7 +43,7 @@ def test_registering_on_a_bare_app_is_explicit_and_apps_do_not_share_tables():
     assert first.extensions["hotline.actions"].actions \
         is not second.extensions["hotline.actions"].actions
     with first.app_context():
-        assert len(sweeper.STANDARD_SWEEPS) == 6
+        assert len(sweeper.STANDARD_SWEEPS) == 7
         first.extensions["hotline.sweeps"] = (lambda: "only this",)
         assert sweeper.sweep() == ["only this"]
     with second.app_context():  # the other app's sweeps are its own
