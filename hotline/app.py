@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from types import FunctionType
 from typing import Any
 
 import redis
@@ -53,16 +54,21 @@ SECURITY_HEADERS = (  # on every response unless a page set its own
 
 class HotlineFlask(Flask):
     """Flask, asking once per function whether it is a coroutine instead of on every call
-    (``ensure_sync`` runs for each hook and view of every request: eight per USSD hop)."""
+    (``ensure_sync`` runs for each hook and view of every request: eight per USSD hop).
+
+    Only plain functions are remembered: a class-based view hands over a bound method
+    made for each request, and remembering those would grow without end."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._sync: dict[Any, Any] = {}
+        self._sync: dict[FunctionType, Any] = {}
 
     def ensure_sync(self, func: Any) -> Any:
         found = self._sync.get(func)
         if found is None:
-            found = self._sync[func] = super().ensure_sync(func)
+            found = super().ensure_sync(func)
+            if isinstance(func, FunctionType):
+                self._sync[func] = found
         return found
 
 

@@ -20,6 +20,18 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]
 EN_MASKED, AR_MASKED = "+249 91* *** *78", "+249 12* *** *89"
+# What sticks out of the viewport (no sideways scroll on a phone), for page.evaluate.
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [];
+  for (const e of document.querySelectorAll('body *')) {
+    const box = e.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0 || e.closest('.visually-hidden, .skip')) continue;
+    if (box.left < -1 || box.right > width + 1)
+      wide.push(`${e.tagName}.${e.className} ${Math.round(box.left)}..${Math.round(box.right)}`);
+  }
+  return {page: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
+}"""
 
 
 def ask_for_a_call(app: Flask, phone: str, lang_key: str, reason_key: str, sms: str) -> str:

@@ -16,7 +16,7 @@ from hotline.extensions import db
 from hotline.models import Broadcast, OutboxMessage, StaffUser
 from hotline.services import broadcasts, leaders
 from tests.alertkit import leader, open_menu, pick, quick_pins, say, subscriber
-from tests.browserkit import ARTIFACTS, sign_in
+from tests.browserkit import ARTIFACTS, OVERFLOW, sign_in
 from tests.conftest import UssdCaller
 from tests.staffkit import PASSWORD, make_user
 
@@ -25,17 +25,6 @@ pytestmark = pytest.mark.browser
 LEADER = "+249955555555"
 ARABIC = "احذروا سماسرة السفر في سوق ليبيا اليوم، لا تعطوهم أوراقكم"
 ENGLISH = "Beware of travel brokers at the Libya market today. Keep your papers."
-OVERFLOW = """() => {
-  const width = document.documentElement.clientWidth;
-  const wide = [];
-  for (const e of document.querySelectorAll('body *')) {
-    const box = e.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0 || e.closest('.visually-hidden, .skip')) continue;
-    if (box.left < -1 || box.right > width + 1)
-      wide.push(`${e.tagName}.${e.className} ${Math.round(box.left)}..${Math.round(box.right)}`);
-  }
-  return {page: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
-}"""
 
 
 @pytest.fixture(autouse=True)

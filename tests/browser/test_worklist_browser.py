@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, StaffUser
 from hotline.services import callback_policy, casework
-from tests.browserkit import ARTIFACTS
+from tests.browserkit import ARTIFACTS, OVERFLOW
 from tests.staffkit import PASSWORD, make_request, make_user
 
 pytestmark = pytest.mark.browser
@@ -38,17 +38,6 @@ TEXT = {
            "early": "موعد المحاولة التالية",
            "history": "طلبات أخرى لهذا المتصل", "nothing": "لم يُعثر على شيء"},
 }
-OVERFLOW = """() => {
-  const width = document.documentElement.clientWidth;
-  const wide = [];
-  for (const e of document.querySelectorAll('body *')) {
-    const box = e.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0 || e.closest('.visually-hidden, .skip')) continue;
-    if (box.left < -1 || box.right > width + 1)
-      wide.push(`${e.tagName}.${e.className} ${Math.round(box.left)}..${Math.round(box.right)}`);
-  }
-  return {page: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
-}"""
 TAPS = """() => [...document.querySelectorAll(['main button', 'main select', 'main label.choice',
     'main input:not([type=hidden]):not([type=checkbox]):not([type=radio])', 'main summary',
     'header button', 'header nav a'].join(', '))]
