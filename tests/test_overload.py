@@ -24,10 +24,15 @@ BURST = 120
 
 @pytest.fixture()
 def server(app: Flask) -> Iterator[Server]:
-    """One worker with one thread, turning away dials queued over 50 ms, hops over 100 ms."""
+    """One worker with one thread, turning away dials and hops queued over 50 ms.
+
+    A hop costs about a millisecond now: a burst of 120 posted by client threads that
+    connect one after another is served nearly as fast as it arrives. With a hop limit
+    of 100 ms a quiet machine turned away 0 to 19 of them (0 fails the test); with 50 ms,
+    81 to 95 (measured over a few runs), well inside "some, not all"."""
     env = base_env(database_url=DATABASE_URL, redis_url=REDIS_URL, webhook_token=TOKEN,
                    secret_key="overload-secret-" + "x" * 32, ussd_service_code="*384*1234#",
-                   limits__ussd_busy_dial_seconds="0.05", limits__ussd_busy_hop_seconds="0.1")
+                   limits__ussd_busy_dial_seconds="0.05", limits__ussd_busy_hop_seconds="0.05")
     with Server("hotline:create_app()", Workers(overrides=("--workers", "1", "--threads", "1")),
                 env, ready_path="/readyz") as running:
         yield running
