@@ -162,6 +162,52 @@ MUTANTS: list[tuple[str, str, str, str]] = [
      "known = {\"leader\": \"1\"} if phone and db.session.scalar(IS_LEADER",
      "known = {\"leader\": \"1\"} if phone or db.session.scalar(IS_LEADER",
      "tests/test_ussd_session_ends.py::test_a_callers_path_is_judged_by_the_menu_they_saw_not_a_leaders"),
+    # issue 14, shard 2 (h14a): request_from_text, open_request, withdraw_for_phone
+    ("hotline/services/caller_requests.py",
+     "    if not open_rows:\n        _event(row.id, \"created\"",
+     "    if open_rows:\n        _event(row.id, \"created\"",
+     "tests/test_requests_from_text.py::test_a_text_goes_on_the_request_the_caller_opened_since"),
+    ("hotline/services/caller_requests.py",
+     "    open_rows = _open_for(contact.id)\n    row = min(open_rows, key=lambda r: (r.priority, "
+     "utc(r.created_at))) if open_rows",
+     "    open_rows = None\n    row = min(open_rows, key=lambda r: (r.priority, "
+     "utc(r.created_at))) if open_rows",
+     "tests/test_requests_from_text.py::test_a_text_goes_on_the_request_the_caller_opened_since"),
+    ("hotline/services/caller_requests.py",
+     "row = min(open_rows, key=lambda r: (r.priority, utc(r.created_at))) if open_rows \\",
+     "row = min(open_rows, key=lambda r: None) if open_rows \\",
+     "tests/test_requests_from_text.py::test_with_two_open_requests_the_text_goes_on_the_one_called_first"),
+    ("hotline/services/caller_requests.py",
+     "_event(row.id, \"created\", now, staff_id=staff_id, detail=\"from a text message\")",
+     "_event(row.id, \"created\", now, detail=\"from a text message\")",
+     "tests/test_requests_from_text.py::test_a_new_request_from_a_text_says_who_made_it_from_what"),
+    ("hotline/services/caller_requests.py",
+     "_event(row.id, \"created\", now, staff_id=staff_id, detail=\"from a text message\")",
+     "_event(row.id, \"CREATED\", now, staff_id=staff_id, detail=\"from a text message\")",
+     "tests/test_requests_from_text.py::test_a_new_request_from_a_text_says_who_made_it_from_what"),
+    ("hotline/services/caller_requests.py",
+     "_event(row.id, \"sms\", now, staff_id=staff_id, detail=\"text message from the caller\",",
+     "_event(row.id, \"sms\", now, staff_id=None, detail=\"text message from the caller\",",
+     "tests/test_requests_from_text.py::test_a_new_request_from_a_text_says_who_made_it_from_what"),
+    ("hotline/services/caller_requests.py",
+     "detail=\"text message from the caller\",\n           note=text)",
+     "note=text)",
+     "tests/test_requests_from_text.py::test_a_new_request_from_a_text_says_who_made_it_from_what"),
+    ("hotline/services/caller_requests.py",
+     "    row = min(rows, key=lambda r: (r.priority, utc(r.created_at)))\n    return OpenRequest",
+     "    row = min(rows, key=lambda r: None)\n    return OpenRequest",
+     "tests/test_caller_own_requests.py::test_my_call_request_shows_the_request_called_first"),
+    ("hotline/services/caller_requests.py",
+     "select(CallbackRequest).where(CallbackRequest.contact_id == contact.id,\n"
+     "                                      CallbackRequest.status == \"open\").with_for_update()",
+     "select(CallbackRequest).where(CallbackRequest.status == \"open\").with_for_update()",
+     "tests/test_caller_own_requests.py::test_stopping_everything_closes_only_this_callers_open_requests"),
+    ("hotline/services/caller_requests.py",
+     "select(CallbackRequest).where(CallbackRequest.contact_id == contact.id,\n"
+     "                                      CallbackRequest.status == \"open\").with_for_update()",
+     "select(CallbackRequest).where(CallbackRequest.contact_id == contact.id,\n"
+     "                                      ).with_for_update()",
+     "tests/test_caller_own_requests.py::test_stopping_everything_closes_only_this_callers_open_requests"),
 ]
 
 
