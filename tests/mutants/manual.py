@@ -208,6 +208,27 @@ MUTANTS: list[tuple[str, str, str, str]] = [
      "select(CallbackRequest).where(CallbackRequest.contact_id == contact.id,\n"
      "                                      ).with_for_update()",
      "tests/test_caller_own_requests.py::test_stopping_everything_closes_only_this_callers_open_requests"),
+    # issue 14, shard 2 (h14a): busy and known_language
+    ("hotline/services/ussd.py",
+     "lang = self.known_language(hop, ask_database=False) if hop.text else None",
+     "lang = None",
+     "tests/test_ussd_busy.py::test_a_hop_turned_away_reads_busy_in_the_sessions_language_and_can_go_on"),
+    ("hotline/services/ussd.py",
+     "return self._error(\"error.busy\", lang)",
+     "return self._error(\"error.busy\", None)",
+     "tests/test_ussd_busy.py::test_a_hop_turned_away_reads_busy_in_the_sessions_language_and_can_go_on"),
+    ("hotline/services/ussd.py",
+     "lang = self.known_language(hop, ask_database=False) if hop.text else None",
+     "lang = self.known_language(hop, ask_database=True) if hop.text else None",
+     "tests/test_ussd_busy.py::test_busy_asks_nothing_of_the_database_even_for_a_known_caller"),
+    ("hotline/services/ussd.py",
+     "            record = self._record(hop)\n            if record is not None and record.state",
+     "            record = None\n            if record is not None and record.state",
+     "tests/test_ussd_busy.py::test_a_hop_turned_away_reads_busy_in_the_sessions_language_and_can_go_on"),
+    ("hotline/services/ussd.py",
+     "phone = to_e164(hop.phone, self.region) if ask_database else None",
+     "phone = to_e164(hop.phone, self.region) if (ask_database) or True else None",
+     "tests/test_ussd_busy.py::test_busy_asks_nothing_of_the_database_even_for_a_known_caller"),
 ]
 
 
