@@ -15,11 +15,12 @@ import sqlalchemy as sa
 
 from hotline.extensions import db
 from hotline.models import CallbackRequest, InboundSms
-from hotline.services import caller_requests
+from hotline.services import callback_policy, caller_requests
 from tests.smskit import Texter
 from tests.staffkit import EN_PHONE, Staff, make_request, make_user, quick_hashing
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)  # a Sunday morning in Khartoum
+FRIDAY_EVENING = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)  # 18:00 in Khartoum, a day off
 EVENT = re.compile(r'<li class="event event-([\w-]+)">(.*?)</li>', re.S)
 
 
@@ -104,3 +105,16 @@ def test_with_two_open_requests_the_text_goes_on_the_one_called_first(client, an
     assert to_request(ana, message_id) == made[chosen]
     assert [kind for kind, _ in timeline(ana, made[chosen])][-1] == "sms"
     assert "sms" not in [kind for kind, _ in timeline(ana, made[1 - chosen])]
+
+
+def test_a_request_made_from_a_text_on_a_day_off_waits_for_working_hours(client, ana,
+                                                                         monkeypatch):
+    """Nobody rang: the request shows no missed call, and it is not "callable now" on a
+    Friday evening but waits for Sunday morning, as the worklist orders it."""
+    monkeypatch.setattr(callback_policy, "clock", lambda: FRIDAY_EVENING)
+    request_id = to_request(ana, texted(client, "call me on Sunday"))
+    html = ana.html(f"/staff/requests/{request_id}")
+    assert "Working hours start at 29 Nov 08:00" in html
+    assert "<dt>Channel</dt><dd>SMS</dd>" in html  # no "(1 missed call)" after it
+    [row] = requests()
+    assert (row.rings, row.last_ring_at, row.channel, row.reason) == (0, None, "sms", "unknown")

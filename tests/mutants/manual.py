@@ -229,6 +229,15 @@ MUTANTS: list[tuple[str, str, str, str]] = [
      "phone = to_e164(hop.phone, self.region) if ask_database else None",
      "phone = to_e164(hop.phone, self.region) if (ask_database) or True else None",
      "tests/test_ussd_busy.py::test_busy_asks_nothing_of_the_database_even_for_a_known_caller"),
+    # issue 14, shard 2 (h14a): _new_unknown, reached from a text made into a request
+    ("hotline/services/caller_requests.py",
+     "def _new_unknown(contact: Contact, channel: str, now: datetime, rings: int = 0",
+     "def _new_unknown(contact: Contact, channel: str, now: datetime, rings: int = 1",
+     "tests/test_requests_from_text.py::test_a_request_made_from_a_text_on_a_day_off_waits_for_working_hours"),
+    ("hotline/services/caller_requests.py",
+     "                          next_attempt_at=schedule.next_open(now).astimezone(UTC))",
+     "                          next_attempt_at=None)",
+     "tests/test_requests_from_text.py::test_a_request_made_from_a_text_on_a_day_off_waits_for_working_hours"),
 ]
 
 
