@@ -238,6 +238,21 @@ MUTANTS: list[tuple[str, str, str, str]] = [
      "                          next_attempt_at=schedule.next_open(now).astimezone(UTC))",
      "                          next_attempt_at=None)",
      "tests/test_requests_from_text.py::test_a_request_made_from_a_text_on_a_day_off_waits_for_working_hours"),
+    # issue 14, shard 2 (h14a): the contact row lock of request_from_text
+    ("hotline/services/caller_requests.py",
+     "where(Contact.id == contact.id).with_for_update())\n"
+     "    open_rows = _open_for(contact.id)\n    row = min(",
+     "where(Contact.id != contact.id).with_for_update())\n"
+     "    open_rows = _open_for(contact.id)\n    row = min(",
+     "tests/test_one_caller_at_a_time.py::"
+     "test_a_text_made_into_a_request_meanwhile_goes_on_the_callers_new_request"),
+    ("hotline/services/caller_requests.py",
+     "where(Contact.id == contact.id).with_for_update())\n"
+     "    open_rows = _open_for(contact.id)\n    row = min(",
+     "where(None).with_for_update())\n"
+     "    open_rows = _open_for(contact.id)\n    row = min(",
+     "tests/test_one_caller_at_a_time.py::"
+     "test_a_text_made_into_a_request_meanwhile_goes_on_the_callers_new_request"),
 ]
 
 
