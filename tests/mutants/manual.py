@@ -253,6 +253,15 @@ MUTANTS: list[tuple[str, str, str, str]] = [
      "    open_rows = _open_for(contact.id)\n    row = min(",
      "tests/test_one_caller_at_a_time.py::"
      "test_a_text_made_into_a_request_meanwhile_goes_on_the_callers_new_request"),
+    # issue 14, shard 2 (h14a): known_language (error screens) and bilingual
+    ("hotline/services/ussd.py",
+     "phone = to_e164(hop.phone, self.region) if ask_database else None",
+     "phone = to_e164(hop.phone, None) if ask_database else None",
+     "tests/test_ussd_error_language.py::test_a_returning_caller_with_a_local_number_reads_errors_in_their_language"),
+    ("hotline/services/ussd.py",
+     "langs = sorted(self.catalog.languages, key=lambda lg: lg != self.default_lang)",
+     "langs = sorted(self.catalog.languages)",
+     "tests/test_ussd_error_language.py::test_a_caller_of_unknown_language_reads_the_default_language_first"),
 ]
 
 
