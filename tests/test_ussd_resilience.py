@@ -12,6 +12,7 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
+from hotline.app import engines
 from hotline.extensions import db
 from hotline.models import CallbackEvent, Contact
 from hotline.services import caller_requests, contacts
@@ -25,18 +26,20 @@ ARABIC, ENGLISH = "1", "2"  # the language screen's choices
 
 @contextmanager
 def statements(app) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine executes inside the block."""
+    """Every SQL statement the app's engines (the USSD statements' autocommit one
+    included) execute inside the block."""
     seen: list[str] = []
 
     def listen(conn, cursor, statement, parameters, context, executemany) -> None:
         seen.append(statement)
 
-    engine = db.engines[None] if hasattr(db, "engines") else db.engine
-    sa.event.listen(engine, "before_cursor_execute", listen)
+    for engine in engines(app):
+        sa.event.listen(engine, "before_cursor_execute", listen)
     try:
         yield seen
     finally:
-        sa.event.remove(engine, "before_cursor_execute", listen)
+        for engine in engines(app):
+            sa.event.remove(engine, "before_cursor_execute", listen)
 
 
 def forget(ussd: UssdCaller) -> None:
