@@ -18,7 +18,7 @@ from hotline.models import CallbackEvent, Contact
 from hotline.services import caller_requests, contacts
 from hotline.services.ussd import Record, UssdHop, extends
 from hotline.textcodec import measure
-from tests.conftest import REDIS_URL, UssdCaller
+from tests.conftest import PHONE, REDIS_URL, UssdCaller
 from tests.test_callback_flow import start
 
 ARABIC, ENGLISH = "1", "2"  # the language screen's choices
@@ -87,6 +87,23 @@ def test_a_repeated_menu_hop_touches_no_database(app, ussd):
     with statements(app) as seen:
         assert ussd.post("*".join(ussd.inputs)) == first
     assert seen == []
+
+
+def test_a_replay_writes_the_language_only_when_the_stored_one_differs(app, ussd):
+    """Catches: a replay that writes the chosen language again (one more statement on
+    every rebuilt hop, e.g. each hop after a private screen)."""
+    ussd.dial()
+    ussd.press(ENGLISH, "1")
+    forget(ussd)
+    with statements(app) as seen:
+        ussd.press("1")
+    assert len(seen) == 1 and "UPDATE contacts" not in seen[0]  # the dial's statement only
+    contacts.remember_language(PHONE, "ar")  # changed elsewhere: the replay sets it back
+    forget(ussd)
+    with statements(app) as seen:
+        ussd.press("0")
+    assert [s for s in seen if s.startswith("UPDATE contacts")]
+    assert db.session.scalar(select(Contact.language)) == "en"
 
 
 def test_a_returning_arabic_callers_lost_session_resumes_in_arabic(app, client):

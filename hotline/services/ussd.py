@@ -225,25 +225,24 @@ class UssdService:
         engine = self.engine_for(hop.network_code)
         context = {"phone": phone, "session_id": hop.session_id, "channel": "ussd",
                    "network_code": hop.network_code}
-        lang_before: str | None = None
         if not inputs:
-            seen["lang"], known = open_session(hop, phone)
+            seen["lang"], known, lang_before = open_session(hop, phone)
             state, screen = engine.begin(seen["lang"], context, known)
-            lang_before = state.lang
         elif state is not None:
             lang_before = state.lang
             state, screen = engine.step(state, inputs[-1], context)
         else:
             log.info("USSD session %s rebuilt by replaying %d input(s)", hop.session_id[:40],
                      len(inputs))
-            seen["lang"], known = open_session(hop, phone)
+            # the caller's language as stored now: a replay writes it only if it differs
+            seen["lang"], known, lang_before = open_session(hop, phone)
             state, screen = engine.replay(inputs, seen["lang"], context, known)
         seen["lang"] = state.lang or seen["lang"]
         if db.session.registry.has() and db.session().in_transaction():
             db.session.commit()  # what an action wrote; most hops never open a session
         if state.lang is not None and state.lang != lang_before:
             # Remembered on the hop that chooses it, so most hops need no database at all
-            # (measured by tests/bench/ussd_hops.py). A replay writes it again: harmless.
+            # (measured by tests/bench/ussd_hops.py); a replay only if it is not stored yet.
             try:
                 if contacts.remember_language(phone, state.lang):
                     log.info("contact %s now reads %s", mask_phone(phone), state.lang)
@@ -287,8 +286,10 @@ IS_LEADER = select(Leader.id).where(Leader.phone == bindparam("p_phone"), Leader
 def _dial() -> Select:
     """PostgreSQL: touch the contact, insert the session and read its language in one
     statement (one round trip on a dial instead of two or three). ``earlier`` is the
-    language of a session row that existed before: the statement's snapshot cannot see
-    the row its own insert adds, so it is the replay's answer when nothing was added."""
+    language of a session row that existed before (``existed``: NULL there is a session
+    begun before any language): the statement's snapshot cannot see the row its own
+    insert adds, so it is the replay's answer when nothing was added. ``current`` is the
+    caller's language as stored now."""
     contact = contacts.upsert("postgresql").returning(Contact.id, Contact.language).cte("contact")
     added = (pg_insert(UssdSession)
              .from_select(["session_id", "contact_id", "service_code", "network_code",
@@ -302,17 +303,23 @@ def _dial() -> Select:
     return select(exists(select(added.c.start_lang)).label("created"),
                   select(added.c.start_lang).scalar_subquery().label("lang"),
                   START_LANG.scalar_subquery().label("earlier"),
-                  exists(IS_LEADER).label("leader"))
+                  exists(START_LANG).label("existed"),
+                  exists(IS_LEADER).label("leader"),
+                  select(contact.c.language).scalar_subquery().label("current"))
 
 
-def open_session(hop: UssdHop, phone: str) -> tuple[str | None, dict[str, str]]:
-    """Record a dial; the language the session starts in, the same on every replay, and
-    what the menus need to know of the caller (a registered leader sees one more entry).
+Opened = tuple[str | None, dict[str, str], str | None]
+
+
+def open_session(hop: UssdHop, phone: str) -> Opened:
+    """Record a dial; the language the session starts in, the same on every replay, what
+    the menus need to know of the caller (a registered leader sees one more entry), and
+    the caller's language as stored now (a replay need not write it again).
     Idempotent, so tried once more on a connection found dead (``contacts.once_more``)."""
     return contacts.once_more(lambda: _open_session(hop, phone))
 
 
-def _open_session(hop: UssdHop, phone: str) -> tuple[str | None, dict[str, str]]:
+def _open_session(hop: UssdHop, phone: str) -> Opened:
     values = {"p_sid": hop.session_id, "p_code": hop.service_code[:40],
               "p_net": hop.network_code, "p_phone": phone, "p_now": utcnow()}
     with contacts.autocommit() as conn:
@@ -320,19 +327,19 @@ def _open_session(hop: UssdHop, phone: str) -> tuple[str | None, dict[str, str]]
             row = conn.execute(_dial(), values).one()
             known = {"leader": "1"} if row.leader else {}
             if row.created:
-                return row.lang, known
-            if row.earlier is not None:
-                return row.earlier, known
+                return row.lang, known, row.current
+            if row.existed:  # a replay: the language it began in (None: none chosen yet)
+                return row.earlier, known, row.current
             # The same dial racing in another request, not yet committed when this
-            # statement began (or a session begun before any language): ask again.
-            return conn.scalar(START_LANG, {"p_sid": hop.session_id}), known
+            # statement began: ask again.
+            return conn.scalar(START_LANG, {"p_sid": hop.session_id}), known, row.current
         contact_id, lang = contacts.touch(conn, phone)
         created = conn.execute(_open(conn.dialect.name), {
             **values, "p_contact": contact_id, "p_lang": lang}).first()
         known = {"leader": "1"} if conn.scalar(IS_LEADER, {"p_phone": phone}) else {}
         if created is not None:
-            return lang, known
-        return conn.scalar(START_LANG, {"p_sid": hop.session_id}), known
+            return lang, known, lang
+        return conn.scalar(START_LANG, {"p_sid": hop.session_id}), known, lang
 
 
 def record_end(fields: Mapping[str, str], region: str, private: bool = False) -> bool:
