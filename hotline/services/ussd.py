@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import DateTime, Insert, Select, String, bindparam, exists, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Insert, bindparam, select, text
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -26,7 +25,7 @@ from hotline.deadline import DeadlineExceeded
 from hotline.extensions import db
 from hotline.flows import Engine, State
 from hotline.logs import Every
-from hotline.models import Contact, Leader, UssdSession, UssdSessionEnd, utcnow
+from hotline.models import Leader, UssdSession, UssdSessionEnd, utcnow
 from hotline.phones import to_e164
 from hotline.privacy import mask_phone
 from hotline.services import contacts
@@ -282,30 +281,32 @@ START_LANG = select(UssdSession.start_lang).where(UssdSession.session_id == bind
 IS_LEADER = select(Leader.id).where(Leader.phone == bindparam("p_phone"), Leader.active.is_(True))
 
 
-@cache
-def _dial() -> Select:
-    """PostgreSQL: touch the contact, insert the session and read its language in one
-    statement (one round trip on a dial instead of two or three). ``earlier`` is the
-    language of a session row that existed before (``existed``: NULL there is a session
-    begun before any language): the statement's snapshot cannot see the row its own
-    insert adds, so it is the replay's answer when nothing was added. ``current`` is the
-    caller's language as stored now."""
-    contact = contacts.upsert("postgresql").returning(Contact.id, Contact.language).cte("contact")
-    added = (pg_insert(UssdSession)
-             .from_select(["session_id", "contact_id", "service_code", "network_code",
-                           "start_lang", "started_at"],
-                          select(bindparam("p_sid", type_=String), contact.c.id,
-                                 bindparam("p_code", type_=String),
-                                 bindparam("p_net", type_=String), contact.c.language,
-                                 bindparam("p_now", type_=DateTime(timezone=True))))
-             .on_conflict_do_nothing(index_elements=[UssdSession.session_id])
-             .returning(UssdSession.start_lang).cte("added"))
-    return select(exists(select(added.c.start_lang)).label("created"),
-                  select(added.c.start_lang).scalar_subquery().label("lang"),
-                  START_LANG.scalar_subquery().label("earlier"),
-                  exists(START_LANG).label("existed"),
-                  exists(IS_LEADER).label("leader"),
-                  select(contact.c.language).scalar_subquery().label("current"))
+# PostgreSQL: touch the contact, insert the session and read its language in one
+# statement (one round trip on a dial instead of two or three). ``earlier`` is the
+# language of a session row that existed before (``existed``: NULL there is a session
+# begun before any language): the statement's snapshot cannot see the row its own insert
+# adds, so it is the replay's answer when nothing was added. ``current`` is the caller's
+# language as stored now. Written as SQL: built with SQLAlchemy's constructs, its cache
+# key alone (computed on every execution) cost about 50 µs of CPU per dial.
+DIAL = text("""
+WITH contact AS (
+    INSERT INTO contacts (phone, created_at, last_seen_at) VALUES (:p_phone, :p_now, :p_now)
+    ON CONFLICT (phone) DO UPDATE SET last_seen_at = :p_now
+    RETURNING id, language
+), added AS (
+    INSERT INTO ussd_sessions (session_id, contact_id, service_code, network_code,
+                               start_lang, started_at)
+    SELECT :p_sid, contact.id, :p_code, :p_net, contact.language, :p_now FROM contact
+    ON CONFLICT (session_id) DO NOTHING
+    RETURNING start_lang
+)
+SELECT EXISTS (SELECT FROM added) AS created,
+       (SELECT start_lang FROM added) AS lang,
+       (SELECT start_lang FROM ussd_sessions WHERE session_id = :p_sid) AS earlier,
+       EXISTS (SELECT FROM ussd_sessions WHERE session_id = :p_sid) AS existed,
+       EXISTS (SELECT FROM leaders WHERE phone = :p_phone AND active) AS leader,
+       (SELECT language FROM contact) AS current
+""")
 
 
 Opened = tuple[str | None, dict[str, str], str | None]
@@ -324,7 +325,7 @@ def _open_session(hop: UssdHop, phone: str) -> Opened:
               "p_net": hop.network_code, "p_phone": phone, "p_now": utcnow()}
     with contacts.autocommit() as conn:
         if conn.dialect.name == "postgresql":
-            row = conn.execute(_dial(), values).one()
+            row = conn.execute(DIAL, values).one()
             known = {"leader": "1"} if row.leader else {}
             if row.created:
                 return row.lang, known, row.current
