@@ -7,6 +7,7 @@ set-based, so the statements per batch stay one however many recipients it has.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -138,3 +139,41 @@ def test_the_embedded_development_default_sends_the_same_way(tmp_path, caplog):
         assert len(set(ids)) == 3 and all(i.startswith("console-") for i in ids)
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_next_batch_is_claimed_while_the_one_before_is_with_the_gateway(sender, fake,
+                                                                           monkeypatch):
+    """The database's round trip and commit overlap the gateway's, one request at a time."""
+    ids = queue(250)
+    real, claim = outbox.gateway(), outbox._claim
+    claims: list[int] = []
+    out: list[int] = []  # requests with the gateway right now
+    seen: list[tuple[bool, int]] = []  # per request: a claim came meanwhile, requests out
+
+    def counted(*args: Any) -> Any:
+        found = claim(*args)
+        claims.append(len(found))
+        return found
+
+    class Watching:
+        name = real.name
+
+        def send(self, recipients: list[str], body: str) -> Any:
+            out.append(1)
+            try:
+                before, deadline = len(claims), time.monotonic() + 1
+                while len(claims) == before and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                seen.append((len(claims) > before, len(out)))
+                return real.send(recipients, body)
+            finally:
+                out.pop()
+
+    monkeypatch.setattr(outbox, "_claim", counted)
+    sender.extensions["hotline.gateway"] = Watching()
+    assert outbox.send(ids[0]) == "250 sent"
+    # Batches 2 and 3 were claimed while 1 and 2 were out; after the last, only the claim
+    # of nothing that writes it is left, and that waits for its answer.
+    assert seen == [(True, 1), (True, 1), (False, 1)]
+    assert claims == [100, 100, 50, 0]
+    assert statuses(sender) == ["sent"] * 250
