@@ -177,3 +177,36 @@ def test_the_next_batch_is_claimed_while_the_one_before_is_with_the_gateway(send
     assert seen == [(True, 1), (True, 1), (False, 1)]
     assert claims == [100, 100, 50, 0]
     assert statuses(sender) == ["sent"] * 250
+
+
+def test_a_slow_answer_gives_the_next_claim_back_rather_than_hold_it_open(sender, fake,
+                                                                          monkeypatch):
+    """The claim made while a batch is out waits, uncommitted, for that batch's answer (a
+    worker killed meanwhile gives it back whole). Past half the server's idle limit it is
+    rolled back and made again, so a slow gateway never gets the transaction cut."""
+    monkeypatch.setitem(sender.config["LIMITS"], "db_idle_in_transaction_ms", 400)
+    ids = queue(250)
+    real, claim = outbox.gateway(), outbox._claim
+    claims: list[int] = []
+    slow = [0.6]  # the first answer only, longer than the 0.2 s a claim is held
+
+    def counted(*args: Any) -> Any:
+        found = claim(*args)
+        claims.append(len(found))
+        return found
+
+    class SlowOnce:
+        name = real.name
+
+        def send(self, recipients: list[str], body: str) -> Any:
+            if slow:
+                time.sleep(slow.pop())
+            return real.send(recipients, body)
+
+    monkeypatch.setattr(outbox, "_claim", counted)
+    sender.extensions["hotline.gateway"] = SlowOnce()
+    assert outbox.send(ids[0]) == "250 sent"
+    assert claims == [100, 100, 100, 50, 0]  # the second claim was given back and made again
+    assert [len(r.recipients) for r in fake.requests] == [100, 100, 50]
+    assert fake.accepted == {r.recipient: 1 for r in rows(sender)}
+    assert statuses(sender) == ["sent"] * 250

@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -350,8 +351,8 @@ def send(message_ids: int | list[int]) -> str:
 
     A job is enqueued per commit, or not at all when a job for the same text is
     already waiting (``_mark_waiting``): that one takes the rows. The job holds one
-    database connection throughout (in autocommit on PostgreSQL: each statement is its
-    own transaction) and hands on what is left after ``JOB_SECONDS``.
+    database connection throughout (a transaction per claim, committed before the batch
+    goes) and hands on what is left after ``JOB_SECONDS``.
     """
     from hotline.extensions import db
 
@@ -359,9 +360,8 @@ def send(message_ids: int | list[int]) -> str:
     said: dict[str, int] = {}
     now = utcnow()
     om = OutboxMessage.__table__.c
+    hold = float(current_app.config["LIMITS"]["db_idle_in_transaction_ms"]) / 2000
     with db.engine.connect() as conn:
-        if _postgresql(conn):
-            conn.execution_options(isolation_level="AUTOCOMMIT")
         waiting = conn.execute(
             select(om.id, om.body, om.priority, om.parts, om.not_before, om.next_attempt_at)
             .where(om.id.in_(ids), om.status == "queued").order_by(om.id)).all()
@@ -386,13 +386,20 @@ def send(message_ids: int | list[int]) -> str:
                 if late and flight is not None:  # its outcomes go with the last claim
                     written, flight = flight.landed(written), None
                 size = 0 if late else _batch_size(priority, lead.parts)
-                claimed = _claim(conn, priority, body, size, written, said)
+                claimed = _claim(conn, priority, body, size, written)
+                if flight is not None and not flight.lands_within(hold):
+                    # A slow gateway: give the claim back (its rows were not sent) rather
+                    # than hold it open past the server's idle limit, and claim again.
+                    conn.rollback()
+                    written, flight = flight.landed(written), None
+                    continue
+                _commit(conn, written, said)
                 written = None
                 if late:  # a fresh job carries on, so the worker can take replies first
                     said["handed on"] = enqueue(_still_queued(conn, [k for k, _ in
                                                                      items[index:]]))
                     return _summary(said)
-                if flight is not None:  # claimed while it was out; written with the next
+                if flight is not None:  # its outcomes go with the next claim
                     written, flight = flight.landed(), None
                 going = [row for row in claimed if row.status == "sending"]
                 for row in claimed:
@@ -410,7 +417,8 @@ def send(message_ids: int | list[int]) -> str:
             written = flight.landed(written)
         if written is not None:  # the last outcomes: a claim of nothing writes them
             priority, body = items[-1][0]
-            _claim(conn, priority, body, 0, written, said)
+            _claim(conn, priority, body, 0, written)
+            _commit(conn, written, said)
     return _summary(said)
 
 
@@ -422,11 +430,11 @@ def _summary(said: dict[str, int]) -> str:
     return ", ".join(f"{n} {word}" for word, n in sorted(said.items()) if n) or "nothing"
 
 
-def _claim(conn: Connection, priority: str, body: str, size: int, written: Written | None,
-           said: dict[str, int]) -> list[Any]:
+def _claim(conn: Connection, priority: str, body: str, size: int,
+           written: Written | None) -> list[Any]:
     """Write ``written`` and take up to ``size`` rows of the text (see the comment above
-    ``_claim_statement``); once that is committed, count the outcomes written and
-    enqueue their retries. Returns the rows taken or set aside."""
+    ``_claim_statement``), in a transaction the caller commits (``_commit``) before the
+    rows go. Returns the rows taken or set aside."""
     now = utcnow()
     params: dict[str, Any] = {"now": now, "body": body, "priority": priority, "size": size}
     written = written or Written()
@@ -444,13 +452,18 @@ def _claim(conn: Connection, priority: str, body: str, size: int, written: Writt
              "b_sent_at": now if w["status"] == "sent" else None,
              "b_next": w["next_at"], "b_now": now}
             for w in written.rows])
-    claimed = conn.execute(CLAIM[_postgresql(conn)], params).all()
-    conn.commit()  # nothing to do in autocommit: the statement committed as it returned
-    for word, n in written.counts.items():
-        _count(said, word, n)
-    for delay, retried in written.retries.items():
-        enqueue(retried, delay=delay)
-    return claimed
+    return conn.execute(CLAIM[_postgresql(conn)], params).all()
+
+
+def _commit(conn: Connection, written: Written | None, said: dict[str, int]) -> None:
+    """Commit a claim (durably: the rows may go once this returns); then count the
+    outcomes it wrote and enqueue their retries."""
+    conn.commit()
+    if written is not None:
+        for word, n in written.counts.items():
+            _count(said, word, n)
+        for delay, retried in written.retries.items():
+            enqueue(retried, delay=delay)
 
 
 @dataclass
@@ -460,6 +473,13 @@ class Flight:
 
     rows: list[Any]
     answer: Future[dict[str, Outcome]]
+
+    def lands_within(self, seconds: float) -> bool:
+        try:
+            self.answer.result(timeout=seconds)
+        except FutureTimeout:
+            return False
+        return True
 
     def landed(self, into: Written | None = None) -> Written:
         """Wait for the gateway's answer; what to write for each row (added to ``into``)."""
