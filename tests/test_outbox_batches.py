@@ -7,7 +7,6 @@ set-based, so the statements per batch stay one however many recipients it has.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,15 +93,16 @@ def test_a_job_out_of_time_writes_what_it_sent_before_handing_on(sender, fake, m
     replies = Queue("replies", connection=sender.extensions["hotline.redis"],
                     serializer=JSONSerializer)
     replies.empty()
-    claim = outbox._claim
+    real = outbox.gateway()
 
-    def one_batch_then_late(*args: Any) -> Any:
-        # Late once the first batch is claimed: the job finds it out with that batch still
-        # on the wire (the next claim overlaps the gateway), and must write it all the same.
-        monkeypatch.setattr(outbox, "JOB_SECONDS", -1.0)
-        return claim(*args)
+    class OneBatchThenLate:
+        name = real.name
 
-    monkeypatch.setattr(outbox, "_claim", one_batch_then_late)
+        def send(self, recipients: list[str], body: str) -> Any:
+            monkeypatch.setattr(outbox, "JOB_SECONDS", -1.0)  # late from now on
+            return real.send(recipients, body)
+
+    sender.extensions["hotline.gateway"] = OneBatchThenLate()
     assert outbox.send(ids[0]) == "1 handed on, 100 sent"
     assert statuses(sender).count("sent") == 100  # written although no batch followed
     assert statuses(sender).count("queued") == 50
@@ -139,74 +139,3 @@ def test_the_embedded_development_default_sends_the_same_way(tmp_path, caplog):
         assert len(set(ids)) == 3 and all(i.startswith("console-") for i in ids)
         db.session.remove()
         db.engine.dispose()
-
-
-def test_the_next_batch_is_claimed_while_the_one_before_is_with_the_gateway(sender, fake,
-                                                                           monkeypatch):
-    """The database's round trip and commit overlap the gateway's, one request at a time."""
-    ids = queue(250)
-    real, claim = outbox.gateway(), outbox._claim
-    claims: list[int] = []
-    out: list[int] = []  # requests with the gateway right now
-    seen: list[tuple[bool, int]] = []  # per request: a claim came meanwhile, requests out
-
-    def counted(*args: Any) -> Any:
-        found = claim(*args)
-        claims.append(len(found))
-        return found
-
-    class Watching:
-        name = real.name
-
-        def send(self, recipients: list[str], body: str) -> Any:
-            out.append(1)
-            try:
-                before, deadline = len(claims), time.monotonic() + 1
-                while len(claims) == before and time.monotonic() < deadline:
-                    time.sleep(0.005)
-                seen.append((len(claims) > before, len(out)))
-                return real.send(recipients, body)
-            finally:
-                out.pop()
-
-    monkeypatch.setattr(outbox, "_claim", counted)
-    sender.extensions["hotline.gateway"] = Watching()
-    assert outbox.send(ids[0]) == "250 sent"
-    # Batches 2 and 3 were claimed while 1 and 2 were out; after the last, only the claim
-    # of nothing that writes it is left, and that waits for its answer.
-    assert seen == [(True, 1), (True, 1), (False, 1)]
-    assert claims == [100, 100, 50, 0]
-    assert statuses(sender) == ["sent"] * 250
-
-
-def test_a_slow_answer_gives_the_next_claim_back_rather_than_hold_it_open(sender, fake,
-                                                                          monkeypatch):
-    """The claim made while a batch is out waits, uncommitted, for that batch's answer (a
-    worker killed meanwhile gives it back whole). Past half the server's idle limit it is
-    rolled back and made again, so a slow gateway never gets the transaction cut."""
-    monkeypatch.setitem(sender.config["LIMITS"], "db_idle_in_transaction_ms", 400)
-    ids = queue(250)
-    real, claim = outbox.gateway(), outbox._claim
-    claims: list[int] = []
-    slow = [0.6]  # the first answer only, longer than the 0.2 s a claim is held
-
-    def counted(*args: Any) -> Any:
-        found = claim(*args)
-        claims.append(len(found))
-        return found
-
-    class SlowOnce:
-        name = real.name
-
-        def send(self, recipients: list[str], body: str) -> Any:
-            if slow:
-                time.sleep(slow.pop())
-            return real.send(recipients, body)
-
-    monkeypatch.setattr(outbox, "_claim", counted)
-    sender.extensions["hotline.gateway"] = SlowOnce()
-    assert outbox.send(ids[0]) == "250 sent"
-    assert claims == [100, 100, 100, 50, 0]  # the second claim was given back and made again
-    assert [len(r.recipients) for r in fake.requests] == [100, 100, 50]
-    assert fake.accepted == {r.recipient: 1 for r in rows(sender)}
-    assert statuses(sender) == ["sent"] * 250

@@ -13,12 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -254,18 +251,15 @@ def _batch_size(priority: str, parts: int) -> int:
 #     the job's next batch).
 # The claim is durable before the gateway sees the batch: were it lost with a crash of
 # the database, the rows would be ``queued`` again and sent twice without a trace. The
-# job claims batch N+1 while batch N is with the gateway (a thread of its own posts it,
-# ``_post``), so the database's round trip and commit overlap the gateway's; batch N+1
-# goes once N's answer is in, so a worker still has one request out at a time. The
-# outcomes of batch N ride on the next claim after its answer, batch N+2's (of the same
-# text, or of the job's next text, or a claim of nothing at the end of the job), so one
-# commit per batch makes both durable and nothing is committed asynchronously. Written
-# a little later than the answer, they change nothing for a crash: a worker killed
-# before that commit leaves batch N ``sending``, as one killed before a separate commit
-# would, and the sweeper applies the rule of an ambiguous send. A batch is one round
-# trip to the database and one to the gateway. SQLite (the embedded development
-# default) has no md5 or row locks and cannot update in a WITH clause: there the
-# outcomes are an executemany before the claim, in the same transaction.
+# outcomes of batch N ride on the claim of batch N+1 (of the same text, or of the job's
+# next text, or a claim of nothing at the end of the job), so one commit per batch makes
+# both durable and nothing is committed asynchronously. Written a moment later than the
+# answer, they change nothing for a crash: a worker killed before that commit leaves
+# batch N ``sending``, as one killed before a separate commit would, and the sweeper
+# applies the rule of an ambiguous send. A batch is one round trip to the database and
+# one to the gateway. SQLite (the embedded development default) has no md5 or row
+# locks and cannot update in a WITH clause: there the outcomes are an executemany
+# before the claim, in the same transaction.
 
 _WHY = """CASE WHEN o.expires_at IS NOT NULL AND o.expires_at <= :now
                     THEN 'expired before sending'
@@ -351,8 +345,8 @@ def send(message_ids: int | list[int]) -> str:
 
     A job is enqueued per commit, or not at all when a job for the same text is
     already waiting (``_mark_waiting``): that one takes the rows. The job holds one
-    database connection throughout (a transaction per claim, committed before the batch
-    goes) and hands on what is left after ``JOB_SECONDS``.
+    database connection throughout (in autocommit on PostgreSQL: each statement is its
+    own transaction) and hands on what is left after ``JOB_SECONDS``.
     """
     from hotline.extensions import db
 
@@ -360,8 +354,9 @@ def send(message_ids: int | list[int]) -> str:
     said: dict[str, int] = {}
     now = utcnow()
     om = OutboxMessage.__table__.c
-    hold = float(current_app.config["LIMITS"]["db_idle_in_transaction_ms"]) / 2000
     with db.engine.connect() as conn:
+        if _postgresql(conn):
+            conn.execution_options(isolation_level="AUTOCOMMIT")
         waiting = conn.execute(
             select(om.id, om.body, om.priority, om.parts, om.not_before, om.next_attempt_at)
             .where(om.id.in_(ids), om.status == "queued").order_by(om.id)).all()
@@ -376,49 +371,34 @@ def send(message_ids: int | list[int]) -> str:
             else:
                 texts.setdefault((lead.priority, lead.body), lead)
         began, items = time.monotonic(), list(texts.items())
-        written: Written | None = None  # outcomes not yet written: they ride on the next claim
-        flight: Flight | None = None  # the batch with the gateway while the next is claimed
+        written: Written | None = None  # the batch just sent, written with the next claim
         for index, ((priority, body), lead) in enumerate(items):
             _clear_waiting(priority, body)  # before claiming: later commits enqueue anew
             more = True
             while more:
                 late = time.monotonic() - began > JOB_SECONDS
-                if late and flight is not None:  # its outcomes go with the last claim
-                    written, flight = flight.landed(written), None
                 size = 0 if late else _batch_size(priority, lead.parts)
-                claimed = _claim(conn, priority, body, size, written)
-                if flight is not None and not flight.lands_within(hold):
-                    # A slow gateway: give the claim back (its rows were not sent) rather
-                    # than hold it open past the server's idle limit, and claim again.
-                    conn.rollback()
-                    written, flight = flight.landed(written), None
-                    continue
-                _commit(conn, written, said)
+                claimed = _claim(conn, priority, body, size, written, said)
                 written = None
                 if late:  # a fresh job carries on, so the worker can take replies first
                     said["handed on"] = enqueue(_still_queued(conn, [k for k, _ in
                                                                      items[index:]]))
                     return _summary(said)
-                if flight is not None:  # its outcomes go with the next claim
-                    written, flight = flight.landed(), None
                 going = [row for row in claimed if row.status == "sending"]
                 for row in claimed:
                     if row.status not in ("sending", "queued"):  # queued: a number twice
                         log.info("outbox message %s %s (%s)", row.id, row.status, row.error)
                         _count(said, "expired or suppressed")
                 if going:
-                    flight = Flight(going, _post(going, body, lead.parts))
+                    written = _outcomes(going, _post(going, body, lead.parts))
                 # A claim short of its size took every row of the text that was due and
                 # free: rows committed since have a job of their own (the waiting mark
                 # was cleared before the first claim), so no claim is spent finding the
                 # text empty, unless a number's second row was set aside for the next.
                 more = len(claimed) == size or any(r.status == "queued" for r in claimed)
-        if flight is not None:
-            written = flight.landed(written)
-        if written is not None:  # the last outcomes: a claim of nothing writes them
+        if written is not None:  # the last batch's outcomes: a claim of nothing writes them
             priority, body = items[-1][0]
-            _claim(conn, priority, body, 0, written)
-            _commit(conn, written, said)
+            _claim(conn, priority, body, 0, written, said)
     return _summary(said)
 
 
@@ -430,11 +410,11 @@ def _summary(said: dict[str, int]) -> str:
     return ", ".join(f"{n} {word}" for word, n in sorted(said.items()) if n) or "nothing"
 
 
-def _claim(conn: Connection, priority: str, body: str, size: int,
-           written: Written | None) -> list[Any]:
+def _claim(conn: Connection, priority: str, body: str, size: int, written: Written | None,
+           said: dict[str, int]) -> list[Any]:
     """Write ``written`` and take up to ``size`` rows of the text (see the comment above
-    ``_claim_statement``), in a transaction the caller commits (``_commit``) before the
-    rows go. Returns the rows taken or set aside."""
+    ``_claim_statement``); once that is committed, count the outcomes written and
+    enqueue their retries. Returns the rows taken or set aside."""
     now = utcnow()
     params: dict[str, Any] = {"now": now, "body": body, "priority": priority, "size": size}
     written = written or Written()
@@ -452,80 +432,29 @@ def _claim(conn: Connection, priority: str, body: str, size: int,
              "b_sent_at": now if w["status"] == "sent" else None,
              "b_next": w["next_at"], "b_now": now}
             for w in written.rows])
-    return conn.execute(CLAIM[_postgresql(conn)], params).all()
+    claimed = conn.execute(CLAIM[_postgresql(conn)], params).all()
+    conn.commit()  # nothing to do in autocommit: the statement committed as it returned
+    for word, n in written.counts.items():
+        _count(said, word, n)
+    for delay, retried in written.retries.items():
+        enqueue(retried, delay=delay)
+    return claimed
 
 
-def _commit(conn: Connection, written: Written | None, said: dict[str, int]) -> None:
-    """Commit a claim (durably: the rows may go once this returns); then count the
-    outcomes it wrote and enqueue their retries."""
-    conn.commit()
-    if written is not None:
-        for word, n in written.counts.items():
-            _count(said, word, n)
-        for delay, retried in written.retries.items():
-            enqueue(retried, delay=delay)
-
-
-@dataclass
-class Flight:
-    """A batch handed to the gateway thread: its rows and, when it lands, each number's
-    outcome."""
-
-    rows: list[Any]
-    answer: Future[dict[str, Outcome]]
-
-    def lands_within(self, seconds: float) -> bool:
-        try:
-            self.answer.result(timeout=seconds)
-        except FutureTimeout:
-            return False
-        return True
-
-    def landed(self, into: Written | None = None) -> Written:
-        """Wait for the gateway's answer; what to write for each row (added to ``into``)."""
-        return _outcomes(self.rows, self.answer.result(), into)
-
-
-_GATEWAY_THREAD: dict[int, ThreadPoolExecutor] = {}
-
-
-def _gateway_thread() -> ThreadPoolExecutor:
-    """This process's one thread for gateway requests, so a job claims its next batch (a
-    database round trip and a durable commit) while the batch before is on the wire.
-
-    One thread, so one request at a time per worker, in the order claimed, as before.
-    Keyed by process: a forked child has the object but not the thread.
-    """
-    pid = os.getpid()
-    found = _GATEWAY_THREAD.get(pid)
-    if found is None:
-        _GATEWAY_THREAD.clear()
-        found = _GATEWAY_THREAD[pid] = ThreadPoolExecutor(1, thread_name_prefix="outbox-gateway")
-    return found
-
-
-def _post(going: list[Any], body: str, parts: int) -> Future[dict[str, Outcome]]:
-    """Hand the batch to the gateway thread, once the shared rate limit lets it go (the
-    limit and the gateway are looked up here: the thread has no app context)."""
+def _post(going: list[Any], body: str, parts: int) -> dict[str, Outcome]:
+    """One gateway request for the batch, under the shared rate limit; each number's outcome."""
     ratelimit.wait(parts * len(going))
-    return _gateway_thread().submit(_deliver, gateway(), [r.recipient for r in going], body)
-
-
-def _deliver(through: Gateway, numbers: list[str], body: str) -> dict[str, Outcome]:
-    """One gateway request for the batch; each number's outcome."""
     try:
-        return {o.number: o for o in through.send(numbers, body)}
+        return {o.number: o for o in gateway().send([r.recipient for r in going], body)}
     except GatewayError as exc:
-        log.warning("gateway refused a batch of %s: %s", len(numbers), exc)
-        return {number: Outcome(number, exc.verdict, exc.code) for number in numbers}
+        log.warning("gateway refused a batch of %s: %s", len(going), exc)
+        return {r.recipient: Outcome(r.recipient, exc.verdict, exc.code) for r in going}
 
 
-def _outcomes(rows: list[Any], outcomes: dict[str, Outcome],
-              into: Written | None = None) -> Written:
-    """What to write for each row sent (sent, queued again after a backoff, or failed),
-    added to ``into`` when there is one."""
+def _outcomes(rows: list[Any], outcomes: dict[str, Outcome]) -> Written:
+    """What to write for each row sent: sent, queued again after a backoff, or failed."""
     now = utcnow()
-    written = into if into is not None else Written()
+    written = Written()
     for row in rows:
         outcome = outcomes.get(row.recipient) or Outcome(row.recipient, "ambiguous", "no-answer")
         verdict = outcome.verdict
