@@ -522,10 +522,11 @@ db.Index("ix_subscriptions_fanout", Subscription.area_code, Subscription.topic,
 # The staff inbox lists messages by status, newest first.
 db.Index("ix_inbound_sms_inbox", InboundSms.status, InboundSms.received_at)
 
-# The outbox's indexes change with neither claim (queued -> sending, a HOT update) nor
-# anything else a worker writes but the outcome (migration 0014_hot_claim):
+# No outbox index changes when a row is claimed (queued -> sending: a HOT update); only the
+# outcome a worker writes afterwards changes them (migration 0014_hot_claim):
 # - the sweeper reads pending rows, the staff page a status newest first: by stage;
 db.Index("ix_outbox_messages_stage", OutboxMessage.stage, OutboxMessage.id)
+# - retention deletes by age;
 db.Index("ix_outbox_messages_created_at", OutboxMessage.created_at)
 # - a send job claims the pending rows of one text, in id order: the body by its md5, since
 #   a whole body can be larger than a btree entry (PostgreSQL only, 0013_send);

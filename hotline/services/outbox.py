@@ -276,9 +276,9 @@ _WRITTEN = """written AS (
             updated_at = :now
         FROM json_to_recordset(CAST(:written AS json)) AS w (
             id integer, status text, error text, code text, message_id text, next_at timestamptz)
-        -- By primary key (= ANY). Not through the status index: its 'sending' entries are
-        -- dead, but for the batches in flight, until vacuum comes by, so reading them grew
-        -- with every batch; IS TRUE is a test that index cannot serve.
+        -- By primary key (= ANY). Not through an index of pending rows: it holds every
+        -- row a batch in flight or sent since the last vacuum left there, so reading it
+        -- grew with every batch; IS TRUE is a test no index serves.
         WHERE o.id = ANY(CAST(:ids AS integer[])) AND o.id = w.id
           AND (o.status = 'sending') IS TRUE),"""
 
