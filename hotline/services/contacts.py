@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
+from flask import current_app
 from sqlalchemy import BindParameter, Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -62,9 +63,10 @@ def autocommit() -> Connection:
 
     A USSD hop writes one or two rows that need no transaction around them; without
     BEGIN and COMMIT a dial makes three round trips to PostgreSQL (the pool's ping and
-    two statements) instead of five.
+    two statements) instead of five. The connection comes from the app's autocommit
+    engine (``hotline.app.register_database``): same database, limits and deadline.
     """
-    return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    return current_app.extensions["hotline.autocommit"].connect()
 
 
 def once_more(work: Callable[[], T]) -> T:
