@@ -58,6 +58,16 @@ def find(phone: str) -> Contact | None:
     return db.session.scalars(select(Contact).where(Contact.phone == phone)).one_or_none()
 
 
+def lock(phone: str) -> Contact | None:
+    """The caller's contact row, locked until the transaction ends, before anything else
+    of theirs is written. Whatever changes one caller's requests, subscriptions and exit
+    takes this lock first, so two of them queue instead of deadlocking: a row that
+    references the contact (a consent-ledger line) takes a weak lock on it, and one taken
+    before another transaction's strong lock closes a cycle."""
+    return db.session.scalars(select(Contact).where(Contact.phone == phone)
+                              .with_for_update()).one_or_none()
+
+
 def autocommit() -> Connection:
     """A connection on which each statement commits by itself.
 
