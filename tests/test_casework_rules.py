@@ -3,11 +3,15 @@ who claimed, released, reassigned, revealed, tried, resolved or reopened a reque
 and what the request looks like afterwards (issue 14: each rule here is one a mutant of
 ``casework`` broke without a test noticing)."""
 
+import threading
 from dataclasses import replace
 from datetime import date, timedelta
 
+from sqlalchemy import select
+
+from hotline import create_app
 from hotline.extensions import db
-from hotline.models import RevealApproval
+from hotline.models import CallbackRequest, RevealApproval
 from hotline.services import caller_requests, casework
 from hotline.services.callback_policy import clock
 from hotline.services.casework import AttemptResult, CallRecord, ClaimResult, UrgentWaiting
@@ -23,6 +27,7 @@ from tests.casework_kit import (
     staff_fixture,  # noqa: F401  (the staff fixture)
     submit,
 )
+from tests.conftest import dispose, overrides
 
 M = timedelta(minutes=1)
 
@@ -102,6 +107,18 @@ def test_renewing_a_claim_nobody_reassigned_accepts_nothing(staff):
     assert not casework.reassigned_to_holder(rid)
     casework.claim(rid, staff["amal"], now=T0 + 2 * M)
     assert [e[3] for e in events(rid, 1)] == [""]
+
+
+def test_a_ring_while_the_request_waits_for_its_new_holder_keeps_the_notice(staff):
+    """The caller rings again before the new holder takes the request up: the notice stays
+    until that holder claims it."""
+    rid = submit()
+    casework.reassign(rid, staff["sue"], staff["amal"], now=T0)
+    caller_requests.record_ring(PHONE, now=T0 + M)
+    db.session.commit()
+    assert casework.reassigned_to_holder(rid)
+    casework.claim(rid, staff["amal"], now=T0 + 2 * M)
+    assert events(rid)[-1] == ("claimed", T0 + 2 * M, staff["amal"], "accepted", "")
 
 
 # --- release ---------------------------------------------------------------------------------
@@ -391,6 +408,25 @@ def test_a_follow_up_may_be_today_or_a_year_ahead(staff):
         assert row(rid).follow_up_on == follow_up
 
 
+def test_a_reached_call_with_no_new_details_writes_only_the_call_and_the_closing(staff):
+    rid = submit(reason="medical", language="en")
+    casework.claim(rid, staff["amal"], now=T0)
+    casework.record_call(rid, staff["amal"], CallRecord("reached", outcome="helped"), now=T0)
+    assert [e[0] for e in events(rid, 2)] == ["attempt", "resolved"]
+    assert (row(rid).reason, row(rid).language) == ("medical", "en")
+
+
+def test_a_missed_calls_reason_without_a_language_reads_unknown(staff):
+    caller_requests.record_ring(PHONE, now=T0)
+    db.session.commit()
+    assert row(1).language is None
+    casework.claim(1, staff["amal"], now=T0)
+    casework.record_call(1, staff["amal"], CallRecord("reached", outcome="helped",
+                                                      reason="avrr"), now=T0)
+    assert (row(1).reason, row(1).language) == ("avrr", None)
+    assert events(1, 2)[0] == ("details", T0, staff["amal"], "staff: avrr, unknown", "")
+
+
 # --- resolve, reopen, reassign ---------------------------------------------------------------
 
 def test_resolve_closes_with_outcome_and_referral(staff):
@@ -477,6 +513,35 @@ def test_the_sweep_returns_lapsed_claims_only_and_says_whose(staff):
     assert casework.expire_claims(now=T0 + 16 * M) == "callbacks: 0 expired claim(s) released"
 
 
+def test_the_sweep_skips_a_request_someone_is_working_on_right_now(staff):
+    """A staff action holding the row's lock is not waited for: the next sweep gets it."""
+    rid = submit()
+    casework.claim(rid, staff["amal"], now=T0)
+    other = create_app(overrides())
+    locked, done = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:
+        with other.app_context():
+            db.session.execute(select(CallbackRequest.id).where(CallbackRequest.id == rid)
+                               .with_for_update())
+            locked.set()
+            done.wait(timeout=5)
+            db.session.rollback()
+
+    worker = threading.Thread(target=hold_the_row)
+    worker.start()
+    try:
+        assert locked.wait(timeout=10)
+        assert casework.expire_claims(now=T0 + 16 * M) == \
+            "callbacks: 0 expired claim(s) released"
+    finally:
+        done.set()
+        worker.join(timeout=10)
+        dispose(other)
+    assert claim_state(rid) == (staff["amal"], T0 + 15 * M)
+    assert casework.expire_claims(now=T0 + 16 * M) == "callbacks: 1 expired claim(s) released"
+
+
 def test_the_sweep_leaves_a_claim_at_its_last_instant(staff):
     rid = submit()
     casework.claim(rid, staff["amal"], now=T0)
@@ -504,6 +569,17 @@ def test_the_urgent_banner_counts_unworked_urgent_requests_and_names_the_oldest(
         casework.claim(rid, staff["amal"], now=T0 + 26 * M)
         casework.resolve(rid, staff["amal"], "helped", now=T0 + 26 * M)
     assert casework.urgent_waiting(now=T0 + 30 * M) is None
+
+
+def test_the_urgent_banner_names_the_earliest_created_then_the_first_stored(staff):
+    later = submit("+249910000002", now=T0 + 5 * M)
+    earlier = submit("+249910000003", now=T0)  # stored second, created first
+    assert casework.urgent_waiting(now=T0 + 10 * M).request_id == earlier
+    casework.claim(earlier, staff["amal"], now=T0 + 10 * M)
+    tie = submit("+249910000004", now=T0 + 5 * M)  # created with ``later``, stored after it
+    assert casework.urgent_waiting(now=T0 + 10 * M) == UrgentWaiting(
+        2, later, ref_of(later), timedelta(minutes=5))
+    assert tie > later
 
 
 def test_the_urgent_banner_never_shows_a_negative_age(staff):
