@@ -296,3 +296,17 @@ def test_release_of_no_such_request_is_refused(staff):
     for bad in (999, True):
         assert refused(RequestNotFound, casework.release, bad, staff["amal"], now=T0)
     db.session.rollback()
+
+
+def test_a_refusal_carries_the_values_its_translated_message_needs():
+    """The dashboard fills "a whole number up to {most}" from the error's values."""
+    page = InvalidChoice("the page must be a whole number", "page", "number", most=10**6)
+    assert (page.code, page.values) == ("number", {"field": "page", "most": 10**6})
+
+
+def test_a_hostile_value_makes_no_endless_message(staff):
+    """The message goes to the log: a 5,000-character "result" is cut, not copied."""
+    rid = submit()
+    casework.claim(rid, staff["amal"], now=T0)
+    bad = refused(InvalidChoice, casework.log_attempt, rid, staff["amal"], "x" * 5000, now=T0)
+    assert len(str(bad)) == 300 and str(bad).startswith("result must be one of reached, ")

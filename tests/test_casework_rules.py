@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hotline import create_app
 from hotline.extensions import db
-from hotline.models import CallbackRequest, RevealApproval
+from hotline.models import CallbackRequest, RevealApproval, StaffUser
 from hotline.services import caller_requests, casework
 from hotline.services.callback_policy import clock
 from hotline.services.casework import AttemptResult, CallRecord, ClaimResult, UrgentWaiting
@@ -597,3 +597,15 @@ def test_services_read_the_clock_when_not_given_a_time(staff, monkeypatch):
     assert casework.urgent_waiting().age == 2 * M
     assert events(rid)[-1][:2] == ("released", T0 + 2 * M)
     assert clock() is not None
+
+
+def test_a_timeline_line_is_cut_to_its_column_not_refused(staff):
+    """A nameless colleague with a very long e-mail address still gets the request."""
+    email = "a" * 230 + "@mrrc.example"
+    long = StaffUser(email=email, name="", password_hash="x")
+    db.session.add(long)
+    db.session.commit()
+    rid = submit()
+    casework.reassign(rid, staff["sue"], long.id, now=T0)
+    assert events(rid)[-1][3] == ("to " + email)[:200]
+    assert claim_state(rid)[0] == long.id
