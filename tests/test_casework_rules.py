@@ -63,6 +63,16 @@ def test_claiming_again_after_ones_own_claim_lapsed_is_a_new_claim(staff):
                                                        (T0 + 20 * M, staff["amal"])]
 
 
+def test_a_claim_taken_again_the_moment_it_lapses_is_a_new_claim(staff):
+    """At its end a claim is over (the holder may no longer act on it): claiming then is a
+    new claim, written down, not a renewal."""
+    rid = submit()
+    casework.claim(rid, staff["amal"], now=T0)
+    again = casework.claim(rid, staff["amal"], now=T0 + 15 * M)
+    assert not again.renewed
+    assert [e[:2] for e in events(rid, 1)] == [("claimed", T0), ("claimed", T0 + 15 * M)]
+
+
 def test_taking_over_a_lapsed_claim_is_written_down_for_the_new_holder(staff):
     rid = submit()
     casework.claim(rid, staff["amal"], now=T0)
@@ -198,6 +208,7 @@ def tries_until_unreachable(rid: int, staff_id: int) -> list[AttemptResult]:
     """No answer each time the retry falls due, until the request closes."""
     now, done = T0, []
     while not done or done[-1].status == "open":
+        assert len(done) < 8, "still open after 8 unanswered tries"
         casework.claim(rid, staff_id, now=now)
         done.append(casework.log_attempt(rid, staff_id, "no_answer", now=now))
         now = done[-1].next_attempt_at or now
@@ -503,12 +514,13 @@ def test_reassigning_to_a_full_handed_holder_of_this_request_is_allowed(staff):
 
 def test_the_sweep_returns_lapsed_claims_only_and_says_whose(staff):
     lapsed, live = submit(), submit(OTHER_PHONE, reason="medical")
-    casework.claim(lapsed, staff["amal"], now=T0)
-    casework.claim(live, staff["bashir"], now=T0 + 10 * M)
+    # request ids 1, 2 and staff ids 1, 2 crossed: a request is never taken for its holder
+    casework.claim(lapsed, staff["bashir"], now=T0)
+    casework.claim(live, staff["amal"], now=T0 + 10 * M)
     assert casework.expire_claims(now=T0 + 16 * M) == "callbacks: 1 expired claim(s) released"
     assert claim_state(lapsed) == (None, None)
-    assert claim_state(live) == (staff["bashir"], T0 + 25 * M)
-    assert events(lapsed)[-1] == ("claim_expired", T0 + 16 * M, staff["amal"], "", "")
+    assert claim_state(live) == (staff["amal"], T0 + 25 * M)
+    assert events(lapsed)[-1] == ("claim_expired", T0 + 16 * M, staff["bashir"], "", "")
     assert [e[0] for e in events(live)] == ["created", "claimed"]
     assert casework.expire_claims(now=T0 + 16 * M) == "callbacks: 0 expired claim(s) released"
 
