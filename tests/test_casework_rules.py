@@ -369,6 +369,15 @@ def test_staff_complete_a_missed_calls_reason_and_language(staff):
     assert events(rid, 2)[0] == ("details", T0, staff["amal"], "staff: counselling, ar", "")
 
 
+def test_staff_replace_the_reason_other_with_what_the_caller_said(staff):
+    rid = submit(reason="other", language="en")
+    casework.claim(rid, staff["amal"], now=T0)
+    casework.record_call(rid, staff["amal"], CallRecord(
+        "reached", outcome="helped", reason="resettlement"), now=T0)
+    assert row(rid).reason == "resettlement"
+    assert events(rid, 2)[0] == ("details", T0, staff["amal"], "staff: resettlement, en", "")
+
+
 def test_a_reason_the_caller_gave_is_kept_but_a_new_language_is_written(staff):
     rid = submit(reason="medical", language="en")
     casework.claim(rid, staff["amal"], now=T0)
