@@ -7,6 +7,7 @@ import threading
 from dataclasses import replace
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from hotline import create_app
@@ -15,6 +16,7 @@ from hotline.models import CallbackRequest, RevealApproval, StaffUser
 from hotline.services import caller_requests, casework
 from hotline.services.callback_policy import clock
 from hotline.services.casework import AttemptResult, CallRecord, ClaimResult, UrgentWaiting
+from hotline.services.reveals import RevealLimit
 from tests.casework_kit import (
     OTHER_PHONE,
     PHONE,
@@ -173,6 +175,18 @@ def test_a_reveal_beyond_the_hourly_limit_names_the_approval_it_used(app, staff)
     assert casework.reveal_phone(rid, staff["amal"], now=T0 + 2 * M) == PHONE
     assert audit("reveal_phone")[-1] == (T0 + 2 * M, staff["amal"], f"callback_request:{rid}",
                                          f"ref {ref_of(rid)}; approved by staff {staff['sue']}")
+
+
+def test_a_reveal_over_the_limit_asks_a_supervisor_naming_the_request(app, staff):
+    app.extensions["hotline.callbacks"] = replace(casework.settings(), reveals_per_hour=1)
+    rid = submit()
+    casework.claim(rid, staff["amal"], now=T0)
+    casework.reveal_phone(rid, staff["amal"], now=T0)
+    with pytest.raises(RevealLimit):
+        casework.reveal_phone(rid, staff["amal"], now=T0 + M)
+    assert audit("reveal_approval_asked") == [
+        (T0 + M, staff["amal"], f"callback_request:{rid}", f"ref {ref_of(rid)}")]
+    assert len(audit("reveal_phone")) == 1
 
 
 # --- attempts --------------------------------------------------------------------------------
