@@ -17,7 +17,14 @@ from flask import current_app
 from hotline import alerttexts, areas
 from hotline.errors import HotlineError
 from hotline.flows.engine import Action, ActionCall, ActionResult
-from hotline.services import broadcasts, caller_requests, inbound_sms, leaders, subscriptions
+from hotline.services import (
+    broadcasts,
+    caller_requests,
+    contacts,
+    inbound_sms,
+    leaders,
+    subscriptions,
+)
 
 DECLARED = "__hotline_action__"  # (name, provides) on a function declared with @action
 
@@ -93,6 +100,10 @@ def contact_exit(call: ActionCall) -> ActionResult:
     """Stop everything: withdraw every open request and alert subscription (a line in the
     consent ledger, once per session however often it is replayed) and mark the number
     as exited."""
+    # The contact first, as a request of the same caller being stored takes it
+    # (``contacts.lock``): the ledger line below would otherwise hold a weak lock on the
+    # contact while waiting for that request, which waits for it: a deadlock.
+    contacts.lock(call.context["phone"])
     subscriptions.unsubscribe(call.context["phone"], channel="exit", lang=call.lang,
                               ref=f"{call.context.get('channel', 'ussd')}:"
                                   f"{call.context.get('session_id', '')[:100]}:exit")

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -293,13 +294,19 @@ class OutboxMessage(db.Model):
     priority: Mapped[str] = mapped_column(String(10))  # reply|bulk
     # queued -> sending -> sent|failed|expired|suppressed; sent -> delivered|undelivered
     status: Mapped[str] = mapped_column(String(12), default="queued")
+    # The status the indexes see (migration 0014): queued and sending are both "pending",
+    # so claiming a row (queued -> sending) changes no indexed column and PostgreSQL
+    # rewrites it in place (a HOT update) instead of adding it to every index again.
+    # Queries by status say the stage too (``stage_of``), so an index serves them.
+    stage: Mapped[str] = mapped_column(String(12), Computed(
+        "CASE WHEN status IN ('queued', 'sending') THEN 'pending' ELSE status END",
+        persisted=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    provider_message_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
     provider_status: Mapped[str] = mapped_column(String(40), default="")  # last code/report
     error: Mapped[str] = mapped_column(String(200), default="")
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
-    callback_request_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"),
-                                                           index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    callback_request_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -308,7 +315,12 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The alert this message is one copy of (issue 11): progress, pause and cancel.
-    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"))
+
+
+def stage_of(status: str) -> str:
+    """The ``OutboxMessage.stage`` of a status: what an index on the stage finds it by."""
+    return "pending" if status in ("queued", "sending") else status
 
 
 db.Index("ix_audit_log_action", AuditLog.action)
@@ -510,10 +522,23 @@ db.Index("ix_subscriptions_fanout", Subscription.area_code, Subscription.topic,
 # The staff inbox lists messages by status, newest first.
 db.Index("ix_inbound_sms_inbox", InboundSms.status, InboundSms.received_at)
 
-# The sweeper looks for rows stuck in queued/sending; the staff page lists the newest.
-db.Index("ix_outbox_messages_status_updated", OutboxMessage.status, OutboxMessage.updated_at)
+# No outbox index changes when a row is claimed (queued -> sending: a HOT update); only the
+# outcome a worker writes afterwards changes them (migration 0014_hot_claim):
+# - the sweeper reads pending rows, the staff page a status newest first: by stage;
+db.Index("ix_outbox_messages_stage", OutboxMessage.stage, OutboxMessage.id)
+# - retention deletes by age;
 db.Index("ix_outbox_messages_created_at", OutboxMessage.created_at)
-# A send job claims the queued rows of one text, in id order (migration 0013_send): the
-# body by its md5, since a whole body can be larger than a btree entry. PostgreSQL only.
-db.Index("ix_outbox_messages_queued_text", OutboxMessage.priority, func.md5(OutboxMessage.body),
-         OutboxMessage.id, postgresql_where=OutboxMessage.status == "queued")
+# - a send job claims the pending rows of one text, in id order: the body by its md5, since
+#   a whole body can be larger than a btree entry (PostgreSQL only, 0013_send);
+db.Index("ix_outbox_messages_pending_text", OutboxMessage.priority,
+         func.md5(OutboxMessage.body), OutboxMessage.id,
+         postgresql_where=OutboxMessage.stage == "pending")
+# - columns empty on most rows (a reply has no broadcast, most no callback request, none a
+#   provider id until sent) are indexed where set: a row without them costs those indexes
+#   nothing when it is written. Every query by them names a value, which implies the rest.
+for _column in (OutboxMessage.contact_id, OutboxMessage.callback_request_id,
+                OutboxMessage.broadcast_id):
+    db.Index(f"ix_outbox_messages_{_column.key}", _column,
+             postgresql_where=_column.is_not(None), sqlite_where=_column.is_not(None))
+db.Index("ix_outbox_messages_provider_message_id", OutboxMessage.provider_message_id,
+         unique=True, postgresql_where=OutboxMessage.provider_message_id.is_not(None))

@@ -25,7 +25,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from hotline import alerttexts, areas, create_app
-from hotline.app import check_specs, window_hours
+from hotline.app import check_specs, engines, window_hours
 from hotline.config import load_settings
 from hotline.extensions import db
 from hotline.flows import Engine
@@ -118,7 +118,8 @@ def dispose(app: Flask) -> None:
     """Close what an app opened, so no connection outlives its test."""
     with app.app_context():
         db.session.remove()
-        db.engine.dispose()
+    for engine in engines(app):
+        engine.dispose()
     client = app.extensions.get("hotline.redis")
     if client is not None:
         client.close()

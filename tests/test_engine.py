@@ -625,3 +625,30 @@ def test_a_screen_with_nothing_to_show_is_one_empty_page():
     from hotline.flows.screens import layout
 
     assert layout([], [], ["0 Back"], Budget()) == Layout(("",), 0)
+
+
+def test_pages_are_cached_by_the_variables_they_read_and_never_served_stale(mini):
+    """A screen is laid out once per node, language, budget and the values of the
+    variables its texts read: a session's other variables share the entry, and a value,
+    language or budget that changes the text gets a layout of its own."""
+    engine, _ = make(mini)
+    assert engine.reads(mini.graph["main.done"]) == ("code", "ref")
+    assert engine.reads(mini.graph["main.menu"]) == ()
+    menu = engine.layout("main.menu", "en", {"code": "12"})
+    assert engine.layout("main.menu", "en", {"code": "34", "ref": "R9"}) is menu
+    done = engine.layout("main.done", "en", {"code": "12", "ref": "R1", "other": "x"})
+    assert engine.layout("main.done", "en", {"code": "12", "ref": "R1", "other": "y"}) is done
+    assert done.pages == (text(mini, "en", "t.done", code="12", ref="R1"),)
+    assert engine.layout("main.done", "en", {"code": "12", "ref": "R2"}).pages == \
+        (text(mini, "en", "t.done", code="12", ref="R2"),)
+    assert engine.layout("main.done", "en", {"code": "12"}).pages == \
+        (text(mini, "en", "t.done", code="12"),)  # an unset variable stays visible
+    assert engine.layout("main.done", "ar", {"code": "12", "ref": "R1"}).pages == \
+        (text(mini, "ar", "t.done", code="12", ref="R1"),)
+    small = Budget(gsm7=40, ucs2=20)
+    assert engine.layout("main.info", "en", budget=small).pages != \
+        engine.layout("main.info", "en").pages
+    _, screens = run(engine, ["2", "2", "12"])
+    assert screens[-1].text == text(mini, "en", "t.done", code="12", ref="R1")
+    _, screens = run(engine, ["2", "2", "34"])
+    assert screens[-1].text == text(mini, "en", "t.done", code="34", ref="R2")

@@ -9,6 +9,8 @@ from sqlalchemy.exc import OperationalError
 from hotline import deadline
 from hotline.config import load_settings
 from hotline.extensions import db
+from hotline.models import utcnow
+from hotline.services import contacts
 from tests.conftest import TOKEN
 
 DOWN_DB = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=1"
@@ -82,6 +84,38 @@ def test_a_deadline_cuts_a_statement_the_server_would_let_run(app):
     db.session.rollback()
     assert time.monotonic() - started < 1.5
     assert db.session.execute(text("SELECT 1")).scalar() == 1  # the pool replaced it
+
+
+def test_the_ussd_statements_engine_has_the_same_limits_and_commits_each_statement(app):
+    """A dial's and a language choice's statements run on an autocommit engine of their
+    own (``hotline.app.register_database``): every limit of the main engine holds there,
+    and a statement is committed when it returns, with no COMMIT sent."""
+    engine = app.extensions["hotline.autocommit"]
+    assert engine.pool.timeout() == 2.0 and engine.hide_parameters
+    with contacts.autocommit() as conn:
+        settings = {name: conn.execute(text(f"SHOW {name}")).scalar()
+                    for name in ("statement_timeout", "lock_timeout",
+                                 "idle_in_transaction_session_timeout")}
+        conn.execute(contacts.upsert("postgresql"), {"p_phone": "+249912000777",
+                                                     "p_now": utcnow()})
+        # seen by another connection while this one is still checked out: committed
+        assert db.session.scalar(text("SELECT count(*) FROM contacts")) == 1
+        db.session.rollback()
+    assert settings == {"statement_timeout": "3s", "lock_timeout": "2s",
+                        "idle_in_transaction_session_timeout": "2min"}
+
+
+def test_a_deadline_cuts_a_ussd_statement_on_the_autocommit_engine(app):
+    started = time.monotonic()
+    with pytest.raises(OperationalError), deadline.limit(0.5), contacts.autocommit() as conn:
+        conn.execute(text("SELECT pg_sleep(2.5)"))  # under statement_timeout (3 s)
+    assert time.monotonic() - started < 1.5
+    with contacts.autocommit() as conn:  # the pool replaced the connection it cut
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+    with pytest.raises(deadline.DeadlineExceeded), deadline.limit(0.05):
+        time.sleep(0.1)
+        with contacts.autocommit() as conn:
+            conn.execute(text("SELECT 1"))
 
 
 def test_a_deadline_passed_before_any_statement_stops_the_first_one(app):

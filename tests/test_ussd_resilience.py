@@ -12,12 +12,13 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
+from hotline.app import engines
 from hotline.extensions import db
 from hotline.models import CallbackEvent, Contact
 from hotline.services import caller_requests, contacts
 from hotline.services.ussd import Record, UssdHop, extends
 from hotline.textcodec import measure
-from tests.conftest import REDIS_URL, UssdCaller
+from tests.conftest import PHONE, REDIS_URL, UssdCaller
 from tests.test_callback_flow import start
 
 ARABIC, ENGLISH = "1", "2"  # the language screen's choices
@@ -25,18 +26,20 @@ ARABIC, ENGLISH = "1", "2"  # the language screen's choices
 
 @contextmanager
 def statements(app) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine executes inside the block."""
+    """Every SQL statement the app's engines (the USSD statements' autocommit one
+    included) execute inside the block."""
     seen: list[str] = []
 
     def listen(conn, cursor, statement, parameters, context, executemany) -> None:
         seen.append(statement)
 
-    engine = db.engines[None] if hasattr(db, "engines") else db.engine
-    sa.event.listen(engine, "before_cursor_execute", listen)
+    for engine in engines(app):
+        sa.event.listen(engine, "before_cursor_execute", listen)
     try:
         yield seen
     finally:
-        sa.event.remove(engine, "before_cursor_execute", listen)
+        for engine in engines(app):
+            sa.event.remove(engine, "before_cursor_execute", listen)
 
 
 def forget(ussd: UssdCaller) -> None:
@@ -84,6 +87,23 @@ def test_a_repeated_menu_hop_touches_no_database(app, ussd):
     with statements(app) as seen:
         assert ussd.post("*".join(ussd.inputs)) == first
     assert seen == []
+
+
+def test_a_replay_writes_the_language_only_when_the_stored_one_differs(app, ussd):
+    """Catches: a replay that writes the chosen language again (one more statement on
+    every rebuilt hop, e.g. each hop after a private screen)."""
+    ussd.dial()
+    ussd.press(ENGLISH, "1")
+    forget(ussd)
+    with statements(app) as seen:
+        ussd.press("1")
+    assert len(seen) == 1 and "UPDATE contacts" not in seen[0]  # the dial's statement only
+    contacts.remember_language(PHONE, "ar")  # changed elsewhere: the replay sets it back
+    forget(ussd)
+    with statements(app) as seen:
+        ussd.press("0")
+    assert [s for s in seen if s.startswith("UPDATE contacts")]
+    assert db.session.scalar(select(Contact.language)) == "en"
 
 
 def test_a_returning_arabic_callers_lost_session_resumes_in_arabic(app, client):

@@ -33,6 +33,17 @@ def test_wrong_or_missing_token_is_403_and_stores_nothing(client, path, token):
     assert stored() == 0
 
 
+@pytest.mark.parametrize("query", [f"token={TOKEN}&token=wrong", f"a=1&token={TOKEN}",
+                                   f"token={TOKEN}&a=1", f"token=%{ord(TOKEN[0]):02X}{TOKEN[1:]}"])
+def test_the_token_is_found_among_other_parameters_and_encoded(client, query):
+    """The token compared as the query string arrived is a short cut for the gateway's
+    URL only: any other query string is parsed, and its first token must match."""
+    response = client.post(f"/webhooks/at/ussd?{query}", data=GOOD)
+    assert response.status_code == 200
+    wrong = query.replace(TOKEN[1:], TOKEN[1:-1] + "x", 1)
+    assert client.post(f"/webhooks/at/ussd?{wrong}", data=GOOD).status_code == 403
+
+
 @pytest.mark.parametrize("missing", ["sessionId", "serviceCode", "phoneNumber", "text"])
 def test_missing_field_is_a_400(client, missing):
     data = {k: v for k, v in GOOD.items() if k != missing}

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hotline.content import Catalog, Value
+from hotline.content import Catalog, Value, placeholders
 from hotline.errors import HotlineError
 from hotline.flows.screens import Layout, layout, with_hint
 from hotline.flows.spec import Graph, Node, Option
@@ -108,6 +108,7 @@ class Engine:
         # window's name shows them in its label's ``{hours}``, so labels follow config.
         self.windows = dict(windows or {})
         self._cache: dict[tuple[Any, ...], Layout] = {}
+        self._reads: dict[str, tuple[str, ...] | None] = {}
         self._costs: dict[str, TextCost] = {}
         self._navs: dict[str, tuple[str, str, str]] = {}
 
@@ -175,10 +176,24 @@ class Engine:
               budget: Budget | None = None) -> tuple[str, ...]:
         return self.layout(node_id, lang, vars, budget).pages
 
+    def reads(self, node: Node) -> tuple[str, ...] | None:
+        """The session variables a node's pages are drawn from: the placeholders of its
+        texts and labels in every language, and its options' conditions. None when that
+        cannot be known (a choose node's list may read any variable; a placeholder that
+        is not a plain name): its pages are then cached per value of every variable."""
+        if node.id not in self._reads:
+            self._reads[node.id] = _reads(node, self.catalog)
+        return self._reads[node.id]
+
     def layout(self, node_id: str, lang: str, vars: Mapping[str, str] | None = None,
                budget: Budget | None = None) -> Layout:
         node, vars, budget = self.graph[node_id], vars or {}, budget or self.budget
-        key = (node_id, lang, budget, tuple(sorted(vars.items())))
+        # Keyed by what the pages are drawn from only: a session's other variables (its
+        # earlier choices) would make each caller's screens a cache entry of their own.
+        names = self.reads(node)
+        used = tuple(sorted(vars.items())) if names is None else \
+            tuple((name, vars[name]) for name in names if name in vars)
+        key = (node_id, lang, budget, used)
         if key not in self._cache:
             if len(self._cache) > 4096:
                 self._cache.clear()
@@ -349,6 +364,19 @@ class Engine:
                 raise HotlineError(f"{node.id}: no route for outcome {result.outcome!r}")
             target = nxt
         raise HotlineError(f"more than {MAX_ACTION_CHAIN} actions in a row from {state.node}")
+
+
+def _reads(node: Node, catalog: Catalog) -> tuple[str, ...] | None:
+    if node.kind == "choose" or node.choices:
+        return None
+    found = {o.when for o in node.options if o.when}
+    for lang in catalog.languages:
+        for key in (*node.text, *(o.label for o in node.options)):
+            for name in placeholders(catalog.text(lang, key)) if catalog.has(lang, key) else ():
+                if not name.isidentifier():  # "{0}", "{a.b}", "{a[0]}", malformed braces
+                    return None
+                found.add(name)
+    return tuple(sorted(found))
 
 
 class _Halted(Exception):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
+from flask import current_app
 from sqlalchemy import BindParameter, Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -57,14 +58,25 @@ def find(phone: str) -> Contact | None:
     return db.session.scalars(select(Contact).where(Contact.phone == phone)).one_or_none()
 
 
+def lock(phone: str) -> Contact | None:
+    """The caller's contact row, locked until the transaction ends, before anything else
+    of theirs is written. Whatever changes one caller's requests, subscriptions and exit
+    takes this lock first, so two of them queue instead of deadlocking: a row that
+    references the contact (a consent-ledger line) takes a weak lock on it, and one taken
+    before another transaction's strong lock closes a cycle."""
+    return db.session.scalars(select(Contact).where(Contact.phone == phone)
+                              .with_for_update()).one_or_none()
+
+
 def autocommit() -> Connection:
     """A connection on which each statement commits by itself.
 
     A USSD hop writes one or two rows that need no transaction around them; without
     BEGIN and COMMIT a dial makes three round trips to PostgreSQL (the pool's ping and
-    two statements) instead of five.
+    two statements) instead of five. The connection comes from the app's autocommit
+    engine (``hotline.app.register_database``): same database, limits and deadline.
     """
-    return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    return current_app.extensions["hotline.autocommit"].connect()
 
 
 def once_more(work: Callable[[], T]) -> T:

@@ -225,7 +225,8 @@ class SmsService:
         subscriptions.unsubscribe_contact(contact.id, channel="exit", ref=f"sms:{row.id}:exit",
                                           now=now)
         self._forget(contact.phone)
-        withdrawn = caller_requests.withdraw_for_phone(contact.phone, now)  # commits
+        withdrawn = caller_requests.withdraw_for_phone(contact.phone, now,  # commits
+                                                       channel="sms")
         log.info("silent exit by SMS from %s (%d request(s) withdrawn)",
                  mask_phone(contact.phone), withdrawn)
         return row.kind

@@ -242,9 +242,10 @@ def _batch_size(priority: str, parts: int) -> int:
 #     array of rows, whatever the batch size, cheaper to pass than six arrays; only rows
 #     still ``sending``, since the sweeper may have given up on a send that took too long);
 #  2. takes the next batch of one text and priority (``locked``): due rows not locked by
-#     another worker (SKIP LOCKED), in id order, found through ix_outbox_messages_queued_text
-#     (priority, md5(body), id) of queued rows (migration 0013_send);
-#  3. moves each to ``sending``, or straight to ``expired`` or ``suppressed`` (silent exit:
+#     another worker (SKIP LOCKED), in id order, found through ix_outbox_messages_pending_text
+#     (priority, md5(body), id) of pending rows (queued or sending; migration 0014_hot_claim);
+#  3. moves each to ``sending`` (changing no indexed column: a HOT update, see the model's
+#     ``stage``), or straight to ``expired`` or ``suppressed`` (silent exit:
 #     everything; opt-out or unreachable: bulk) when it must not go, or back to ``queued``
 #     when its number is already in the batch (the same text twice to one number goes in
 #     the job's next batch).
@@ -275,9 +276,9 @@ _WRITTEN = """written AS (
             updated_at = :now
         FROM json_to_recordset(CAST(:written AS json)) AS w (
             id integer, status text, error text, code text, message_id text, next_at timestamptz)
-        -- By primary key (= ANY). Not through the status index: its 'sending' entries are
-        -- dead, but for the batches in flight, until vacuum comes by, so reading them grew
-        -- with every batch; IS TRUE is a test that index cannot serve.
+        -- By primary key (= ANY). Not through an index of pending rows: it holds every
+        -- row a batch in flight or sent since the last vacuum left there, so reading it
+        -- grew with every batch; IS TRUE is a test no index serves.
         WHERE o.id = ANY(CAST(:ids AS integer[])) AND o.id = w.id
           AND (o.status = 'sending') IS TRUE),"""
 
@@ -290,7 +291,8 @@ def _claim_statement(postgresql: bool) -> TextClause:
     locked AS (
         SELECT o.id, o.recipient, {_WHY} AS why
         FROM outbox_messages AS o LEFT JOIN contacts AS c ON c.phone = o.recipient
-        WHERE o.status = 'queued' AND o.priority = :priority AND {same_text}
+        WHERE o.status = 'queued' {"AND o.stage = 'pending'" if postgresql else ""}
+          AND o.priority = :priority AND {same_text}
           AND (o.not_before IS NULL OR o.not_before <= :now)
           AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= :now)
         ORDER BY o.id LIMIT :size {"FOR UPDATE OF o SKIP LOCKED" if postgresql else ""}),
@@ -487,8 +489,8 @@ def _still_queued(conn: Connection, texts: list[tuple[str, str]]) -> list[tuple[
     found = []
     for priority, body in texts:
         same = [om.body == body]
-        if _postgresql(conn):  # through ix_outbox_messages_queued_text
-            same.append(func.md5(om.body) == func.md5(body))
+        if _postgresql(conn):  # through ix_outbox_messages_pending_text
+            same += [func.md5(om.body) == func.md5(body), om.stage == "pending"]
         first = conn.scalar(select(func.min(om.id)).where(
             om.status == "queued", om.priority == priority, *same))
         if first is not None:
@@ -521,24 +523,26 @@ def sweep(now: datetime | None = None) -> str:
     now = now or utcnow()
     stuck = now - timedelta(minutes=float(settings()["stuck_minutes"]))
     table = OutboxMessage
+    pending = table.stage == "pending"  # through ix_outbox_messages_stage
     with Session(db.engine) as session:
         expired = session.execute(
-            update(table).where(table.status == "queued", table.expires_at <= now)
+            update(table).where(pending, table.status == "queued", table.expires_at <= now)
             .values(status="expired", error="expired before sending", updated_at=now)).rowcount
         lost = session.execute(
-            update(table).where(table.status == "sending", table.updated_at < stuck,
+            update(table).where(pending, table.status == "sending", table.updated_at < stuck,
                                 table.priority == "bulk")
             .values(status="failed", updated_at=now, provider_status="worker-lost",
                     error="worker lost mid-send: may or may not have been sent; not retried")
         ).rowcount
         resent = session.execute(
-            update(table).where(table.status == "sending", table.updated_at < stuck,
+            update(table).where(pending, table.status == "sending", table.updated_at < stuck,
                                 table.priority == "reply")
             .values(status="queued", updated_at=now, error="worker lost mid-send; sending again")
             .returning(table.id, table.priority)).all()
         due = or_(table.next_attempt_at.is_(None), table.next_attempt_at <= now)
         again = session.execute(
-            update(table).where(table.status == "queued", table.updated_at < stuck, due,
+            update(table).where(pending, table.status == "queued", table.updated_at < stuck,
+                                due,
                                 or_(table.not_before.is_(None), table.not_before <= now))
             .values(updated_at=now).returning(table.id, table.priority)).all()
         session.commit()

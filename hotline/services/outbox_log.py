@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from hotline.extensions import db
-from hotline.models import OutboxMessage
+from hotline.models import OutboxMessage, stage_of
 from hotline.privacy import mask_phone
 
 STATUSES = ("queued", "sending", "sent", "delivered", "undelivered", "failed", "expired",
@@ -43,7 +43,8 @@ def recent(status: str | None = None, before: int | None = None,
     """A page of messages, newest first; ``before`` is the last id of the previous page."""
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if status:
-        query = query.where(OutboxMessage.status == status)
+        query = query.where(OutboxMessage.stage == stage_of(status),  # ix_outbox_messages_stage
+                            OutboxMessage.status == status)
     if before:
         query = query.where(OutboxMessage.id < before)
     return [SentLine(r.id, r.created_at, r.kind, mask_phone(r.recipient), r.language,

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import DateTime, Insert, Select, String, bindparam, exists, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Boolean, Insert, String, bindparam, column, select, text
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -26,7 +25,7 @@ from hotline.deadline import DeadlineExceeded
 from hotline.extensions import db
 from hotline.flows import Engine, State
 from hotline.logs import Every
-from hotline.models import Contact, Leader, UssdSession, UssdSessionEnd, utcnow
+from hotline.models import Leader, UssdSession, UssdSessionEnd, utcnow
 from hotline.phones import to_e164
 from hotline.privacy import mask_phone
 from hotline.services import contacts
@@ -57,7 +56,8 @@ class UssdReply:
 
 @dataclass(frozen=True)
 class Record:
-    """What the store keeps of a session between hops, as JSON."""
+    """What the store keeps of a session between hops: one flat JSON array, read and
+    written on every hop (nested objects rebuilt field by field cost twice the CPU)."""
 
     text: str  # the last hop's inputs, as the gateway sent them
     state: State  # where that hop left the caller
@@ -66,20 +66,29 @@ class Record:
     phone: str
 
     def dumps(self) -> bytes:
-        return json.dumps({"text": self.text, "state": self.state.to_dict(),
-                           "reply": self.reply.text, "end": self.reply.end,
-                           "raw_phone": self.raw_phone, "phone": self.phone}).encode()
+        state = self.state
+        return _encode([RECORD_FORMAT, self.text, state.node, state.lang, state.page,
+                        state.history, state.vars, state.hops, state.ended, state.private,
+                        self.reply.text, self.reply.end, self.raw_phone, self.phone]).encode()
 
     @classmethod
     def loads(cls, raw: bytes) -> Record | None:
-        """None for anything unreadable: the hop is then replayed, not failed."""
+        """None for anything unreadable (another format, a cut write): the hop is then
+        replayed, not failed."""
         try:
-            data = json.loads(raw)
-            return cls(data["text"], State.from_dict(data["state"]),
-                       UssdReply(data["reply"], bool(data["end"])), data["raw_phone"],
-                       data["phone"])
-        except (ValueError, KeyError, TypeError):
+            (form, text, node, lang, page, history, vars, hops, ended, private, reply, end,
+             raw_phone, phone) = json.loads(raw)
+            if form != RECORD_FORMAT or not isinstance(vars, dict):
+                return None
+            state = State(node, lang, page, tuple((str(n), int(p)) for n, p in history),
+                          vars, hops, ended, private)
+            return cls(text, state, UssdReply(reply, end), raw_phone, phone)
+        except (ValueError, TypeError):
             return None
+
+
+RECORD_FORMAT = 2  # the first element of a stored record; older records are replayed
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def extends(text: str, prefix: str) -> bool:
@@ -215,25 +224,24 @@ class UssdService:
         engine = self.engine_for(hop.network_code)
         context = {"phone": phone, "session_id": hop.session_id, "channel": "ussd",
                    "network_code": hop.network_code}
-        lang_before: str | None = None
         if not inputs:
-            seen["lang"], known = open_session(hop, phone)
+            seen["lang"], known, lang_before = open_session(hop, phone)
             state, screen = engine.begin(seen["lang"], context, known)
-            lang_before = state.lang
         elif state is not None:
             lang_before = state.lang
             state, screen = engine.step(state, inputs[-1], context)
         else:
             log.info("USSD session %s rebuilt by replaying %d input(s)", hop.session_id[:40],
                      len(inputs))
-            seen["lang"], known = open_session(hop, phone)
+            # the caller's language as stored now: a replay writes it only if it differs
+            seen["lang"], known, lang_before = open_session(hop, phone)
             state, screen = engine.replay(inputs, seen["lang"], context, known)
         seen["lang"] = state.lang or seen["lang"]
         if db.session.registry.has() and db.session().in_transaction():
             db.session.commit()  # what an action wrote; most hops never open a session
         if state.lang is not None and state.lang != lang_before:
             # Remembered on the hop that chooses it, so most hops need no database at all
-            # (measured by tests/bench/ussd_hops.py). A replay writes it again: harmless.
+            # (measured by tests/bench/ussd_hops.py); a replay only if it is not stored yet.
             try:
                 if contacts.remember_language(phone, state.lang):
                     log.info("contact %s now reads %s", mask_phone(phone), state.lang)
@@ -273,56 +281,68 @@ START_LANG = select(UssdSession.start_lang).where(UssdSession.session_id == bind
 IS_LEADER = select(Leader.id).where(Leader.phone == bindparam("p_phone"), Leader.active.is_(True))
 
 
-@cache
-def _dial() -> Select:
-    """PostgreSQL: touch the contact, insert the session and read its language in one
-    statement (one round trip on a dial instead of two or three). ``earlier`` is the
-    language of a session row that existed before: the statement's snapshot cannot see
-    the row its own insert adds, so it is the replay's answer when nothing was added."""
-    contact = contacts.upsert("postgresql").returning(Contact.id, Contact.language).cte("contact")
-    added = (pg_insert(UssdSession)
-             .from_select(["session_id", "contact_id", "service_code", "network_code",
-                           "start_lang", "started_at"],
-                          select(bindparam("p_sid", type_=String), contact.c.id,
-                                 bindparam("p_code", type_=String),
-                                 bindparam("p_net", type_=String), contact.c.language,
-                                 bindparam("p_now", type_=DateTime(timezone=True))))
-             .on_conflict_do_nothing(index_elements=[UssdSession.session_id])
-             .returning(UssdSession.start_lang).cte("added"))
-    return select(exists(select(added.c.start_lang)).label("created"),
-                  select(added.c.start_lang).scalar_subquery().label("lang"),
-                  START_LANG.scalar_subquery().label("earlier"),
-                  exists(IS_LEADER).label("leader"))
+# PostgreSQL: touch the contact, insert the session and read its language in one
+# statement (one round trip on a dial instead of two or three). ``earlier`` is the
+# language of a session row that existed before (``existed``: NULL there is a session
+# begun before any language): the statement's snapshot cannot see the row its own insert
+# adds, so it is the replay's answer when nothing was added. ``current`` is the caller's
+# language as stored now. Written as SQL: built with SQLAlchemy's constructs, its cache
+# key alone (computed on every execution) cost about 50 µs of CPU per dial; its columns
+# are declared so that the result's description is built once, not on every dial.
+DIAL = text("""
+WITH contact AS (
+    INSERT INTO contacts (phone, created_at, last_seen_at) VALUES (:p_phone, :p_now, :p_now)
+    ON CONFLICT (phone) DO UPDATE SET last_seen_at = :p_now
+    RETURNING id, language
+), added AS (
+    INSERT INTO ussd_sessions (session_id, contact_id, service_code, network_code,
+                               start_lang, started_at)
+    SELECT :p_sid, contact.id, :p_code, :p_net, contact.language, :p_now FROM contact
+    ON CONFLICT (session_id) DO NOTHING
+    RETURNING start_lang
+)
+SELECT EXISTS (SELECT FROM added) AS created,
+       (SELECT start_lang FROM added) AS lang,
+       (SELECT start_lang FROM ussd_sessions WHERE session_id = :p_sid) AS earlier,
+       EXISTS (SELECT FROM ussd_sessions WHERE session_id = :p_sid) AS existed,
+       EXISTS (SELECT FROM leaders WHERE phone = :p_phone AND active) AS leader,
+       (SELECT language FROM contact) AS current
+""").columns(column("created", Boolean), column("lang", String), column("earlier", String),
+             column("existed", Boolean), column("leader", Boolean), column("current", String))
 
 
-def open_session(hop: UssdHop, phone: str) -> tuple[str | None, dict[str, str]]:
-    """Record a dial; the language the session starts in, the same on every replay, and
-    what the menus need to know of the caller (a registered leader sees one more entry).
+Opened = tuple[str | None, dict[str, str], str | None]
+
+
+def open_session(hop: UssdHop, phone: str) -> Opened:
+    """Record a dial; the language the session starts in, the same on every replay, what
+    the menus need to know of the caller (a registered leader sees one more entry), and
+    the caller's language as stored now (a replay need not write it again).
     Idempotent, so tried once more on a connection found dead (``contacts.once_more``)."""
     return contacts.once_more(lambda: _open_session(hop, phone))
 
 
-def _open_session(hop: UssdHop, phone: str) -> tuple[str | None, dict[str, str]]:
+def _open_session(hop: UssdHop, phone: str) -> Opened:
     values = {"p_sid": hop.session_id, "p_code": hop.service_code[:40],
               "p_net": hop.network_code, "p_phone": phone, "p_now": utcnow()}
     with contacts.autocommit() as conn:
         if conn.dialect.name == "postgresql":
-            row = conn.execute(_dial(), values).one()
+            row = conn.execute(DIAL, values).one()
             known = {"leader": "1"} if row.leader else {}
             if row.created:
-                return row.lang, known
-            if row.earlier is not None:
-                return row.earlier, known
+                return row.lang, known, row.current
+            if row.existed:  # a replay: the language it began in (None: none chosen yet)
+                return row.earlier, known, row.current
             # The same dial racing in another request, not yet committed when this
-            # statement began (or a session begun before any language): ask again.
-            return conn.scalar(START_LANG, {"p_sid": hop.session_id}), known
+            # statement began: ask again.
+            return conn.scalar(START_LANG, {"p_sid": hop.session_id}), known, row.current
         contact_id, lang = contacts.touch(conn, phone)
         created = conn.execute(_open(conn.dialect.name), {
             **values, "p_contact": contact_id, "p_lang": lang}).first()
         known = {"leader": "1"} if conn.scalar(IS_LEADER, {"p_phone": phone}) else {}
         if created is not None:
-            return lang, known
-        return conn.scalar(START_LANG, {"p_sid": hop.session_id}), known
+            return lang, known, lang
+        return conn.scalar(START_LANG, {"p_sid": hop.session_id}), known, lang
 
 
 def record_end(fields: Mapping[str, str], region: str, private: bool = False) -> bool:

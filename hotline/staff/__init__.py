@@ -64,6 +64,11 @@ def init_app(app: Flask) -> None:
 
     i18n.init_app(app)
     app.register_blueprint(bp)
+    # Flask-Login refreshes or clears its remember-me cookie after every request of the
+    # app; only staff pages have a session that could ask it to (StaffSessions), so it
+    # runs after theirs alone, not on every gateway hop.
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
+    app.after_request_funcs.setdefault(bp.name, []).append(login_manager._update_remember_cookie)
     # a newcomer who opens the bare address lands on the dashboard, not on a 404
     app.add_url_rule("/", "root", lambda: redirect(url_for("staff.queue"), 302))
 
