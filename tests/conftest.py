@@ -70,6 +70,7 @@ settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", 
 def _instance_outside_the_working_tree() -> Iterator[None]:
     yield
     shutil.rmtree(INSTANCE, ignore_errors=True)
+    shutil.rmtree(SPOOL_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,12 @@ mutant with its diff, then the score per module.
     .venv/bin/python tests/mutants/run.py [core|services] [MUTANT ...] [--jobs N]
         [--again | --resume] [--nice N] [--no-diffs]
 
-Not part of CI: on two cores other work keeps busy the core takes most of an hour; the
-services (real PostgreSQL and Redis per mutant, one at a time) about 15 hours, so run
-them per function or module (MUTANT names with ``*``). The copy lives under the system
-temp directory, so nothing is written into the working tree. The services scope needs
+Not part of CI: on two cores the core takes about 15 minutes with ``--jobs 2``; the
+services (real PostgreSQL and Redis per mutant) some hours. The services' tests share a
+database and a Redis, so ``--jobs N`` there splits the modules into N shards, each in
+its own scratch copy with its own database (``<test database>_mutants_K``) and Redis db
+(``<test Redis db> - K``), run side by side. The copies live under the system temp
+directory, so nothing is written into the working tree. The services scope needs
 ``HOTLINE_TEST_DATABASE_URL`` and ``HOTLINE_TEST_REDIS_URL`` like ``make test``.
 """
 
@@ -41,20 +43,51 @@ SCOPES = {
     "services": (
         ["hotline/services/caller_requests.py", "hotline/services/casework.py",
          "hotline/services/callback_policy.py", "hotline/services/ussd.py"],
+        # every test file that drives these modules in-process (mutmut runs, per mutant,
+        # only those that executed the mutated function); not the browser tests, whose
+        # pages the staff tests here already post to
         ["tests/test_callback_service.py", "tests/test_callback_flow.py",
          "tests/test_callback_rules.py", "tests/test_webhook_ussd.py",
-         "tests/test_ussd_resilience.py", "tests/test_voice_webhook.py",
+         "tests/test_ussd_resilience.py", "tests/test_ussd_connections.py",
+         "tests/test_voice_webhook.py", "tests/test_caller_exit.py",
+         "tests/test_sms_conversation.py", "tests/test_outbox_callbacks.py",
+         "tests/test_error_screens.py", "tests/test_webhook_bad_input.py",
+         # the webhooks' hostile input only: the staff forms' (sign-in, queue, accounts)
+         # reach these modules through their fixtures alone, at up to a minute a test
+         "tests/test_hostile_input.py::test_hostile_webhooks",
+         "tests/test_hostile_input.py::test_the_events_webhook_named_in_the_issue",
+         "tests/test_staff_simulator.py",
          # the dial tells the menus whether the caller is a registered leader
-         "tests/test_alerts_leader.py"],
+         "tests/test_alerts_leader.py", "tests/test_alerts_ussd.py",
+         "tests/test_alerts_own.py",
+         # a message in the staff inbox turned into a callback request
+         "tests/test_staff_inbox.py",
+         # written against the survivors of the first whole run (November 2026)
+         "tests/test_ussd_session_ends.py", "tests/test_requests_from_text.py",
+         "tests/test_one_caller_at_a_time.py", "tests/test_caller_own_requests.py",
+         "tests/test_ussd_busy.py", "tests/test_ussd_error_language.py",
+         "tests/test_exit_races.py", "tests/test_casework_rules.py",
+         "tests/test_casework_refusals.py",
+         # staff work on a request (casework) and its policy
+         "tests/test_staff_requests.py", "tests/test_callback_queue.py",
+         "tests/test_worklist.py", "tests/test_worklist_pages.py",
+         # (not test_staff_errors.py: it reads the modules' source, which mutmut's copy
+         # holds once per mutant)
+         "tests/test_reveal_limits.py",
+         "tests/test_staff_urgent.py", "tests/test_staff_supervisor.py"],
     ),
 }
 
 
 
+def scratch_copy_path(scope: str, label: str = "") -> Path:
+    return Path(tempfile.gettempdir()) / f"hotline-mutants-{os.getuid()}-{scope}{label}"
+
+
 def scratch_copy(scope: str, root: Path = ROOT, label: str = "", keep: bool = False) -> Path:
     """Tracked and new (not ignored) files as they are now, in a fresh directory (or over
     the last run's copy, keeping mutmut's results, with ``keep``)."""
-    target = Path(tempfile.gettempdir()) / f"hotline-mutants-{os.getuid()}-{scope}{label}"
+    target = scratch_copy_path(scope, label)
     if not keep:
         shutil.rmtree(target, ignore_errors=True)
     names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
@@ -68,10 +101,41 @@ def scratch_copy(scope: str, root: Path = ROOT, label: str = "", keep: bool = Fa
     return target
 
 
-def configure(copy: Path, scope: str) -> None:
-    """mutmut reads ``[tool.mutmut]`` from pyproject.toml; this scope's goes there."""
-    mutate, wanted = SCOPES[scope]
-    tests = [t for t in wanted if (copy / t).is_file()]  # an older checkout has fewer
+def shards(files: list[str], count: int, root: Path = ROOT) -> list[list[str]]:
+    """The modules dealt into ``count`` groups of about equal size (by lines, which is
+    roughly mutants), biggest first: one module's mutants are never split, so each shard
+    is a complete mutmut run of its own."""
+    groups: list[list[str]] = [[] for _ in range(max(1, min(count, len(files))))]
+    sizes = [0] * len(groups)
+    lines = {f: sum(1 for _ in (root / f).open(encoding="utf-8")) for f in files}
+    for name in sorted(files, key=lambda f: -lines[f]):
+        smallest = sizes.index(min(sizes))
+        groups[smallest].append(name)
+        sizes[smallest] += lines[name]
+    return groups
+
+
+def shard_services(number: int) -> dict[str, str]:
+    """Shard ``number``'s own database and Redis db, beside the tests' own."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(os.environ["HOTLINE_TEST_DATABASE_URL"])
+    database = database.set(database=f"{database.database}_mutants_{number}")
+    redis_url, _, db = os.environ["HOTLINE_TEST_REDIS_URL"].rpartition("/")
+    index = int(db or 0) - number
+    if index < 0:
+        raise SystemExit("--jobs: the test Redis db number must exceed the number of shards")
+    return {"HOTLINE_TEST_DATABASE_URL": database.render_as_string(hide_password=False),
+            "HOTLINE_TEST_REDIS_URL": f"{redis_url}/{index}"}
+
+
+def configure(copy: Path, scope: str, mutate: list[str] | None = None) -> None:
+    """mutmut reads ``[tool.mutmut]`` from pyproject.toml; this scope's goes there
+    (``mutate``: a shard's modules instead of the whole scope's)."""
+    files, wanted = SCOPES[scope]
+    mutate = mutate or files
+    # an older checkout has fewer files
+    tests = [t for t in wanted if (copy / t.partition("::")[0]).is_file()]
 
     def toml_list(items: list[str]) -> str:
         return "[" + ", ".join(json.dumps(i) for i in items) + "]"
@@ -122,8 +186,8 @@ def main() -> int:
                         help="only these mutants (mutmut names, * wildcards), e.g. "
                              "'hotline.services.ussd.*' or '*ǁUssdServiceǁ_handle__mutmut_*'")
     parser.add_argument("--jobs", type=int, default=1,
-                        help="mutants at once (core only: the services' tests share one "
-                             "database and Redis, so they run one at a time)")
+                        help="mutants at once (services: shards of whole modules, each with "
+                             "its own database and Redis db; not with MUTANT names)")
     parser.add_argument("--again", action="store_true",
                         help="re-test only the mutants the last run of this scope left alive "
                              "(after adding tests: killed ones stay killed while the code is "
@@ -138,40 +202,59 @@ def main() -> int:
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="another checkout (e.g. main, for a score before a change)")
     args = parser.parse_intermixed_args()
-    jobs = 1 if args.scope == "services" else args.jobs
-    label = "" if args.root.resolve() == ROOT else "-" + args.root.resolve().name
-    names = list(args.names)
-    if args.again or args.resume:
-        copy = scratch_copy(args.scope, args.root.resolve(), label, keep=True)
-        configure(copy, args.scope)
+    root = args.root.resolve()
+    label = "" if root == ROOT else "-" + root.name
+    keep = args.again or args.resume
+    if args.scope == "services" and args.jobs > 1 and not args.names:
+        runs = [(f"{label}-shard{n}", group, shard_services(n), 1)
+                for n, group in enumerate(shards(SCOPES["services"][0], args.jobs, root), 1)]
+    else:
+        jobs = 1 if args.scope == "services" else args.jobs
+        runs = [(label, SCOPES[args.scope][0], {}, jobs)]
+    copies: list[tuple[Path, dict[str, str], list[str], int]] = []
+    for suffix, files, services, jobs in runs:
+        copy = scratch_copy(args.scope, root, suffix, keep=keep)
+        configure(copy, args.scope, files)
+        names = list(args.names)
+        if args.again:
+            names = names or [name for statuses in score(copy).values()
+                              for name, status in statuses.items() if status not in KILLED]
+            if not names:
+                continue  # nothing alive in this shard: nothing to re-test
+        copies.append((copy, services, names, jobs))
     if args.again:
-        alive = [name for statuses in score(copy).values()
-                 for name, status in statuses.items() if status not in KILLED]
-        if not alive:
+        if not copies:
             print("--again: no earlier run of this scope left a mutant alive to re-test")
             return 1
-        names = names or alive
-        print(f"--again: re-testing {len(names)} mutant(s) the last run left alive")
+        print(f"--again: re-testing {sum(len(n) for _, _, n, _ in copies)} mutant(s) the last "
+              "run left alive")
     elif args.resume:
         print("--resume: the mutants the last run did not reach")
-    else:
-        copy = scratch_copy(args.scope, args.root.resolve(), label)
-        configure(copy, args.scope)
     mutmut = Path(sys.executable).with_name("mutmut")
-    env = {**os.environ, "CI": "true"}  # the fixed hypothesis profile: same examples each run
     started = time.monotonic()
-    subprocess.run(["nice", "-n", str(args.nice), str(mutmut), "run", "--max-children", str(jobs),
-                    *names], cwd=copy, env=env)
+    # CI=true: the fixed hypothesis profile, the same examples each run
+    running = [subprocess.Popen(["nice", "-n", str(args.nice), str(mutmut), "run",
+                                 "--max-children", str(jobs), *names], cwd=copy,
+                                env={**os.environ, "CI": "true", **services})
+               for copy, services, names, jobs in copies]
+    for process in running:
+        process.wait()
     minutes = (time.monotonic() - started) / 60
-    by_module = score(copy)
+    by_module: dict[str, dict[str, str]] = {}
+    shown_in: dict[str, Path] = {}
+    for suffix, *_ in runs:  # every shard's records, not only what this run re-tested
+        copy = scratch_copy_path(args.scope, suffix)
+        for module, statuses in score(copy).items():
+            by_module.setdefault(module, {}).update(statuses)
+            shown_in.update(dict.fromkeys(statuses, copy))
     survivors = sorted(name for statuses in by_module.values()
                        for name, status in statuses.items() if status not in KILLED)
     for name in survivors:
         if args.no_diffs:
             print(f"{by_module_status(by_module, name)}: {name}")
             continue
-        shown = subprocess.run([str(mutmut), "show", name], cwd=copy, capture_output=True,
-                               text=True).stdout
+        shown = subprocess.run([str(mutmut), "show", name], cwd=shown_in[name],
+                               capture_output=True, text=True).stdout
         print(shown)
     print()
     for module, statuses in sorted(by_module.items()):
@@ -179,8 +262,11 @@ def main() -> int:
     print(summary(args.scope + (" (sample: " + " ".join(args.names) + ")" if args.names
                                 else ""),
                   {n: s for statuses in by_module.values() for n, s in statuses.items()}))
-    print(f"{minutes:.1f} minutes with {jobs} job(s); load {os.getloadavg()[0]:.1f}")
-    print(f"(scratch copy: {copy}; `cd {copy} && {mutmut} show <name>` for one mutant)")
+    print(f"{minutes:.1f} minutes, {len(running)} run(s) of "
+          f"{', '.join(str(jobs) for *_, jobs in copies)} job(s); "
+          f"load {os.getloadavg()[0]:.1f}")
+    for copy, *_ in copies:
+        print(f"(scratch copy: {copy}; `cd {copy} && {mutmut} show <name>` for one mutant)")
     return 0
 
 
