@@ -102,7 +102,13 @@ def plans(statements: list[tuple[str, Any]]) -> list[str]:
     return found
 
 
-def assert_indexed(code: Callable[[], Any], *indexes: str) -> None:
+# Both hold the pending rows (queued and sending) and nothing else of them; which one the
+# planner takes for a handful of rows depends on its statistics, not on the query.
+PENDING = ("ix_outbox_messages_stage", "ix_outbox_messages_pending_text")
+
+
+def assert_indexed(code: Callable[[], Any], *indexes: str | tuple[str, ...]) -> None:
+    """No sequential scan of the outbox, and each of ``indexes`` (or one of a tuple) used."""
     statements = Captured().run(code)
     assert statements, "nothing ran against the outbox"
     found = plans(statements)
@@ -110,19 +116,20 @@ def assert_indexed(code: Callable[[], Any], *indexes: str) -> None:
         assert "Seq Scan on outbox_messages" not in plan, plan
     every = "\n".join(found)
     for index in indexes:
-        assert index in every, every
+        assert any(name in every for name in ((index,) if isinstance(index, str) else index)), \
+            every
 
 
 def test_the_sweeper_reads_pending_rows_through_the_stage_index(sender):
     queue(3)
-    assert_indexed(lambda: outbox.sweep(utcnow() + timedelta(hours=1)),
-                   "ix_outbox_messages_stage")
+    assert_indexed(lambda: outbox.sweep(utcnow() + timedelta(hours=1)), PENDING)
 
 
 @pytest.mark.parametrize("status", ["failed", "sending", "queued", "sent"])
 def test_the_staff_page_filters_a_status_through_the_stage_index(sender, status):
     queue(3)
-    assert_indexed(lambda: outbox_log.recent(status), "ix_outbox_messages_stage")
+    assert_indexed(lambda: outbox_log.recent(status),
+                   PENDING if status in ("sending", "queued") else "ix_outbox_messages_stage")
 
 
 def test_a_delivery_report_finds_its_message_through_the_provider_index(sender, fake):

@@ -202,10 +202,11 @@ def settings_reads() -> set[tuple[str, str, str]]:
 
 # Keys the app sets itself (Flask's, or derived at start-up), not settings an operator gives.
 RUNTIME_KEYS = {"ROOT", "INSTANCE_PATH", "TESTING", "MAX_CONTENT_LENGTH",
-                "SQLALCHEMY_DATABASE_URI", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_SAMESITE",
-                "SESSION_COOKIE_NAME", "SESSION_COOKIE_HTTPONLY", "REMEMBER_COOKIE_DURATION",
-                "WTF_CSRF_FIELD_NAME", "WTF_CSRF_CHECK_DEFAULT", "BABEL_TRANSLATION_DIRECTORIES",
-                "BABEL_DEFAULT_LOCALE", "PREFERRED_URL_SCHEME", "SERVER_NAME"}
+                "SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_ENGINE_OPTIONS", "SESSION_COOKIE_SECURE",
+                "SESSION_COOKIE_SAMESITE", "SESSION_COOKIE_NAME", "SESSION_COOKIE_HTTPONLY",
+                "REMEMBER_COOKIE_DURATION", "WTF_CSRF_FIELD_NAME", "WTF_CSRF_CHECK_DEFAULT",
+                "BABEL_TRANSLATION_DIRECTORIES", "BABEL_DEFAULT_LOCALE", "PREFERRED_URL_SCHEME",
+                "SERVER_NAME"}
 
 
 def test_every_setting_the_code_reads_is_in_defaults_toml():
