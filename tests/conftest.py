@@ -30,6 +30,7 @@ from hotline.config import load_settings
 from hotline.extensions import db
 from hotline.flows import Engine
 from hotline.textcodec import Budget
+from tests.fakeat import FakeAT
 from tests.pgdb import ensure_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +72,13 @@ def _instance_outside_the_working_tree() -> Iterator[None]:
     yield
     shutil.rmtree(INSTANCE, ignore_errors=True)
     shutil.rmtree(SPOOL_DIR, ignore_errors=True)
+
+
+@pytest.fixture()
+def fake() -> Iterator[FakeAT]:
+    """The fake Africa's Talking server (a real HTTP server on 127.0.0.1), for one test."""
+    with FakeAT() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -36,12 +36,6 @@ def _quick(monkeypatch):
 
 
 @pytest.fixture()
-def fake() -> Iterator[FakeAT]:
-    with FakeAT() as server:
-        yield server
-
-
-@pytest.fixture()
 def settings(fake) -> dict:
     return {**overrides(), **at_settings(fake), "ALERTS": {"fanout_chunk": CHUNK}}
 

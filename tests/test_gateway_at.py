@@ -5,8 +5,6 @@ Every quirk of reference/africastalking.md §7 that concerns sending is one case
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from hotline.gateways import GatewayError, build_gateway
@@ -14,12 +12,6 @@ from hotline.gateways.africastalking_sms import AfricasTalkingGateway
 from tests.fakeat import FakeAT
 
 A, B, C = "+249912345678", "+249912345679", "+249912345670"
-
-
-@pytest.fixture()
-def fake() -> Iterator[FakeAT]:
-    with FakeAT() as server:
-        yield server
 
 
 def _gateway(fake: FakeAT, **extra) -> AfricasTalkingGateway:

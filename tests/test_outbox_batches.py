@@ -17,14 +17,7 @@ from sqlalchemy import event
 from hotline.extensions import db
 from hotline.models import Contact, OutboxMessage, utcnow
 from hotline.services import outbox
-from tests.fakeat import FakeAT
 from tests.outboxkit import at_settings, queue, rows, statuses
-
-
-@pytest.fixture()
-def fake() -> Iterator[FakeAT]:
-    with FakeAT() as server:
-        yield server
 
 
 @pytest.fixture()

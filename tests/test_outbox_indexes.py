@@ -21,14 +21,7 @@ from sqlalchemy import event, text
 from hotline.extensions import db
 from hotline.models import OutboxMessage, utcnow
 from hotline.services import broadcasts, delivery, outbox, outbox_log
-from tests.fakeat import FakeAT
 from tests.outboxkit import at_settings, queue
-
-
-@pytest.fixture()
-def fake() -> Iterator[FakeAT]:
-    with FakeAT() as server:
-        yield server
 
 
 @pytest.fixture()

@@ -16,7 +16,6 @@ import redis
 
 from hotline.extensions import db
 from tests.conftest import REDIS_URL
-from tests.fakeat import FakeAT
 from tests.outboxkit import (
     Worker,
     queue,
@@ -27,12 +26,6 @@ from tests.outboxkit import (
     wait_until,
     worker_env,
 )
-
-
-@pytest.fixture()
-def fake() -> Iterator[FakeAT]:
-    with FakeAT() as server:
-        yield server
 
 
 @pytest.fixture()

@@ -3,23 +3,13 @@ replies out through a real ``hotline worker`` and the real SDK to the fake gatew
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
 
 from hotline.extensions import db
 from hotline.models import CallbackRequest
 from tests.conftest import PHONE
-from tests.fakeat import FakeAT
 from tests.outboxkit import Worker, settled, wait_until, worker_env
 from tests.smskit import Texter
-
-
-@pytest.fixture()
-def fake() -> Iterator[FakeAT]:
-    with FakeAT() as server:
-        yield server
 
 
 def test_an_arabic_caller_asks_for_a_call_and_a_tip_by_sms_alone(app, client, fake, tmp_path):
