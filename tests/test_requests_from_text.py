@@ -118,3 +118,41 @@ def test_a_request_made_from_a_text_on_a_day_off_waits_for_working_hours(client,
     assert "<dt>Channel</dt><dd>SMS</dd>" in html  # no "(1 missed call)" after it
     [row] = requests()
     assert (row.rings, row.last_ring_at, row.channel, row.reason) == (0, None, "sms", "unknown")
+
+
+def details(html: str) -> str:
+    """The request page's details list and its opening hint, as staff read them."""
+    own = html[html.index('<dl'):html.index('</dl>')]
+    hint = html[html.index('id="opening"'):] if 'id="opening"' in html else ""
+    hint = hint[:hint.index("</p>")] if hint else ""
+    return " ".join(re.sub(r"<[^>]+>", " ", own + " " + hint).split())
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", ("Not said yet", "Not asked yet", "Nobody has asked this caller whether this "
+            "phone is safe.", "missed call", "only rang")),
+    ("ar", ("لم يُذكر بعد", "لم يُسأل بعد", "لم يسأل أحدٌ هذا المتصلَ إن كان هذا الهاتف آمنًا.",
+            "مكالمة فائتة", "اكتفى برنّة")),
+])
+def test_a_request_made_from_a_text_never_says_the_caller_only_rang(client, ana, lang, words):
+    """Nobody asked a texter the reason or whether the phone is safe, as nobody asks a
+    missed caller; but the page must not tell staff the caller only rang."""
+    said, asked, hint, missed, rang = words
+    request_id = to_request(ana, texted(client, "please call me"))
+    ana.post("/staff/language", {"language": lang})
+    assert ana.claim(request_id).status_code == 303
+    shown = details(ana.html(f"/staff/requests/{request_id}"))
+    assert said in shown and asked in shown and hint in shown
+    assert missed not in shown and rang not in shown
+
+
+@pytest.mark.parametrize(("lang", "rang"), [
+    ("en", "This caller only rang: nobody has asked whether this phone is safe."),
+    ("ar", "هذا المتصل اكتفى برنّة: لم يسأله أحد إن كان هذا الهاتف آمنًا."),
+])
+def test_a_missed_call_request_tells_staff_the_caller_only_rang(ana, lang, rang):
+    request_id = caller_requests.record_ring(EN_PHONE, now=datetime.now(UTC)).request_id
+    ana.post("/staff/language", {"language": lang})
+    assert ana.claim(request_id).status_code == 303
+    shown = details(ana.html(f"/staff/requests/{request_id}"))
+    assert rang in shown

@@ -22,7 +22,7 @@ REASON = {
     "info": _l("Information"),
     "resettlement": _l("Resettlement"),
     "other": _l("Something else"),
-    "unknown": _l("Not said yet (missed call)"),
+    "unknown": _l("Not said yet"),  # a missed call, or a text staff made a request of
 }
 CHANNEL = {"ussd": _l("USSD"), "missed_call": _l("Missed call"), "sms": _l("SMS")}
 STATUS = {"open": _l("Open"), "resolved": _l("Resolved"), "unreachable": _l("Unreachable"),
@@ -62,7 +62,7 @@ REFERRAL = {
 SAFE_TIMES = {"morning": _l("Morning"), "afternoon": _l("Midday"),
               "evening": _l("Late afternoon")}
 SAFE = {"yes": _l("Any time"), "times": _l("Only at certain times"),
-        "unknown": _l("Not asked (missed call)")}
+        "unknown": _l("Not asked yet")}  # likewise: the channel says which
 EVENT = {
     "created": _l("Request received"),
     "details": _l("Details added"),
