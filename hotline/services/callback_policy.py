@@ -93,8 +93,7 @@ class InvalidChoice(CallbackError):
     the problem is the error's ``code``, the field one of its ``values``.
     """
 
-    def __init__(self, message: str, field: str = "", problem: str = "",
-                 **values: object) -> None:
+    def __init__(self, message: str, field: str, problem: str, **values: object) -> None:
         self.field, self.problem = field, problem
         super().__init__(message, problem, field=field, **values)
 
