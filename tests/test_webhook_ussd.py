@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 import redis
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from hotline import create_app
@@ -72,6 +73,46 @@ def test_navigation_in_both_languages(app, ussd):
         db.session.execute(db.delete(UssdSession))
         db.session.execute(db.delete(Contact))
         db.session.commit()
+
+
+@pytest.mark.parametrize("choice", ["1", "2"])
+def test_back_returns_to_the_menu_the_caller_came_from(app, ussd, choice):
+    """"0" on a menu's first page goes up one menu, and again up one more: the menus
+    walked are kept in the session record between hops."""
+    ussd.dial()
+    home = ussd.press(choice)
+    topics = ussd.press("1")
+    topic = ussd.press("1")
+    assert len({home, topics, topic}) == 3
+    assert ussd.press("0") == topics
+    assert ussd.press("0") == home
+
+
+def sql_during(app, hops) -> list[str]:
+    """Every statement either engine ran while ``hops`` were answered."""
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    for engine in engines(app):
+        sa_event.listen(engine, "before_cursor_execute", listen)
+    try:
+        hops()
+    finally:
+        for engine in engines(app):
+            sa_event.remove(engine, "before_cursor_execute", listen)
+    return seen
+
+
+@pytest.mark.parametrize("choice", ["1", "2"])
+def test_once_the_language_is_chosen_menu_hops_ask_nothing_of_the_database(app, ussd,
+                                                                          choice):
+    """The language is written on the hop that chooses it; the hops after it are served
+    from Redis alone (issue 13: most hops need no database)."""
+    ussd.dial()
+    ussd.press(choice)
+    assert sql_during(app, lambda: [ussd.press(v) for v in ("1", "1", "0", "98", "00")]) == []
 
 
 def test_every_screen_fits_its_budget(app, ussd):
