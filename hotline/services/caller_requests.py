@@ -115,10 +115,12 @@ def _lock_contact(phone: str) -> Contact:
 
 
 def _open_for(contact_id: int) -> list[CallbackRequest]:
+    """The caller's open requests, the one staff call first (most urgent, then oldest)
+    first: a ring, a text or "my call request" concerns that one."""
     return list(db.session.scalars(
         select(CallbackRequest).where(CallbackRequest.contact_id == contact_id,
                                       CallbackRequest.status == "open")
-        .order_by(CallbackRequest.created_at, CallbackRequest.id)))
+        .order_by(CallbackRequest.priority, CallbackRequest.created_at, CallbackRequest.id)))
 
 
 def _link_earlier(row: CallbackRequest, now: datetime) -> None:
@@ -231,7 +233,7 @@ def open_request(phone: str, now: datetime | None = None) -> OpenRequest | None:
     rows = _open_for(contact.id) if contact is not None else []
     if not rows:
         return None
-    row = min(rows, key=lambda r: (r.priority, utc(r.created_at)))
+    row = rows[0]
     return OpenRequest(row.id, row.ref, *_expectation(row, now, settings()))
 
 
@@ -298,7 +300,7 @@ def record_ring(phone: str, now: datetime | None = None) -> RingResult:
     contact = _lock_contact(phone)
     open_rows = _open_for(contact.id)
     if open_rows:
-        row = min(open_rows, key=lambda r: (r.priority, utc(r.created_at)))
+        row = open_rows[0]
         last = utc(row.last_ring_at)
         counted = last is None or now - last >= cfg.ring_window
         if counted:
@@ -341,8 +343,7 @@ def request_from_text(contact_id: int, staff_id: int, text: str,
         raise RequestNotFound(contact_id)
     db.session.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
     open_rows = _open_for(contact.id)
-    row = min(open_rows, key=lambda r: (r.priority, utc(r.created_at))) if open_rows \
-        else _new_unknown(contact, "sms", now)
+    row = open_rows[0] if open_rows else _new_unknown(contact, "sms", now)
     if not open_rows:
         _event(row.id, "created", now, staff_id=staff_id, detail="from a text message")
         _link_earlier(row, now)
