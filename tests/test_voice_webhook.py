@@ -91,6 +91,20 @@ def test_ring_window_by_service_time(app):
     assert the_request().rings == 2
 
 
+def test_a_missed_calls_request_is_dated_when_the_caller_rang(app):
+    """Staff read when the caller rang and how long they have waited from these times;
+    nothing is asked of a caller who only rang, so nothing is filled in for them."""
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)  # a Sunday, 10:00 in Khartoum
+    caller_requests.record_ring(PHONE, now=t0)
+    db.session.commit()
+    row = the_request()
+    assert (row.created_at, row.updated_at, row.last_ring_at, row.next_attempt_at) == \
+        (t0, t0, t0, t0)
+    assert (row.status, row.priority, row.attempts, row.rings) == ("open", 1, 0, 1)
+    assert (row.reason, row.safe_to_call, row.safe_times, row.sms_ok) == \
+        ("unknown", "unknown", "", None)
+
+
 def test_a_ring_refreshes_an_open_ussd_request_of_any_reason(client, app):
     done = caller_requests.submit(PHONE, reason="danger", safe_to_call="yes", language="en")
     client.post(URL, data=ring())
