@@ -577,11 +577,28 @@ def test_the_sweep_skips_a_request_someone_is_working_on_right_now(staff):
     assert casework.expire_claims(now=T0 + 16 * M) == "callbacks: 1 expired claim(s) released"
 
 
-def test_the_sweep_leaves_a_claim_at_its_last_instant(staff):
+def test_the_sweep_leaves_a_claim_until_its_end(staff):
     rid = submit()
     casework.claim(rid, staff["amal"], now=T0)
-    casework.expire_claims(now=T0 + 15 * M)
+    casework.expire_claims(now=T0 + 15 * M - timedelta(microseconds=1))
     assert claim_state(rid) == (staff["amal"], T0 + 15 * M)
+    casework.expire_claims(now=T0 + 15 * M)
+    assert claim_state(rid) == (None, None)
+
+
+def test_at_its_end_a_claim_is_over_for_everyone_at_once(staff):
+    """The holder may no longer act from the claim's end; from that same instant the
+    banner counts the request as waiting and anyone may take it (there is no instant
+    in which nobody can work on it)."""
+    rid = submit()
+    casework.claim(rid, staff["amal"], now=T0)
+    end = T0 + 15 * M
+    assert casework.urgent_waiting(now=end - timedelta(microseconds=1)) is None
+    assert casework.urgent_waiting(now=end) == UrgentWaiting(1, rid, ref_of(rid), 15 * M)
+    with pytest.raises(casework.NotHolder):
+        casework.log_attempt(rid, staff["amal"], "no_answer", now=end)
+    taken = casework.claim(rid, staff["bashir"], now=end)
+    assert taken == ClaimResult(rid, ref_of(rid), staff["bashir"], end + 15 * M, False)
 
 
 def test_the_urgent_banner_counts_unworked_urgent_requests_and_names_the_oldest(staff):

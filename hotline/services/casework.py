@@ -120,7 +120,7 @@ def urgent_waiting(now: datetime | None = None) -> UrgentWaiting | None:
     waiting = (CallbackRequest.status == "open", CallbackRequest.priority == URGENT,
                or_(CallbackRequest.claimed_by_id.is_(None),
                    CallbackRequest.claim_expires_at.is_(None),
-                   CallbackRequest.claim_expires_at < now))
+                   CallbackRequest.claim_expires_at <= now))
     oldest = db.session.execute(
         select(CallbackRequest.id, CallbackRequest.ref, CallbackRequest.created_at)
         .where(*waiting).order_by(CallbackRequest.created_at, CallbackRequest.id)
@@ -157,7 +157,7 @@ def claim(request_id: int, staff_id: int, now: datetime | None = None) -> ClaimR
         .where(CallbackRequest.id == request_id, CallbackRequest.status == "open",
                or_(CallbackRequest.claimed_by_id.is_(None),
                    CallbackRequest.claim_expires_at.is_(None),
-                   CallbackRequest.claim_expires_at < now,
+                   CallbackRequest.claim_expires_at <= now,
                    CallbackRequest.claimed_by_id == staff_id))
         .values(claimed_by_id=staff_id, claim_expires_at=expires)
         .returning(CallbackRequest.ref)
@@ -458,7 +458,7 @@ def expire_claims(now: datetime | None = None) -> str:
     stale = db.session.execute(
         select(CallbackRequest.id, CallbackRequest.claimed_by_id)
         .where(CallbackRequest.claimed_by_id.is_not(None),
-               CallbackRequest.claim_expires_at < now)
+               CallbackRequest.claim_expires_at <= now)
         .with_for_update(skip_locked=True)).all()
     if stale:
         db.session.execute(
