@@ -30,8 +30,11 @@ from hotline.config import load_settings
 from hotline.extensions import db
 from hotline.flows import Engine
 from hotline.textcodec import Budget
+from tests import routecache
 from tests.fakeat import FakeAT
 from tests.pgdb import ensure_database
+
+routecache.install()
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL",
