@@ -161,6 +161,25 @@ def test_trends_count_days_lateness_attempts_and_staff_work(app, sue):
     assert sum(only_ar.per_day.values()) == 1 and only_ar.agents == {}
 
 
+def test_two_staff_of_one_name_each_keep_their_own_work_in_the_statistics(app, sue):
+    """Ahmed is a common name: the per-staff table tells the two apart by e-mail, and
+    each row holds that person's own work (before, one row overwrote the other)."""
+    first = make_user("ahmed.o@example.org", name="Ahmed")
+    second = make_user("ahmed.k@example.org", name="Ahmed")
+    work(first.id)
+    request_id = make_request("+249966666666", "medical", "en", now=NOW - timedelta(days=3))
+    for when in (timedelta(days=2), timedelta(days=1)):
+        casework.claim(request_id, second.id, now=NOW - when)
+        casework.log_attempt(request_id, second.id, "no_answer", now=NOW - when,
+                             confirm_early=True)
+    rows = table(sue.html("/staff/stats"), "Work per staff member")
+    assert '<th scope="row">Ahmed (ahmed.o@example.org)</th><td class="num">1</td>' \
+        '<td class="num">1</td>' in rows
+    assert '<th scope="row">Ahmed (ahmed.k@example.org)</th><td class="num">2</td>' \
+        '<td class="num">0</td>' in rows
+    assert '<th scope="row">Ahmed</th>' not in rows
+
+
 def test_the_statistics_page_draws_svg_charts_with_the_queue_filters(app, sue):
     work(sue.id)
     page = sue.html("/staff/stats?period=30")

@@ -463,7 +463,9 @@ def _agents(run: Any, since: datetime | None, where: list[ColumnElement[bool]],
             part: statsdays.Split | None = None,
             values: tuple[str | None, str | None, str | None] | None = None
             ) -> dict[str, tuple[int, int]]:
-    """Per staff member: call attempts logged and requests closed in the period."""
+    """Per staff member: call attempts logged and requests closed in the period. Keyed by
+    the name staff see; two people of one name (common enough) are told apart by e-mail,
+    so neither's work is shown as the other's."""
     E = CallbackEvent
     in_period = [E.at >= since] if since is not None else []
     if part is not None:
@@ -471,7 +473,7 @@ def _agents(run: Any, since: datetime | None, where: list[ColumnElement[bool]],
     filtered = select(R.id).where(*where) if where else None
     counted: Counter[int] = Counter()
     closed: Counter[int] = Counter()
-    names: dict[int, str] = {}
+    names: dict[int, tuple[str, str]] = {}
     for staff_id, name, email, a, r in run.execute(
             select(StaffUser.id, StaffUser.name, StaffUser.email,
                    func.count().filter(E.kind == "attempt"),
@@ -482,7 +484,7 @@ def _agents(run: Any, since: datetime | None, where: list[ColumnElement[bool]],
             .group_by(StaffUser.id, StaffUser.name, StaffUser.email)):
         counted[staff_id] += a
         closed[staff_id] += r
-        names[staff_id] = name or email
+        names[staff_id] = (name or email, email)
     if part is not None and values is not None:
         dims, params = statsdays.dims_where(*values)
         rows, more = statsdays.sources(part, "stats_agent_days", "stats_agent_months",
@@ -494,7 +496,9 @@ def _agents(run: Any, since: datetime | None, where: list[ColumnElement[bool]],
             closed[staff_id] += int(r)
         missing = [i for i in counted if i not in names]
         if missing:
-            names.update({i: name or email for i, name, email in run.execute(
+            names.update({i: (name or email, email) for i, name, email in run.execute(
                 select(StaffUser.id, StaffUser.name, StaffUser.email)
                 .where(StaffUser.id.in_(missing)))})
-    return {names[i]: (counted[i], closed[i]) for i in sorted(counted)}
+    shown = Counter(names[i][0] for i in counted)
+    return {(label if shown[label] == 1 else f"{label} ({email})"): (counted[i], closed[i])
+            for i in sorted(counted) for label, email in [names[i]]}
