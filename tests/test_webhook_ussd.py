@@ -115,6 +115,22 @@ def test_once_the_language_is_chosen_menu_hops_ask_nothing_of_the_database(app, 
     assert sql_during(app, lambda: [ussd.press(v) for v in ("1", "1", "0", "98", "00")]) == []
 
 
+@pytest.mark.parametrize(("limit", "served", "refused"), [
+    ({"max_hops": 3}, "2*1*1", "2*1*1*1"),
+    ({"max_text_bytes": 5}, "2*1*1", "2*1*10"),
+])
+def test_a_path_at_the_limit_is_served_and_one_past_it_ends_cleanly(app, ussd, limit,
+                                                                   served, refused):
+    """``[ussd] max_hops`` inputs, or ``max_text_bytes`` bytes of path, are the most a
+    session is served; one more ends it with the "too long" message, in its language."""
+    service = app.extensions["hotline.ussd"]
+    service.ussd = {**service.ussd, **limit}
+    too_long = render(app, "en", "error.too_long")
+    ussd.dial()
+    assert ussd.post(served) != too_long and not ussd.ended
+    assert ussd.post(refused) == too_long and ussd.ended
+
+
 def test_every_screen_fits_its_budget(app, ussd):
     from hotline.textcodec import measure
 
