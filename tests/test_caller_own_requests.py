@@ -62,3 +62,15 @@ def test_stopping_everything_closes_only_this_callers_open_requests(app, client,
     assert [status[m.request_id][0] for m in mine] == ["withdrawn", "withdrawn"]
     assert status[cancelled.request_id][1] == T0  # withdrawn once, when the caller cancelled
     assert kinds(cancelled.request_id) == ["created", "withdrawn"]
+
+
+def test_a_late_request_promises_a_time_within_the_callers_own_hours(app):
+    """Past its deadline, "My call request" promises the urgent delay from now on, and
+    counts it in the hours the caller said are safe (late afternoon, 15:00-18:00), not
+    in office hours: a promise of 12:00 would be a call at an unsafe time."""
+    made = caller_requests.submit(PHONE, reason="medical", safe_to_call="times",
+                                  safe_times="evening", language="en", now=T0)
+    late = T0 + timedelta(days=3)  # a Wednesday, 10:00 in Khartoum: the deadline has passed
+    shown = caller_requests.open_request(PHONE, now=late)
+    assert shown is not None and shown.ref == made.ref
+    assert (shown.expect_day, shown.expect_until) == ("today", "17:00")
