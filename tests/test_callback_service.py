@@ -332,3 +332,18 @@ def test_events_count_matches_actions(staff, request_id):
     n = db.session.scalar(select(func.count()).select_from(CallbackEvent)
                           .where(CallbackEvent.request_id == request_id))
     assert n == 4  # created, claimed, attempt, rescheduled
+
+
+def test_the_deadline_counts_normal_days_in_working_days():
+    """``normal_days = 2``: a request made on Sunday at 10:00 in Khartoum is due on
+    Tuesday at 10:00; an urgent one two working hours later, at 12:00."""
+    from hotline.config import load_settings
+
+    config = load_settings()
+    config["CALLBACKS"] = {**config["CALLBACKS"], "normal_days": 2}
+    parsed = callback_policy.parse_settings(config)
+    sunday = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    assert parsed.deadline(sunday, callback_policy.NORMAL, parsed.week) == \
+        datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert parsed.deadline(sunday, callback_policy.URGENT, parsed.week) == \
+        datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
