@@ -75,7 +75,7 @@ def callback_submit(call: ActionCall) -> ActionResult:
     done = caller_requests.submit(call.context["phone"], reason=v.get("reason", ""),
                                   safe_to_call=v.get("safe", ""), safe_times=v.get("times", ""),
                                   sms_ok=v.get("sms") == "yes", language=call.lang,
-                                  channel=call.context.get("channel", "ussd"))
+                                  channel=call.context["channel"])
     return ActionResult(done.expect_day, {"ref": done.ref, "until": done.expect_until})
 
 
@@ -105,10 +105,10 @@ def contact_exit(call: ActionCall) -> ActionResult:
     # contact while waiting for that request, which waits for it: a deadlock.
     contacts.lock(call.context["phone"])
     subscriptions.unsubscribe(call.context["phone"], channel="exit", lang=call.lang,
-                              ref=f"{call.context.get('channel', 'ussd')}:"
+                              ref=f"{call.context['channel']}:"
                                   f"{call.context.get('session_id', '')[:100]}:exit")
     caller_requests.withdraw_for_phone(call.context["phone"],
-                                       channel=call.context.get("channel", "ussd"))
+                                       channel=call.context["channel"])
     return ActionResult()
 
 
@@ -132,7 +132,7 @@ def sms_copy(call: ActionCall) -> ActionResult:
 
 def _ref(call: ActionCall, what: str) -> str:
     """One USSD session's ``what``: the same on a repeated hop and on a replay."""
-    return f"{call.context.get('channel', 'ussd')}:{call.context.get('session_id', '')}:{what}"
+    return f"{call.context['channel']}:{call.context.get('session_id', '')}:{what}"
 
 
 @action("alerts.area", provides=("area", "area_name"))
@@ -156,7 +156,7 @@ def alerts_subscribe(call: ActionCall) -> ActionResult:
     try:
         subscriptions.subscribe(call.context["phone"], call.vars.get("area", ""),
                                 call.vars.get("topics", "").split(","),
-                                channel=call.context.get("channel", "ussd"), lang=call.lang,
+                                channel=call.context["channel"], lang=call.lang,
                                 ref=_ref(call, "subscribe"))
     except subscriptions.SubscriptionError:
         return ActionResult("invalid")
@@ -165,7 +165,7 @@ def alerts_subscribe(call: ActionCall) -> ActionResult:
 
 @action("alerts.unsubscribe")
 def alerts_unsubscribe(call: ActionCall) -> ActionResult:
-    subscriptions.unsubscribe(call.context["phone"], channel=call.context.get("channel", "ussd"),
+    subscriptions.unsubscribe(call.context["phone"], channel=call.context["channel"],
                               lang=call.lang, ref=_ref(call, "unsubscribe"))
     return ActionResult("ok")
 

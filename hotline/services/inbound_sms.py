@@ -330,7 +330,7 @@ class SmsService:
                         key.split(":")[1])
 
     def _context(self, row: InboundSms, contact: Contact, state: State) -> dict[str, str]:
-        return {"phone": contact.phone, "channel": "sms", "network_code": row.network_code,
+        return {"phone": contact.phone, "channel": "sms",
                 "session_id": f"sms-{state.vars.get('_started', row.id)}"}
 
     def _start(self, row: InboundSms, contact: Contact, state: State) -> str:

@@ -222,8 +222,7 @@ class UssdService:
                  seen: dict[str, str | None]) -> tuple[State, UssdReply]:
         """Begin on a dial, step from a ``state`` one hop behind, else replay ``inputs``."""
         engine = self.engine_for(hop.network_code)
-        context = {"phone": phone, "session_id": hop.session_id, "channel": "ussd",
-                   "network_code": hop.network_code}
+        context = {"phone": phone, "session_id": hop.session_id, "channel": "ussd"}
         if not inputs:
             seen["lang"], known, lang_before = open_session(hop, phone)
             state, screen = engine.begin(seen["lang"], context, known)
