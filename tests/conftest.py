@@ -118,6 +118,25 @@ def _clean(app: Flask) -> None:
     shutil.rmtree(SPOOL_DIR, ignore_errors=True)
 
 
+def sql_during(app: Flask, work: Any) -> list[str]:
+    """Every statement either of the app's engines (Flask-SQLAlchemy's and the USSD
+    statements' autocommit one) ran while ``work()`` ran."""
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    watched = engines(app)
+    for engine in watched:
+        sa.event.listen(engine, "before_cursor_execute", listen)
+    try:
+        work()
+    finally:
+        for engine in watched:
+            sa.event.remove(engine, "before_cursor_execute", listen)
+    return seen
+
+
 def fresh_example(app: Flask) -> None:
     """For a hypothesis test on a function-scoped app: empty tables and Redis before each
     example, so no example sees rows another one left and a failure replays alone."""

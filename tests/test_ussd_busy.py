@@ -15,12 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-import sqlalchemy as sa
 from flask import Flask
 
 from hotline import admission
-from hotline.extensions import db
-from tests.conftest import REDIS_URL, UssdCaller
+from tests.conftest import REDIS_URL, UssdCaller, sql_during
 
 LANG = {"ar": "1", "en": "2"}
 
@@ -40,20 +38,6 @@ def busy(app: Flask, lang: str | None) -> str:
     if lang is not None:
         return "END " + catalog.render(lang, "error.busy")
     return "END " + "\n".join(catalog.render(lg, "error.busy") for lg in ("ar", "en"))
-
-
-def statements_during(app: Flask, post) -> list[str]:
-    seen: list[str] = []
-
-    def listen(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", listen)
-    try:
-        post()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", listen)
-    return seen
 
 
 @pytest.mark.parametrize("lang", ["ar", "en"])
@@ -81,7 +65,7 @@ def test_busy_asks_nothing_of_the_database_even_for_a_known_caller(app, client, 
     caller.press("1")
     redis.Redis.from_url(REDIS_URL).delete(f"ussd:{caller.session_id}")
     overloaded()
-    assert statements_during(app, lambda: caller.post("1*1")) == []
+    assert sql_during(app, lambda: caller.post("1*1")) == []
     assert caller.body == busy(app, None)
-    assert statements_during(app, caller.dial) == []
+    assert sql_during(app, caller.dial) == []
     assert caller.body == busy(app, None)

@@ -4,7 +4,6 @@ from dataclasses import replace
 
 import pytest
 import redis
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from hotline import create_app
@@ -12,7 +11,7 @@ from hotline.app import engines
 from hotline.extensions import db
 from hotline.models import Contact, UssdSession, UssdSessionEnd
 from hotline.services.ussd import Record
-from tests.conftest import PHONE, REDIS_URL, TOKEN, UssdCaller
+from tests.conftest import PHONE, REDIS_URL, TOKEN, UssdCaller, sql_during
 
 
 def render(app, lang, key):
@@ -86,23 +85,6 @@ def test_back_returns_to_the_menu_the_caller_came_from(app, ussd, choice):
     assert len({home, topics, topic}) == 3
     assert ussd.press("0") == topics
     assert ussd.press("0") == home
-
-
-def sql_during(app, hops) -> list[str]:
-    """Every statement either engine ran while ``hops`` were answered."""
-    seen: list[str] = []
-
-    def listen(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(statement)
-
-    for engine in engines(app):
-        sa_event.listen(engine, "before_cursor_execute", listen)
-    try:
-        hops()
-    finally:
-        for engine in engines(app):
-            sa_event.remove(engine, "before_cursor_execute", listen)
-    return seen
 
 
 @pytest.mark.parametrize("choice", ["1", "2"])
