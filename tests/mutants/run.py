@@ -8,7 +8,8 @@ mutant with its diff, then the score per module.
 
 Not part of CI: on two cores the core takes about 15 minutes with ``--jobs 2``; the
 services (real PostgreSQL and Redis per mutant) some hours. The services' tests share a
-database and a Redis, so ``--jobs N`` there splits the modules into N shards, each in
+database and a Redis, so ``--jobs N`` there deals the mutants into N shards (by the
+mutant number's last digit, so each has its share of every function), each in
 its own scratch copy with its own database (``<test database>_mutants_K``) and Redis db
 (``<test Redis db> - K``), run side by side. The copies live under the system temp
 directory, so nothing is written into the working tree. The services scope needs
@@ -18,6 +19,7 @@ directory, so nothing is written into the working tree. The services scope needs
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -104,18 +106,13 @@ def scratch_copy(scope: str, root: Path = ROOT, label: str = "", keep: bool = Fa
     return target
 
 
-def shards(files: list[str], count: int, root: Path = ROOT) -> list[list[str]]:
-    """The modules dealt into ``count`` groups of about equal size (by lines, which is
-    roughly mutants), biggest first: one module's mutants are never split, so each shard
-    is a complete mutmut run of its own."""
-    groups: list[list[str]] = [[] for _ in range(max(1, min(count, len(files))))]
-    sizes = [0] * len(groups)
-    lines = {f: sum(1 for _ in (root / f).open(encoding="utf-8")) for f in files}
-    for name in sorted(files, key=lambda f: -lines[f]):
-        smallest = sizes.index(min(sizes))
-        groups[smallest].append(name)
-        sizes[smallest] += lines[name]
-    return groups
+def shards(count: int) -> list[str]:
+    """One mutant-name pattern per shard, by the mutant number's last digit: every shard
+    gets its share of every function, so they finish together (shards of whole modules
+    left one core idle for an hour while the other worked through ``submit``)."""
+    count = max(1, min(count, 10))
+    return [f"hotline.services.*__mutmut_*[{''.join(str(d) for d in range(k, 10, count))}]"
+            for k in range(count)]
 
 
 def shard_services(number: int) -> dict[str, str]:
@@ -132,11 +129,9 @@ def shard_services(number: int) -> dict[str, str]:
             "HOTLINE_TEST_REDIS_URL": f"{redis_url}/{index}"}
 
 
-def configure(copy: Path, scope: str, mutate: list[str] | None = None) -> None:
-    """mutmut reads ``[tool.mutmut]`` from pyproject.toml; this scope's goes there
-    (``mutate``: a shard's modules instead of the whole scope's)."""
+def configure(copy: Path, scope: str) -> None:
+    """mutmut reads ``[tool.mutmut]`` from pyproject.toml; this scope's goes there."""
     files, wanted = SCOPES[scope]
-    mutate = mutate or files
     # an older checkout has fewer files
     tests = [t for t in wanted if (copy / t.partition("::")[0]).is_file()]
 
@@ -145,7 +140,7 @@ def configure(copy: Path, scope: str, mutate: list[str] | None = None) -> None:
 
     with (copy / "pyproject.toml").open("a", encoding="utf-8") as fh:
         fh.write("\n[tool.mutmut]\nsource_paths = [\"hotline\"]\n"
-                 f"only_mutate = {toml_list(mutate)}\n"
+                 f"only_mutate = {toml_list(files)}\n"
                  f"also_copy = {toml_list(['config', 'content', 'flows', 'tests'])}\n"
                  f"pytest_add_cli_args = {toml_list(['-p', 'no:cacheprovider', '-q'])}\n"
                  f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n")
@@ -189,8 +184,8 @@ def main() -> int:
                         help="only these mutants (mutmut names, * wildcards), e.g. "
                              "'hotline.services.ussd.*' or '*ǁUssdServiceǁ_handle__mutmut_*'")
     parser.add_argument("--jobs", type=int, default=1,
-                        help="mutants at once (services: shards of whole modules, each with "
-                             "its own database and Redis db; not with MUTANT names)")
+                        help="mutants at once (services: N shards by mutant number, each "
+                             "with its own database and Redis db; not with MUTANT names)")
     parser.add_argument("--again", action="store_true",
                         help="re-test only the mutants the last run of this scope left alive "
                              "(after adding tests: killed ones stay killed while the code is "
@@ -209,21 +204,28 @@ def main() -> int:
     label = "" if root == ROOT else "-" + root.name
     keep = args.again or args.resume
     if args.scope == "services" and args.jobs > 1 and not args.names:
-        runs = [(f"{label}-shard{n}", group, shard_services(n), 1)
-                for n, group in enumerate(shards(SCOPES["services"][0], args.jobs, root), 1)]
+        runs = [(f"{label}-shard{n}", [pattern], shard_services(n), 1)
+                for n, pattern in enumerate(shards(args.jobs), 1)]
     else:
         jobs = 1 if args.scope == "services" else args.jobs
-        runs = [(label, SCOPES[args.scope][0], {}, jobs)]
+        runs = [(label, list(args.names), {}, jobs)]
     copies: list[tuple[Path, dict[str, str], list[str], int]] = []
-    for suffix, files, services, jobs in runs:
+    for suffix, names, services, jobs in runs:
         copy = scratch_copy(args.scope, root, suffix, keep=keep)
-        configure(copy, args.scope, files)
-        names = list(args.names)
-        if args.again:
-            names = names or [name for statuses in score(copy).values()
-                              for name, status in statuses.items() if status not in KILLED]
+        configure(copy, args.scope)
+        if args.again or (args.resume and names):
+            # named mutants are always re-tested: name only the survivors (--again) or
+            # those not reached (--resume), of the names or patterns given
+            def wanted(status: str) -> bool:
+                if args.again:
+                    return status not in KILLED and status != "not checked"
+                return status == "not checked"
+
+            names = [name for statuses in score(copy, unchecked=True).values()
+                     for name, status in statuses.items() if wanted(status)
+                     and (not names or any(fnmatch.fnmatch(name, p) for p in names))]
             if not names:
-                continue  # nothing alive in this shard: nothing to re-test
+                continue  # nothing of that kind in this copy
         copies.append((copy, services, names, jobs))
     if args.again:
         if not copies:
