@@ -347,3 +347,17 @@ def test_the_deadline_counts_normal_days_in_working_days():
         datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     assert parsed.deadline(sunday, callback_policy.URGENT, parsed.week) == \
         datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+
+
+def test_a_request_asked_again_is_dated_only_when_its_answers_changed(request_id):
+    """A replayed session leaves the request as it was; new answers (here: only in the
+    evening) move its time of change, which staff read as when it last changed."""
+    later = T0 + timedelta(hours=2)
+    caller_requests.submit(PHONE, reason="danger", safe_to_call="yes", sms_ok=False,
+                           language="en", now=later)
+    assert row(request_id).updated_at == T0 and "updated" not in kinds(request_id)
+    caller_requests.submit(PHONE, reason="danger", safe_to_call="times", safe_times="evening",
+                           sms_ok=False, language="en", now=later)
+    changed = row(request_id)
+    assert (changed.safe_times, changed.updated_at) == ("evening", later)
+    assert kinds(request_id).count("updated") == 1

@@ -45,6 +45,17 @@ def test_a_confirmation_goes_out_once_where_the_caller_allowed_sms(app):
     assert row.callback_request_id == request.id and row.encoding == "UCS-2"
 
 
+def test_an_english_callers_confirmation_is_an_english_row_of_their_contact(app):
+    """The row says the language the text is in (the default language is Arabic) and
+    whose number it goes to, as the staff outbox page and a later opt-out read them."""
+    made = caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=True,
+                                  language="en", now=SUNDAY)
+    [row] = rows(None)
+    request = db.session.get(CallbackRequest, made.request_id)
+    assert (row.kind, row.language, row.encoding) == ("confirmation", "en", "GSM-7")
+    assert row.contact_id == request.contact_id is not None
+    assert made.ref in row.body
+
 def test_no_sms_without_permission(app):
     caller_requests.submit(PHONE, reason="medical", safe_to_call="yes", sms_ok=False, now=SUNDAY)
     caller_requests.submit(PHONE, reason="info", safe_to_call="yes", sms_ok=None, now=SUNDAY)
