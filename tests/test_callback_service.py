@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from hotline import create_app, sweeper
+from hotline.config import load_settings
 from hotline.errors import ConfigError
 from hotline.extensions import db
 from hotline.models import AuditLog, CallbackEvent, CallbackRequest, StaffUser
@@ -337,8 +338,6 @@ def test_events_count_matches_actions(staff, request_id):
 def test_the_deadline_counts_normal_days_in_working_days():
     """``normal_days = 2``: a request made on Sunday at 10:00 in Khartoum is due on
     Tuesday at 10:00; an urgent one two working hours later, at 12:00."""
-    from hotline.config import load_settings
-
     config = load_settings()
     config["CALLBACKS"] = {**config["CALLBACKS"], "normal_days": 2}
     parsed = callback_policy.parse_settings(config)

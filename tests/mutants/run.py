@@ -209,6 +209,11 @@ def main() -> int:
     else:
         jobs = 1 if args.scope == "services" else args.jobs
         runs = [(label, list(args.names), {}, jobs)]
+    def wanted(status: str) -> bool:
+        if args.again:
+            return status not in KILLED and status != "not checked"
+        return status == "not checked"
+
     copies: list[tuple[Path, dict[str, str], list[str], int]] = []
     for suffix, names, services, jobs in runs:
         copy = scratch_copy(args.scope, root, suffix, keep=keep)
@@ -216,11 +221,6 @@ def main() -> int:
         if args.again or (args.resume and names):
             # named mutants are always re-tested: name only the survivors (--again) or
             # those not reached (--resume), of the names or patterns given
-            def wanted(status: str) -> bool:
-                if args.again:
-                    return status not in KILLED and status != "not checked"
-                return status == "not checked"
-
             names = [name for statuses in score(copy, unchecked=True).values()
                      for name, status in statuses.items() if wanted(status)
                      and (not names or any(fnmatch.fnmatch(name, p) for p in names))]
