@@ -12,11 +12,12 @@ from functools import cache
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import BindParameter, Connection, Insert, bindparam, select, update
+from sqlalchemy import BindParameter, Connection, Engine, Insert, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
+from hotline import driversql
 from hotline.extensions import db
 from hotline.models import Contact, utcnow
 
@@ -26,6 +27,8 @@ SET_LANGUAGE = (update(Contact)
                 .where(Contact.phone == bindparam("p_phone"),
                        Contact.language.is_distinct_from(bindparam("p_lang")))
                 .values(language=bindparam("p_lang")))
+SET_LANGUAGE_SQL = ("UPDATE contacts SET language = %(p_lang)s "
+                    "WHERE phone = %(p_phone)s AND language IS DISTINCT FROM %(p_lang)s")
 
 
 def insert_for(dialect: str) -> Any:
@@ -76,7 +79,12 @@ def autocommit() -> Connection:
     two statements) instead of five. The connection comes from the app's autocommit
     engine (``hotline.app.register_database``): same database, limits and deadline.
     """
-    return current_app.extensions["hotline.autocommit"].connect()
+    return autocommit_engine().connect()
+
+
+def autocommit_engine() -> Engine:
+    """The engine ``autocommit`` connects with (``hotline.driversql`` runs on it too)."""
+    return current_app.extensions["hotline.autocommit"]
 
 
 def once_more(work: Callable[[], T]) -> T:
@@ -102,8 +110,13 @@ def touch(conn: Connection, phone: str) -> tuple[int, str | None]:
 
 def remember_language(phone: str, lang: str) -> bool:
     """Store the language a caller chose; True when it changed (one UPDATE)."""
+    params = {"p_phone": phone, "p_lang": lang}
+
     def update() -> bool:
+        engine = autocommit_engine()
+        if engine.dialect.name == "postgresql":  # on the driver: hotline.driversql
+            return bool(driversql.row_count(engine, SET_LANGUAGE_SQL, params))
         with autocommit() as conn:
-            return bool(conn.execute(SET_LANGUAGE, {"p_phone": phone, "p_lang": lang}).rowcount)
+            return bool(conn.execute(SET_LANGUAGE, params).rowcount)
 
     return once_more(update)
