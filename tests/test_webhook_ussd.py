@@ -224,6 +224,18 @@ def test_webhooks_set_no_cookie_and_send_security_headers(app, client):
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
+def test_refusals_and_unknown_pages_send_the_security_headers_once(app, client):
+    """Added as the response leaves the app (``hotline.app.SecurityHeaders``): error
+    answers too, and never twice, nor over a header a page set itself."""
+    for response in (client.post("/webhooks/at/ussd?token=wrong", data={}),
+                     client.get("/no/such/page"), client.get("/staff/login")):
+        assert response.status_code in (403, 404, 200)
+        for name in ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
+                     "Content-Security-Policy"):
+            assert len(response.headers.getlist(name)) == 1, (response.status_code, name)
+    assert response.headers["Referrer-Policy"] == "same-origin"  # the staff page's own
+
+
 def test_make_run_mode_sqlite_and_memory_store_serve_a_whole_session(tmp_path):
     """``make run`` with nothing installed: SQLite, sessions in the process, inline jobs."""
     from flask_migrate import upgrade

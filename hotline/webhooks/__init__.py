@@ -8,6 +8,7 @@ or missing token gets 403 before anything is parsed or stored.
 from __future__ import annotations
 
 import hmac
+from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -27,24 +28,54 @@ class BadForm(HotlineError):
 
 @bp.before_request
 def require_token() -> None:
-    expected = current_app.config["WEBHOOK_TOKEN"]
+    if not token_ok(request.query_string, current_app.config["WEBHOOK_TOKEN"]):
+        abort(plain("forbidden\n", 403))
+
+
+def token_ok(query_string: bytes, expected: str) -> bool:
+    """Whether the query string carries ``token=`` equal to ``expected`` (never when none
+    is configured), compared in constant time."""
     if not expected:
-        abort(Response("forbidden\n", 403, mimetype="text/plain"))
+        return False
     # The gateway's URL carries the token alone: compared as it arrived, without parsing
     # the query string (a hop's commonest case); any other query string is parsed.
-    if hmac.compare_digest(request.query_string, b"token=" + expected.encode()):
-        return
-    given = request.args.get("token", "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        abort(Response("forbidden\n", 403, mimetype="text/plain"))
+    if hmac.compare_digest(query_string, b"token=" + expected.encode()):
+        return True
+    args: dict[str, str] = {}
+    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True,
+                                encoding="utf-8", errors="replace"):
+        args.setdefault(key, value)  # the first, as Flask's request.args.get gives
+    return hmac.compare_digest(args.get("token", "").encode(), expected.encode())
 
 
 def form_fields() -> dict[str, str]:
     """The posted fields, decoded strictly: a non-UTF-8 body is refused, not guessed at."""
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if (request.content_length or 0) > limit:
+    body = read_body(request.environ, current_app.config["MAX_CONTENT_LENGTH"])
+    if body is None:
         abort(plain("request body too large\n", 413))
-    body = request.get_data(cache=True)
+    return read_form(body)
+
+
+def read_body(environ: dict[str, Any], limit: int) -> bytes | None:
+    """The request body: ``Content-Length`` bytes, or to the end of a chunked one (the
+    server ends it), or none without either, as werkzeug reads it; but None when it is
+    longer than ``limit``, where werkzeug would cut a chunked one short without a word."""
+    stream = environ["wsgi.input"]
+    try:
+        length: int | None = max(0, int(environ.get("CONTENT_LENGTH") or ""))
+    except ValueError:
+        length = None
+    if length is None:
+        if not environ.get("wsgi.input_terminated"):
+            return b""
+        body = stream.read(limit + 1)
+        return None if len(body) > limit else body
+    return None if length > limit else stream.read(length)
+
+
+def read_form(body: bytes) -> dict[str, str]:
+    """``form_fields`` once the body is read: the first value of each field; ``BadForm``
+    for anything the gateway would not send."""
     try:
         pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, encoding="utf-8",
                           errors="strict", max_num_fields=MAX_FIELDS)
