@@ -20,19 +20,25 @@ from tests.conftest import DATABASE_URL, REDIS_URL, TOKEN, UssdCaller
 TARGET = f"/webhooks/at/ussd?token={TOKEN}"
 LIMIT = 5.0  # no hop may wait longer than this (the gateway gives up at about 10 s)
 BURST = 120
+HOP_BURST = 200
 
 
 @pytest.fixture()
 def server(app: Flask) -> Iterator[Server]:
-    """One worker with one thread, turning away dials and hops queued over 50 ms.
+    """One worker with one thread, turning away dials queued over 50 ms and hops of
+    sessions under way queued over 100 ms.
 
     A hop costs about a millisecond now: a burst of 120 posted by client threads that
-    connect one after another is served nearly as fast as it arrives. With a hop limit
+    connect one after another is served nearly as fast as it arrives. With a dial limit
     of 100 ms a quiet machine turned away 0 to 19 of them (0 fails the test); with 50 ms,
-    81 to 95 (measured over a few runs), well inside "some, not all"."""
+    81 to 95 (measured over a few runs), well inside "some, not all". For hops, 50 ms was
+    too tight on a slower, shared machine: in half the runs the first hop of the burst
+    had already waited that long behind the client threads, and all 120 were turned away
+    (with the code of two stops before as with this one). So hops come in a burst of
+    ``HOP_BURST`` against 100 ms: the first are served, the last turned away."""
     env = base_env(database_url=DATABASE_URL, redis_url=REDIS_URL, webhook_token=TOKEN,
                    secret_key="overload-secret-" + "x" * 32, ussd_service_code="*384*1234#",
-                   limits__ussd_busy_dial_seconds="0.05", limits__ussd_busy_hop_seconds="0.05")
+                   limits__ussd_busy_dial_seconds="0.05", limits__ussd_busy_hop_seconds="0.1")
     with Server("hotline:create_app()", Workers(overrides=("--workers", "1", "--threads", "1")),
                 env, ready_path="/readyz") as running:
         yield running
@@ -94,7 +100,7 @@ def test_a_burst_of_dials_beyond_capacity_is_answered_in_time_the_surplus_busy(a
 def test_hops_of_sessions_under_way_turned_away_hear_it_in_their_language(app, client,
                                                                           server):
     sessions = []
-    for i in range(BURST):  # begun in this process (same database and Redis), no queue:
+    for i in range(HOP_BURST):  # begun in this process (same database and Redis), no queue:
         phone, choice = f"+2499121{i:05d}", "1" if i % 2 else "2"
         caller = UssdCaller(client, phone=phone)  # half chose Arabic (1), half English (2)
         caller.dial()
