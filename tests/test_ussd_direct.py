@@ -131,3 +131,20 @@ def test_a_direct_hop_reads_no_more_than_its_content_length(app):
     environ["CONTENT_LENGTH"] = str(len(urlencode(HOP)))
     status, _, body = call(direct_of(app), environ)
     assert status.startswith("200") and body.startswith(b"CON ")
+
+
+def test_a_direct_hop_runs_under_the_gateways_deadline(app, client, monkeypatch):
+    """A hop that waits on a hung database is cut at ``ussd_hop_seconds`` (the gateway
+    waits about 10 s), as under Flask's hook: the deadline is the hop's, not a page's."""
+    seen = []
+
+    def watched(fields: Any, service: Any) -> tuple[int, str]:
+        current = deadline.current()
+        seen.append(current.expires - current.started if current else None)
+        return 200, "END ok"
+
+    monkeypatch.setattr("hotline.webhooks.ussd.answer", watched)
+    client.post(f"/webhooks/at/ussd?token={TOKEN}", data=HOP)
+    limits = app.config["LIMITS"]
+    assert seen == [pytest.approx(limits["ussd_hop_seconds"])]
+    assert limits["ussd_hop_seconds"] != limits["request_seconds"]

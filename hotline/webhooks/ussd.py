@@ -14,7 +14,6 @@ from flask import Flask, Response, current_app
 from werkzeug.http import HTTP_STATUS_CODES
 
 from hotline import admission, deadline
-from hotline.extensions import db
 from hotline.services.ussd import UssdHop, UssdService, record_end
 from hotline.webhooks import BadForm, bp, form_fields, plain, read_body, read_form, token_ok
 
@@ -106,8 +105,8 @@ class DirectHops:
             return answer(read_form(body), self.app.extensions["hotline.ussd"])
         except BadForm as exc:
             return 400, f"bad request: {exc}\n"
-        except Exception:  # as the app's handler of anything unexpected answers
-            db.session.rollback()
+        except Exception:  # as the app's handler of anything unexpected answers (the
+            # database session is rolled back as the app context ends)
             log.exception("unexpected error on POST %s", environ.get("PATH_INFO", ""))
             return 500, "500 Internal Server Error\n"
         finally:
