@@ -63,9 +63,10 @@ class DirectHops:
     other request to Flask.
 
     Flask's request context, request and response objects and per-request hooks cost
-    more CPU than the hop's own work: about 520,000 instructions of a hop's 1.5 million
-    (callgrind, ``tests/bench/ussd_hops.py``'s hop mix), where the gateway calls this
-    URL hundreds of times a second. This runs the steps the view and its hooks run,
+    about 430,000 of a hop's 1.54 million instructions in ``tests/bench/ussd_hops.py``'s
+    hop mix, half as much again as the redis-only floor's whole hop
+    (``tests/bench/ussd_instructions.py``), on the URL the gateway calls hundreds of
+    times a second. This runs the steps the view and its hooks run,
     with the same functions: the request's deadline, the webhook token, the body limit,
     the strict form, the service; and gives the same answers (403, 413, 400, 200, and
     500 for a bug). It runs in an app context, like a request, so the database session
