@@ -64,7 +64,7 @@ class DirectHops:
 
     Flask's request context, request and response objects and per-request hooks cost
     about 430,000 of a hop's 1.54 million instructions in ``tests/bench/ussd_hops.py``'s
-    hop mix, half as much again as the redis-only floor's whole hop
+    hop mix, half of what the redis-only floor's whole hop costs
     (``tests/bench/ussd_instructions.py``), on the URL the gateway calls hundreds of
     times a second. This runs the steps the view and its hooks run,
     with the same functions: the request's deadline, the webhook token, the body limit,
