@@ -23,7 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from hotline import alerttexts, areas, config, deadline, logs
 from hotline.actions import ActionTable, declared_actions
 from hotline.content import Catalog
-from hotline.errors import ConfigError, SpecError
+from hotline.errors import INTERNAL_ERROR, ConfigError, SpecError
 from hotline.extensions import db, migrate
 from hotline.flows import Engine, Graph
 from hotline.flows.check import check_all
@@ -426,5 +426,5 @@ def register_errorhandlers(app: Flask) -> None:
     def unexpected(exc: Exception) -> Response:
         db.session.rollback()
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return Response("500 Internal Server Error\n", 500, mimetype="text/plain")
+        return Response(INTERNAL_ERROR, 500, mimetype="text/plain")
 

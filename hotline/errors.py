@@ -1,6 +1,11 @@
 """Exceptions of the hotline, kept flat (rq style) so any layer can raise them."""
 
 
+# The whole answer to a request that met a bug, wherever it is answered: no detail of
+# the bug (that goes to the log).
+INTERNAL_ERROR = "500 Internal Server Error\n"
+
+
 class HotlineError(Exception):
     """Base of every error this package raises on purpose."""
 

@@ -19,6 +19,9 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/at")
 
 MAX_FIELD = 4000
 MAX_FIELDS = 50
+# The answers both ways into a webhook give (Flask's, and hotline.webhooks.ussd.DirectHops)
+FORBIDDEN = "forbidden\n"  # 403
+TOO_LARGE = "request body too large\n"  # 413
 
 
 class BadForm(HotlineError):
@@ -29,7 +32,7 @@ class BadForm(HotlineError):
 @bp.before_request
 def require_token() -> None:
     if not token_ok(request.query_string, current_app.config["WEBHOOK_TOKEN"]):
-        abort(plain("forbidden\n", 403))
+        abort(plain(FORBIDDEN, 403))
 
 
 def token_ok(query_string: bytes, expected: str) -> bool:
@@ -52,7 +55,7 @@ def form_fields() -> dict[str, str]:
     """The posted fields, decoded strictly: a non-UTF-8 body is refused, not guessed at."""
     body = read_body(request.environ, current_app.config["MAX_CONTENT_LENGTH"])
     if body is None:
-        abort(plain("request body too large\n", 413))
+        abort(plain(TOO_LARGE, 413))
     return read_form(body)
 
 
@@ -105,7 +108,12 @@ def plain(text: str, status: int = 200) -> Response:
 
 @bp.errorhandler(BadForm)
 def bad_form(exc: BadForm) -> Response:
-    return plain(f"bad request: {exc}\n", 400)
+    return plain(refusal(exc), 400)
+
+
+def refusal(exc: BadForm) -> str:
+    """The 400 answer's text for a body ``read_form`` refused."""
+    return f"bad request: {exc}\n"
 
 
 from hotline.webhooks import ussd  # noqa: E402,F401,I001  (routes register on bp)

@@ -14,8 +14,20 @@ from flask import Flask, Response, current_app
 from werkzeug.http import HTTP_STATUS_CODES
 
 from hotline import admission, deadline
+from hotline.errors import INTERNAL_ERROR
 from hotline.services.ussd import UssdHop, UssdService, record_end
-from hotline.webhooks import BadForm, bp, form_fields, plain, read_body, read_form, token_ok
+from hotline.webhooks import (
+    FORBIDDEN,
+    TOO_LARGE,
+    BadForm,
+    bp,
+    form_fields,
+    plain,
+    read_body,
+    read_form,
+    refusal,
+    token_ok,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +111,16 @@ class DirectHops:
         try:
             if not token_ok(environ.get("QUERY_STRING", "").encode("latin-1"),
                             config["WEBHOOK_TOKEN"]):
-                return 403, "forbidden\n"
+                return 403, FORBIDDEN
             body = read_body(environ, config["MAX_CONTENT_LENGTH"])
             if body is None:
-                return 413, "request body too large\n"
+                return 413, TOO_LARGE
             return answer(read_form(body), self.app.extensions["hotline.ussd"])
         except BadForm as exc:
-            return 400, f"bad request: {exc}\n"
+            return 400, refusal(exc)
         except Exception:  # as the app's handler of anything unexpected answers (the
             # database session is rolled back as the app context ends)
             log.exception("unexpected error on POST %s", environ.get("PATH_INFO", ""))
-            return 500, "500 Internal Server Error\n"
+            return 500, INTERNAL_ERROR
         finally:
             deadline.finish(None)
