@@ -16,7 +16,7 @@ from hotline.app import engines
 from hotline.extensions import db
 from hotline.models import CallbackEvent, Contact
 from hotline.services import caller_requests, contacts
-from hotline.services.ussd import Record, UssdHop, extends
+from hotline.services.ussd import Record, UssdHop
 from hotline.textcodec import measure
 from tests.conftest import PHONE, REDIS_URL, UssdCaller
 from tests.test_callback_flow import start
@@ -206,8 +206,6 @@ def test_an_unreadable_stored_session_is_replayed_not_failed(app, client):
 
 
 def test_an_older_hop_sent_again_is_answered_and_the_newer_record_kept(app, client):
-    assert extends("2*1", "2") and extends("2", "") and extends("2*1*3", "2")
-    assert not extends("2", "2") and not extends("21", "2") and not extends("", "")
     caller = UssdCaller(client)
     caller.dial()
     caller.press(ENGLISH, "1")

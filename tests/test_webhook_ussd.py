@@ -124,6 +124,20 @@ def test_every_screen_fits_its_budget(app, ussd):
         assert cost.units <= (160 if cost.encoding == "GSM-7" else 70), screen
 
 
+def test_the_session_record_keeps_no_input_typed(app, ussd):
+    """The gateway's text holds every answer (a leader's PIN among them): the record
+    keeps a keyed digest of it, different for each session with the same inputs."""
+    other = UssdCaller(ussd.client, phone="+249912000444")
+    for caller in (ussd, other):
+        caller.dial()
+        caller.press("2", "1", "98")
+    store = redis.Redis.from_url(REDIS_URL)
+    records = [store.get(f"ussd:{c.session_id}") for c in (ussd, other)]
+    assert all(b"2*1" not in record for record in records)
+    seen = [Record.loads(record).seen for record in records]
+    assert len(seen[0]) == 32 and seen[0] != seen[1]
+
+
 def test_repeated_hop_returns_the_same_screen_and_changes_nothing(app, ussd):
     ussd.dial()
     first = ussd.press("2")
@@ -187,7 +201,8 @@ def test_an_older_hop_sent_again_gets_its_screen_and_the_session_goes_on(app, us
     second = ussd.press("1")
     assert ussd.post("2") == first  # a late copy of an earlier hop
     store = redis.Redis.from_url(REDIS_URL)
-    assert Record.loads(store.get(f"ussd:{ussd.session_id}")).text == "2*1"  # record kept
+    kept = Record.loads(store.get(f"ussd:{ussd.session_id}"))  # the newer record
+    assert kept.seen == app.extensions["hotline.ussd"].digest(ussd.session_id, "2*1")
     ussd.body = "CON " + second
     fresh = UssdCaller(ussd.client, phone="+249912000333")
     fresh.dial()

@@ -1,7 +1,8 @@
 """A USSD hop: gateway fields in, screen out, through the flow engine.
 
-One record per session lives in the store: the last hop's ``text``, the state it
-led to and the reply it got, so a repeated hop returns the same screen and runs
+One record per session lives in the store: a keyed digest of the last hop's
+``text`` (never the text: it holds every answer typed, a leader's PIN among them),
+the state it led to and the reply it got, so a repeated hop returns the same screen and runs
 nothing again, and a normal hop costs one read and one write. When the record is
 missing or out of step with ``text``, the session is rebuilt by replaying ``text``
 from the language it started in, which the dial recorded in the database.
@@ -9,6 +10,7 @@ from the language it started in, which the dial recorded in the database.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -60,7 +62,7 @@ class Record:
     """What the store keeps of a session between hops: one flat JSON array, read and
     written on every hop (nested objects rebuilt field by field cost twice the CPU)."""
 
-    text: str  # the last hop's inputs, as the gateway sent them
+    seen: str  # the last hop's inputs as the gateway sent them, as UssdService.digest
     state: State  # where that hop left the caller
     reply: UssdReply  # what it answered
     raw_phone: str  # phoneNumber as sent, and its E.164 form: parsed once per session
@@ -68,7 +70,7 @@ class Record:
 
     def dumps(self) -> bytes:
         state = self.state
-        return _encode([RECORD_FORMAT, self.text, state.node, state.lang, state.page,
+        return _encode([RECORD_FORMAT, self.seen, state.node, state.lang, state.page,
                         state.history, state.vars, state.hops, state.ended, state.private,
                         self.reply.text, self.reply.end, self.raw_phone, self.phone]).encode()
 
@@ -77,24 +79,19 @@ class Record:
         """None for anything unreadable (another format, a cut write): the hop is then
         replayed, not failed."""
         try:
-            (form, text, node, lang, page, history, vars, hops, ended, private, reply, end,
+            (form, seen, node, lang, page, history, vars, hops, ended, private, reply, end,
              raw_phone, phone) = json.loads(raw)
             if form != RECORD_FORMAT or not isinstance(vars, dict):
                 return None
             state = State(node, lang, page, tuple((str(n), int(p)) for n, p in history),
                           vars, hops, ended, private)
-            return cls(text, state, UssdReply(reply, end), raw_phone, phone)
+            return cls(seen, state, UssdReply(reply, end), raw_phone, phone)
         except (ValueError, TypeError):
             return None
 
 
-RECORD_FORMAT = 2  # the first element of a stored record; older records are replayed
+RECORD_FORMAT = 3  # the first element of a stored record; older records are replayed
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def extends(text: str, prefix: str) -> bool:
-    """``text`` holds the inputs of ``prefix`` and at least one more."""
-    return text != prefix and (not prefix or text.startswith(prefix + "*"))
 
 
 class UssdService:
@@ -110,12 +107,21 @@ class UssdService:
         self.region = settings["DEFAULT_REGION"]
         self.default_lang = settings["DEFAULT_LANGUAGE"]
         self.service_codes = service_codes
+        self._digest_key = hashlib.blake2b((settings.get("SECRET_KEY") or "").encode(),
+                                           digest_size=32).digest()
         self.every = every or Every(log, 60)
         limits = settings["LIMITS"]
         # A dial is turned away sooner than a hop of a session already under way: callers
         # inside are served first, and a new caller loses least (one dial, no progress).
         self.busy_after = (float(limits["ussd_busy_dial_seconds"]),
                            float(limits["ussd_busy_hop_seconds"]))
+
+    def digest(self, session_id: str, text: str) -> str:
+        """What the record keeps of a hop's ``text``: enough to tell the same hop sent
+        again, or the next one, and nothing to read back. Keyed with the app's secret, as
+        four digits (a PIN) are too few to hide behind a plain hash."""
+        return hashlib.blake2b(f"{session_id}\n{text}".encode(), key=self._digest_key,
+                               digest_size=16).hexdigest()
 
     def bilingual(self, key: str) -> str:
         """A message for someone whose language we do not know: every language, default first."""
@@ -196,7 +202,8 @@ class UssdService:
         record = self._record(hop)
         if record is not None:
             seen["lang"] = record.state.lang
-        if record is not None and record.text == hop.text:  # the gateway sent a hop again
+        text_digest = self.digest(hop.session_id, hop.text)
+        if record is not None and record.seen == text_digest:  # the gateway sent a hop again
             return record.reply
         if record is not None and record.raw_phone == hop.phone:
             phone: str | None = record.phone
@@ -207,15 +214,17 @@ class UssdService:
             return self._error("error.unavailable", None)
         state = None  # a dial, a lost record or a hop out of step: begin or replay
         if record is not None and inputs and record.state.hops == len(inputs) - 1 \
-                and "*".join(inputs[:-1]) == record.text:
+                and self.digest(hop.session_id, "*".join(inputs[:-1])) == record.seen:
             state = record.state
         state, reply = self._advance(hop, phone, inputs, state, seen)
         if state.private:  # e.g. "not safe to call": the path that led here is kept nowhere;
             self.store.delete(key)  # any further hop of this session is rebuilt by replay
             return reply
-        if record is not None and extends(record.text, hop.text):
-            return reply  # an older hop sent again: answered, the newer record kept
-        self.store.set(key, Record(hop.text, state, reply, hop.phone, phone).dumps(),
+        if record is not None and record.state.hops > len(inputs):
+            # An older hop sent again (a session's texts only grow): answered, the newer
+            # record kept.
+            return reply
+        self.store.set(key, Record(text_digest, state, reply, hop.phone, phone).dumps(),
                        self.ussd["session_ttl"])
         return reply
 
