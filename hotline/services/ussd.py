@@ -2,8 +2,8 @@
 
 One record per session lives in the store: a keyed digest of the last hop's
 ``text`` (never the text: it holds every answer typed, a leader's PIN among them),
-the state it led to and the reply it got, so a repeated hop returns the same screen and runs
-nothing again, and a normal hop costs one read and one write. When the record is
+the state it led to and the reply it got, so a repeated hop returns the same screen
+and runs nothing again, and a normal hop costs one read and one write. When the record is
 missing or out of step with ``text``, the session is rebuilt by replaying ``text``
 from the language it started in, which the dial recorded in the database.
 """
@@ -62,7 +62,7 @@ class Record:
     """What the store keeps of a session between hops: one flat JSON array, read and
     written on every hop (nested objects rebuilt field by field cost twice the CPU)."""
 
-    seen: str  # the last hop's inputs as the gateway sent them, as UssdService.digest
+    seen: str  # UssdService.digest of the last hop's text (the inputs, never kept)
     state: State  # where that hop left the caller
     reply: UssdReply  # what it answered
     raw_phone: str  # phoneNumber as sent, and its E.164 form: parsed once per session
