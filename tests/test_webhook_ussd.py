@@ -134,7 +134,7 @@ def test_the_session_record_keeps_no_input_typed(app, ussd):
     store = redis.Redis.from_url(REDIS_URL)
     records = [store.get(f"ussd:{c.session_id}") for c in (ussd, other)]
     assert all(b"2*1" not in record for record in records)
-    seen = [Record.loads(record).seen for record in records]
+    seen = [Record.loads(record).text_digest for record in records]
     assert len(seen[0]) == 32 and seen[0] != seen[1]
 
 
@@ -202,7 +202,7 @@ def test_an_older_hop_sent_again_gets_its_screen_and_the_session_goes_on(app, us
     assert ussd.post("2") == first  # a late copy of an earlier hop
     store = redis.Redis.from_url(REDIS_URL)
     kept = Record.loads(store.get(f"ussd:{ussd.session_id}"))  # the newer record
-    assert kept.seen == app.extensions["hotline.ussd"].digest(ussd.session_id, "2*1")
+    assert kept.text_digest == app.extensions["hotline.ussd"].digest(ussd.session_id, "2*1")
     ussd.body = "CON " + second
     fresh = UssdCaller(ussd.client, phone="+249912000333")
     fresh.dial()

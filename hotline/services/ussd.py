@@ -3,9 +3,9 @@
 One record per session lives in the store: a keyed digest of the last hop's
 ``text`` (never the text: it holds every answer typed, a leader's PIN among them),
 the state it led to and the reply it got, so a repeated hop returns the same screen
-and runs nothing again, and a normal hop costs one read and one write. When the record is
-missing or out of step with ``text``, the session is rebuilt by replaying ``text``
-from the language it started in, which the dial recorded in the database.
+and runs nothing again, and a normal hop costs one read and one write. When the
+record is missing or out of step with ``text``, the session is rebuilt by replaying
+``text`` from the language it started in, which the dial recorded in the database.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Record:
     """What the store keeps of a session between hops: one flat JSON array, read and
     written on every hop (nested objects rebuilt field by field cost twice the CPU)."""
 
-    seen: str  # UssdService.digest of the last hop's text (the inputs, never kept)
+    text_digest: str  # UssdService.digest of the last hop's text (the inputs, never kept)
     state: State  # where that hop left the caller
     reply: UssdReply  # what it answered
     raw_phone: str  # phoneNumber as sent, and its E.164 form: parsed once per session
@@ -70,7 +70,7 @@ class Record:
 
     def dumps(self) -> bytes:
         state = self.state
-        return _encode([RECORD_FORMAT, self.seen, state.node, state.lang, state.page,
+        return _encode([RECORD_FORMAT, self.text_digest, state.node, state.lang, state.page,
                         state.history, state.vars, state.hops, state.ended, state.private,
                         self.reply.text, self.reply.end, self.raw_phone, self.phone]).encode()
 
@@ -79,13 +79,13 @@ class Record:
         """None for anything unreadable (another format, a cut write): the hop is then
         replayed, not failed."""
         try:
-            (form, seen, node, lang, page, history, vars, hops, ended, private, reply, end,
-             raw_phone, phone) = json.loads(raw)
+            (form, text_digest, node, lang, page, history, vars, hops, ended, private, reply,
+             end, raw_phone, phone) = json.loads(raw)
             if form != RECORD_FORMAT or not isinstance(vars, dict):
                 return None
             state = State(node, lang, page, tuple((str(n), int(p)) for n, p in history),
                           vars, hops, ended, private)
-            return cls(seen, state, UssdReply(reply, end), raw_phone, phone)
+            return cls(text_digest, state, UssdReply(reply, end), raw_phone, phone)
         except (ValueError, TypeError):
             return None
 
@@ -203,7 +203,7 @@ class UssdService:
         if record is not None:
             seen["lang"] = record.state.lang
         text_digest = self.digest(hop.session_id, hop.text)
-        if record is not None and record.seen == text_digest:  # the gateway sent a hop again
+        if record is not None and record.text_digest == text_digest:  # the gateway sent a hop again
             return record.reply
         if record is not None and record.raw_phone == hop.phone:
             phone: str | None = record.phone
@@ -214,7 +214,7 @@ class UssdService:
             return self._error("error.unavailable", None)
         state = None  # a dial, a lost record or a hop out of step: begin or replay
         if record is not None and inputs and record.state.hops == len(inputs) - 1 \
-                and self.digest(hop.session_id, "*".join(inputs[:-1])) == record.seen:
+                and self.digest(hop.session_id, "*".join(inputs[:-1])) == record.text_digest:
             state = record.state
         state, reply = self._advance(hop, phone, inputs, state, seen)
         if state.private:  # e.g. "not safe to call": the path that led here is kept nowhere;

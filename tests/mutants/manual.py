@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # (file, original text, mutated text, pytest node ids that must fail)
 MUTANTS: list[tuple[str, str, str, str]] = [
     ("hotline/services/ussd.py",
-     "if record is not None and record.seen == text_digest:",
-     "if False and record is not None and record.seen == text_digest:",
+     "if record is not None and record.text_digest == text_digest:",
+     "if False and record is not None and record.text_digest == text_digest:",
      "tests/test_ussd_resilience.py::test_a_repeated_hop_runs_the_action_once_and_no_sql"),
     ("hotline/services/ussd.py",
      "state, screen = engine.replay(inputs, seen[\"lang\"], context, known)",
