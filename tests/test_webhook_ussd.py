@@ -124,9 +124,11 @@ def test_every_screen_fits_its_budget(app, ussd):
         assert cost.units <= (160 if cost.encoding == "GSM-7" else 70), screen
 
 
-def test_the_session_record_keeps_no_input_typed(app, ussd):
+def test_the_session_record_keeps_no_input_typed(app, ussd, make_app):
     """The gateway's text holds every answer (a leader's PIN among them): the record
-    keeps a keyed digest of it, different for each session with the same inputs."""
+    keeps a digest of it keyed with the app's secret (without it, the few thousand
+    possible PINs could be tried one by one), different for each session with the
+    same inputs."""
     other = UssdCaller(ussd.client, phone="+249912000444")
     for caller in (ussd, other):
         caller.dial()
@@ -136,6 +138,10 @@ def test_the_session_record_keeps_no_input_typed(app, ussd):
     assert all(b"2*1" not in record for record in records)
     seen = [Record.loads(record).text_digest for record in records]
     assert len(seen[0]) == 32 and seen[0] != seen[1]
+    text = "2*1*98"
+    assert app.extensions["hotline.ussd"].digest(ussd.session_id, text) == seen[0]
+    other_secret = make_app(SECRET_KEY="another-secret-" + "y" * 32)
+    assert other_secret.extensions["hotline.ussd"].digest(ussd.session_id, text) != seen[0]
 
 
 def test_repeated_hop_returns_the_same_screen_and_changes_nothing(app, ussd):
